@@ -1,0 +1,31 @@
+# The environment lives outside the clone, keyed by the hash of requirements.txt, so a
+# fresh clone reuses it when the pins are unchanged and a new pin builds a new one.
+PYTHON ?= python3
+REQ_HASH := $(shell sha256sum requirements.txt pyproject.toml | sha256sum | cut -c1-12)
+VENV ?= $(HOME)/.cache/labkit/venv-$(REQ_HASH)
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lab env clean-runs
+
+$(STAMP): requirements.txt pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+env: $(STAMP)
+
+## The kit's main job on the embedded default dataset: fine-tuning vs LwF vs EWC vs joint.
+demo: $(STAMP)
+	$(PY) -m labkit demo
+
+## Every test, notebooks included (quick settings).
+test: $(STAMP)
+	LABKIT_QUICK=1 $(PY) -m pytest tests notebooks --nbmake -p no:cacheprovider
+
+## JupyterLab on the notebooks.
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
