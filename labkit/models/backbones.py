@@ -1,0 +1,171 @@
+"""Feature extractors, registered by name. Each entry is a factory
+``(input_shape: (C, H, W)) -> nn.Module`` whose module maps (N, C, H, W) images to (N, out_dim)
+features and carries the int attribute ``out_dim``. All accept any channel count and any
+spatial size >= 8."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from labkit.registry import Registry
+
+backbones: Registry = Registry("backbone")
+
+InputShape = tuple[int, int, int]
+
+
+class MLP(nn.Module):
+    """flatten -> Linear(C*H*W, 256) -> ReLU -> Linear(256, 256) -> ReLU."""
+
+    def __init__(self, input_shape: InputShape, width: int = 256):
+        super().__init__()
+        self.out_dim = width
+        self.body = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(math.prod(input_shape), width),
+            nn.ReLU(),
+            nn.Linear(width, width),
+            nn.ReLU(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class SmallCNN(nn.Module):
+    """conv3x3 32 -> ReLU -> conv3x3 64 -> ReLU -> maxpool 2 -> conv3x3 128 -> ReLU
+    -> global average pool -> flatten (out_dim 128). Padding 1 keeps 8x8 inputs valid."""
+
+    def __init__(self, input_shape: InputShape):
+        super().__init__()
+        self.out_dim = 128
+        self.body = nn.Sequential(
+            nn.Conv2d(input_shape[0], 32, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(64, 128, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+
+
+class PadShortcut(nn.Module):
+    """He et al.'s option A shortcut: subsample by ``stride`` and zero-pad the new channels
+    (no parameters)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        self.stride, self.extra = stride, out_channels - in_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        return F.pad(x, (0, 0, 0, 0, 0, self.extra))
+
+
+def projection_shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    """He et al.'s option B shortcut: 1x1 convolution with stride, then batch norm."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
+class BasicBlock(nn.Module):
+    """relu(bn(conv3x3(relu(bn(conv3x3(x))))) + shortcut(x)).
+
+    The shortcut is the identity when shape is kept; otherwise option "A" (zero-pad, no
+    parameters) or "B" (1x1 projection)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, option: str = "B"):
+        super().__init__()
+        self.conv1 = conv3x3(in_channels, out_channels, stride)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = conv3x3(out_channels, out_channels)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.shortcut = block_shortcut(in_channels, out_channels, stride, option)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+def block_shortcut(in_channels: int, out_channels: int, stride: int, option: str) -> nn.Module:
+    if stride == 1 and in_channels == out_channels:
+        return nn.Identity()
+    if option == "A":
+        return PadShortcut(in_channels, out_channels, stride)
+    if option == "B":
+        return projection_shortcut(in_channels, out_channels, stride)
+    raise ValueError(f"option={option!r} is not valid: choose 'A' or 'B'")
+
+
+class ResNet(nn.Module):
+    """3x3 stem conv (stride 1) + BN + ReLU, then stages of BasicBlocks, then global average
+    pool. ``stages`` lists (channels, blocks, stride of the first block) per stage; no fc layer:
+    the heads live in TaskHeads."""
+
+    def __init__(self, in_channels: int, stem: int, stages: list[tuple[int, int, int]], option: str):
+        super().__init__()
+        self.stem = nn.Sequential(conv3x3(in_channels, stem), nn.BatchNorm2d(stem), nn.ReLU())
+        blocks, channels = [], stem
+        for out_channels, count, stride in stages:
+            for i in range(count):
+                blocks.append(BasicBlock(channels, out_channels, stride if i == 0 else 1, option))
+                channels = out_channels
+        self.blocks = nn.Sequential(*blocks)
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.out_dim = channels
+        kaiming_init(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.blocks(self.stem(x)))
+
+
+def kaiming_init(module: nn.Module) -> None:
+    """Kaiming-normal (fan_out, ReLU) conv weights; batch norm at weight 1, bias 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+@backbones.register("mlp", "two hidden layers of 256 ReLU units on the flattened image")
+def mlp(input_shape: InputShape) -> nn.Module:
+    return MLP(input_shape)
+
+
+@backbones.register("cnn", "three 3x3 conv layers (32/64/128), one max-pool, global average pool")
+def cnn(input_shape: InputShape) -> nn.Module:
+    return SmallCNN(input_shape)
+
+
+@backbones.register("resnet32", "CIFAR ResNet-32 (He et al. 2016), 0.46M parameters, out_dim 64")
+def resnet32(input_shape: InputShape) -> nn.Module:
+    """The CIFAR ResNet-32 of He et al.: stem 16, three stages of 5 BasicBlocks with 16/32/64
+    channels and strides 1/2/2, option A (zero-padding, parameter-free) shortcuts as in the
+    paper's CIFAR experiments; 31 convolutions (+ the fc layer, here the task heads = 32 layers)."""
+    return ResNet(input_shape[0], 16, [(16, 5, 1), (32, 5, 2), (64, 5, 2)], option="A")
+
+
+@backbones.register("resnet18", "ResNet-18 for 32x32 inputs (3x3 stem, no max-pool), out_dim 512")
+def resnet18(input_shape: InputShape) -> nn.Module:
+    """ResNet-18 adapted to 32x32: 3x3 stride-1 stem with 64 channels, no max-pool, stages of 2
+    BasicBlocks with 64/128/256/512 channels and strides 1/2/2/2, option B (1x1 projection)
+    shortcuts."""
+    return ResNet(input_shape[0], 64, [(64, 2, 1), (128, 2, 2), (256, 2, 2), (512, 2, 2)], option="B")

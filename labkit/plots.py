@@ -1,0 +1,107 @@
+"""Plotly figure builders shared by the notebooks and the app. Tasks are numbered from 1 on
+every axis; accuracies are shown in percent."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from labkit.registry import ConfigError
+from labkit.result import RunResult
+
+KINDS = {"taw": "task-aware", "tag": "task-agnostic"}
+METRICS = {"average_accuracy": "average accuracy", "average_forgetting": "average forgetting"}
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ConfigError("kind", kind, "choose 'taw' (task-aware) or 'tag' (task-agnostic)")
+    return KINDS[kind]
+
+
+def _percent(values) -> list[float | None]:
+    """Fractions -> percent, with None (a gap in the line) in place of NaN or None."""
+    return [None if v is None or math.isnan(v) else 100.0 * v for v in values]
+
+
+def forgetting_curves(result: RunResult, kind: str = "taw") -> go.Figure:
+    """One line per task u: acc[t, u] in percent against the number of tasks learned t+1, for
+    t >= u, i.e. how task u is forgotten as later tasks are learned."""
+    label = _check_kind(kind)
+    acc = result.matrix(kind)
+    fig = go.Figure()
+    for u in range(len(acc)):
+        learned = list(range(u + 1, len(acc) + 1))
+        fig.add_trace(go.Scatter(x=learned, y=_percent(acc[u:, u]), mode="lines+markers", name=f"task {u + 1}"))
+    fig.update_layout(
+        title=f"Accuracy on each task as later tasks are learned ({label})",
+        xaxis_title="tasks learned",
+        yaxis_title="accuracy (%)",
+    )
+    fig.update_xaxes(dtick=1)
+    return fig
+
+
+def accuracy_heatmap(result: RunResult, kind: str = "taw") -> go.Figure:
+    """The accuracy matrix acc[t, u] in percent, row "after task t", column "task u", values
+    written in the cells with one decimal; cells above the diagonal are blank."""
+    label = _check_kind(kind)
+    z = 100.0 * result.matrix(kind)
+    text = [["" if np.isnan(v) else f"{v:.1f}" for v in row] for row in z]
+    n = len(z)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[f"task {u + 1}" for u in range(n)],
+            y=[f"after task {t + 1}" for t in range(n)],
+            text=text,
+            texttemplate="%{text}",
+            zmin=0,
+            zmax=100,
+            colorscale="Viridis",
+            colorbar_title="%",
+            hoverongaps=False,
+        )
+    )
+    fig.update_layout(title=f"Accuracy matrix ({label}, %)")
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def metric_curves(
+    results: dict[str, RunResult], metric: str = "average_accuracy", kind: str = "taw"
+) -> go.Figure:
+    """One line per named run: the metric after each task (percent) against tasks learned.
+    ``metric`` is "average_accuracy" (A_t) or "average_forgetting" (F_t, undefined at t = 1)."""
+    label = _check_kind(kind)
+    if metric not in METRICS:
+        raise ConfigError("metric", metric, f"choose one of {', '.join(METRICS)}")
+    fig = go.Figure()
+    for name, result in results.items():
+        values = result.summary(kind)[metric]
+        fig.add_trace(
+            go.Scatter(x=list(range(1, len(values) + 1)), y=_percent(values), mode="lines+markers", name=name)
+        )
+    fig.update_layout(
+        title=f"{METRICS[metric].capitalize()} ({label})",
+        xaxis_title="tasks learned",
+        yaxis_title=f"{METRICS[metric]} (%)",
+    )
+    fig.update_xaxes(dtick=1)
+    return fig
+
+
+def training_loss(result: RunResult) -> go.Figure:
+    """Mean training loss of every epoch of the run, numbered 1.. across tasks; one trace per
+    task, with a dashed line at each task boundary."""
+    fig = go.Figure()
+    start = 0
+    for t, losses in enumerate(result.epoch_losses):
+        if t > 0:
+            fig.add_vline(x=start + 0.5, line_dash="dash", line_color="gray")
+        epochs = list(range(start + 1, start + len(losses) + 1))
+        fig.add_trace(go.Scatter(x=epochs, y=list(losses), mode="lines+markers", name=f"task {t + 1}"))
+        start += len(losses)
+    fig.update_layout(title="Training loss per epoch", xaxis_title="epoch (whole run)", yaxis_title="loss")
+    return fig
