@@ -1,0 +1,79 @@
+"""Diagonal Fisher information of a classifier's likelihood, from per-sample gradients.
+
+    F_ii = 1/N sum_n ( d/d theta_i  -log p(t_n | x_n, theta) )^2
+
+with torch.func computing one gradient per sample (vmap of grad), so the square is taken of
+each sample's gradient, not of a batch mean. The likelihood is the one the training loss is
+the negative log of: categorical (softmax CE) or a unit-variance Gaussian on the logits (MSE).
+Which targets t_n:
+  "true"     the dataset's labels (the "empirical Fisher");
+  "sampled"  drawn from the model's own predictive distribution (a one-sample Monte-Carlo
+             estimate of the true Fisher);
+  "argmax"   the model's most likely label (FACIL's default for EWC).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, grad, vmap
+
+FISHER_LABELS = ("true", "sampled", "argmax")
+
+
+def fisher_targets(logits: torch.Tensor, y: torch.Tensor, labels: str, likelihood: str,
+                   onehot_scale: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Target vectors t_n (one row per sample) for the chosen kind of Fisher labels."""
+    if labels not in FISHER_LABELS:
+        raise ValueError(f"labels={labels!r} is not valid: choose one of {', '.join(FISHER_LABELS)}")
+    k = logits.shape[-1]
+    if labels == "sampled" and likelihood == "gaussian":
+        noise = torch.randn(logits.shape, generator=generator, device=logits.device, dtype=logits.dtype)
+        return logits + noise
+    if labels == "sampled":
+        y = torch.multinomial(torch.softmax(logits, -1), 1, generator=generator).squeeze(1)
+    elif labels == "argmax":
+        y = logits.argmax(-1)
+    return onehot_scale * F.one_hot(y, k).to(logits.dtype)
+
+
+def negative_log_likelihood(logits: torch.Tensor, target: torch.Tensor, likelihood: str) -> torch.Tensor:
+    """-log p(t | z) up to a constant: categorical -sum_k t_k log softmax(z)_k, or Gaussian
+    0.5 ||z - t||^2."""
+    if likelihood == "categorical":
+        return -(target * torch.log_softmax(logits, -1)).sum(-1)
+    if likelihood == "gaussian":
+        return 0.5 * ((logits - target) ** 2).sum(-1)
+    raise ValueError(f"likelihood={likelihood!r} is not valid: choose 'categorical' or 'gaussian'")
+
+
+def diagonal_fisher(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, likelihood: str,
+                    labels: str = "true", columns: slice = slice(0, None), onehot_scale: float = 1.0,
+                    batch_size: int = 256, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """The diagonal Fisher of every trainable parameter of `model` over the samples (x, y).
+
+    model(x) gives the concatenated logits; `columns` picks the ones the likelihood is over
+    (a task-IL task's own head), and y must already be relative to them. The model is put in
+    eval mode (batch-norm uses running statistics) and restored afterwards.
+    """
+    params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+    buffers = {n: b.detach() for n, b in model.named_buffers()}
+
+    def sample_nll(p, xi, ti):
+        logits = functional_call(model, (p, buffers), (xi.unsqueeze(0),))[0, columns]
+        return negative_log_likelihood(logits, ti, likelihood)
+
+    per_sample_grads = vmap(grad(sample_nll), in_dims=(None, 0, 0))
+    fisher = {n: torch.zeros_like(p) for n, p in params.items()}
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(x), batch_size):
+            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+            with torch.no_grad():
+                logits = model(xb)[:, columns]
+            targets = fisher_targets(logits, yb, labels, likelihood, onehot_scale, generator)
+            for n, g in per_sample_grads(params, xb, targets).items():
+                fisher[n] += (g ** 2).sum(0)
+    finally:
+        model.train(was_training)
+    return {n: f / len(x) for n, f in fisher.items()}

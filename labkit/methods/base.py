@@ -1,0 +1,146 @@
+"""The method contract: a method adds terms to the training objective and does work between
+tasks; the runner owns the optimiser loop and the evaluation, so every method is measured the
+same way (the FACIL arrangement).
+
+    before_task(ctx)            snapshot a teacher, reset buffers
+    training_data(ctx)          the (x, y) the task trains on (joint: all tasks so far)
+    training_loss(ctx, x, y)    the scalar loss of one batch
+    after_task(ctx)             curvature, importance, exemplars
+    state_dict() / load_state_dict(d)   what must survive a resume
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from labkit.data.types import Scenario, Task
+from labkit.losses import ClassificationLoss
+from labkit.registry import ConfigError, Registry
+
+
+@dataclass(frozen=True)
+class Param:
+    """A hyper-parameter a method declares: default, meaning and (optionally) allowed values."""
+
+    default: Any
+    doc: str
+    choices: tuple | None = None
+
+    def coerce(self, field: str, value: Any) -> Any:
+        """`value` converted to the default's type (the command line passes strings)."""
+        kind = type(self.default)
+        try:
+            out = kind(value) if kind is not bool else _to_bool(value)
+        except (TypeError, ValueError):
+            raise ConfigError(field, value, f"expected a {kind.__name__}") from None
+        if self.choices is not None and out not in self.choices:
+            raise ConfigError(field, value, f"choose one of {', '.join(map(str, self.choices))}")
+        return out
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("1", "true", "yes"):
+        return True
+    if str(value).lower() in ("0", "false", "no"):
+        return False
+    raise ValueError(value)
+
+
+@dataclass
+class TaskContext:
+    """What a method sees while task `t` is learned."""
+
+    model: torch.nn.Module
+    scenario: Scenario
+    t: int
+    loss: ClassificationLoss
+    device: torch.device
+
+    @property
+    def task(self) -> Task:
+        return self.scenario.tasks[self.t]
+
+    def task_loss(self, head_logits: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+        """The classification loss on a batch of incremental labels y.
+
+        class-IL and data-IL: over all heads so far, concatenated (task-agnostic training).
+        task-IL: each sample within its own task's head (labels made local to the head), the
+        per-task losses weighted by their share of the batch, so replayed or joint data of
+        several tasks is handled too.
+        """
+        if self.scenario.kind != "task-il":
+            return self.loss.fn(torch.cat(head_logits, dim=1), y)
+        offsets = torch.tensor([t.offset for t in self.scenario.tasks], device=y.device)
+        task_of = torch.searchsorted(offsets, y, right=True) - 1
+        total = y.new_zeros((), dtype=head_logits[0].dtype)
+        for u in task_of.unique().tolist():
+            mask = task_of == u
+            local = y[mask] - self.scenario.tasks[u].offset
+            total = total + self.loss.fn(head_logits[u][mask], local) * mask.sum() / len(y)
+        return total
+
+    def old_logits(self, head_logits: list[torch.Tensor]) -> torch.Tensor:
+        """The outputs that knew the old tasks: heads 0..t-1 concatenated, or, in data-IL,
+        the one shared head."""
+        if not self.scenario.multi_head:
+            return head_logits[0]
+        return torch.cat(head_logits[: self.t], dim=1)
+
+    def loss_slice(self) -> slice:
+        """Which columns of the concatenated logits the current task's loss reads."""
+        if self.scenario.kind == "task-il":
+            return slice(self.task.offset, self.task.offset + self.task.num_classes)
+        return slice(0, None)
+
+
+class Method:
+    """Fine-tuning: the plain classification loss, nothing else. Subclasses add terms."""
+
+    name: ClassVar[str] = "finetune"
+    losses: ClassVar[tuple[str, ...] | None] = None  # None: any classification loss
+    params: ClassVar[dict[str, Param]] = {}
+
+    def __init__(self, **params: Any):
+        for key, value in self.checked_params(params).items():
+            setattr(self, key, value)
+
+    @classmethod
+    def checked_params(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """All declared params, given values coerced and checked, defaults for the rest."""
+        unknown = sorted(set(given) - set(cls.params))
+        if unknown:
+            valid = ", ".join(cls.params) or "none"
+            raise ConfigError("method_params", unknown[0], f"{cls.name} takes: {valid}")
+        return {k: p.coerce(f"method_params.{k}", given[k]) if k in given else p.default
+                for k, p in cls.params.items()}
+
+    def before_task(self, ctx: TaskContext) -> None:
+        pass
+
+    def training_data(self, ctx: TaskContext) -> tuple[torch.Tensor, torch.Tensor]:
+        return ctx.task.train_x, ctx.task.train_y
+
+    def training_loss(self, ctx: TaskContext, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return ctx.task_loss(ctx.model.head_logits(x), y)
+
+    def after_task(self, ctx: TaskContext) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+methods: Registry[type[Method]] = Registry("method")
+
+
+def register(cls: type[Method]) -> type[Method]:
+    """Class decorator: add a Method subclass to `methods` under its `name`."""
+    doc = (cls.__doc__ or "").strip().splitlines()[0]
+    return methods.register(cls.name, doc)(cls)

@@ -1,0 +1,61 @@
+"""Elastic Weight Consolidation (Kirkpatrick et al. 2017) with a diagonal Fisher."""
+from __future__ import annotations
+
+import torch
+
+from labkit.curvature import FISHER_LABELS, diagonal_fisher
+from labkit.methods.base import Method, Param, TaskContext, register
+
+
+@register
+class EWC(Method):
+    """EWC: classification loss + (lambda / 2) sum_i F_i (theta_i - theta*_i)^2.
+
+    After each task, F is the diagonal Fisher on that task's training data (labels chosen by
+    `fisher_labels`) and theta* the parameters reached. Fishers of successive tasks are merged
+    as F <- alpha F_old + (1 - alpha) F_new (FACIL's online form; the first task's F is taken
+    as it is). Every parameter present at the end of a task is anchored: backbone and the heads
+    seen so far (a head added later has no Fisher yet and is free).
+    """
+
+    name = "ewc"
+    params = {
+        "lamb": Param(5000.0, "penalty weight lambda"),
+        "alpha": Param(0.5, "weight of the old Fisher when merging with the new one"),
+        "fisher_labels": Param("argmax", "labels the Fisher is taken at", FISHER_LABELS),
+    }
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.fisher: dict[str, torch.Tensor] = {}
+        self.anchor: dict[str, torch.Tensor] = {}
+
+    def penalty(self, model: torch.nn.Module) -> torch.Tensor:
+        """(lambda / 2) sum_i F_i (theta_i - theta*_i)^2 over the anchored parameters."""
+        total = next(model.parameters()).new_zeros(())
+        for name, p in model.named_parameters():
+            if name in self.fisher:
+                total = total + (self.fisher[name] * (p - self.anchor[name]) ** 2).sum()
+        return 0.5 * self.lamb * total
+
+    def training_loss(self, ctx: TaskContext, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        loss = super().training_loss(ctx, x, y)
+        return loss + self.penalty(ctx.model) if self.fisher else loss
+
+    def after_task(self, ctx: TaskContext) -> None:
+        columns = ctx.loss_slice()
+        y = ctx.task.train_y - (columns.start or 0)
+        new = diagonal_fisher(ctx.model, ctx.task.train_x, y, likelihood=ctx.loss.likelihood,
+                              labels=self.fisher_labels, columns=columns,
+                              onehot_scale=ctx.loss.onehot_scale)
+        for name, f in new.items():
+            old = self.fisher.get(name)
+            self.fisher[name] = f if old is None else self.alpha * old + (1 - self.alpha) * f
+        self.anchor = {n: p.detach().clone() for n, p in ctx.model.named_parameters()
+                       if n in self.fisher}
+
+    def state_dict(self) -> dict:
+        return {"fisher": self.fisher, "anchor": self.anchor}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.fisher, self.anchor = dict(state["fisher"]), dict(state["anchor"])
