@@ -1,0 +1,187 @@
+"""Command line: python -m labkit run | list | runs | show | demo."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from labkit import report
+from labkit.config import RunConfig
+from labkit.data import datasets, scenarios
+from labkit.events import EpochEnded, Event, RunStarted
+from labkit.losses import losses
+from labkit.methods import methods
+from labkit.models import backbones
+from labkit.registry import ConfigError
+from labkit.result import RunResult
+from labkit.runner import natural_kind, run
+from labkit.store import DEFAULT_RUNS_DIR, RunDir, list_runs
+
+DEMO_METHODS = ("finetune", "lwf", "ewc", "joint")
+DEMO_CONFIG = RunConfig(dataset="digits", scenario="class-il", tasks=5, backbone="mlp", epochs=10,
+                        batch_size=32, lr=0.05, seed=0)
+CONFIG_FIELDS = [f for f in dataclasses.fields(RunConfig) if f.name != "method_params"]
+
+
+class ProgressBar:
+    """A tqdm bar over all epochs of a run, fed by the run's events; it appears once the run has
+    started (data loaded), so a refused run prints only its error."""
+
+    def __init__(self, config: RunConfig, label: str):
+        self.epochs, self.label, self.bar = config.epochs, label, None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.bar = tqdm(total=event.num_tasks * self.epochs, initial=event.start_task * self.epochs,
+                            desc=self.label, unit="epoch", leave=False)
+        elif isinstance(event, EpochEnded):
+            self.bar.update(1)
+            self.bar.set_postfix(task=event.task + 1, loss=f"{event.loss:.3f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_and_store(config: RunConfig, runs_dir: Path, run_dir: RunDir | None = None) -> tuple[RunDir, RunResult]:
+    """Run `config` into a new run folder (or resume `run_dir`) with a progress bar. A new folder
+    refused for bad input (e.g. dataset files missing) before any task ran is removed again."""
+    config.validate()  # refuse bad input before a folder is made
+    fresh = run_dir is None
+    run_dir = run_dir or RunDir.create(config.to_dict(), runs_dir)
+    bar = ProgressBar(config, f"{config.method} {run_dir.run_id[-6:]}")
+    try:
+        return run_dir, run(config, bar, run_dir=run_dir)
+    except ConfigError:
+        if fresh and run_dir.result() is None:
+            shutil.rmtree(run_dir.path)
+        raise
+    finally:
+        bar.close()
+
+
+def print_result(run_id: str, result: RunResult) -> None:
+    kind = natural_kind(result.config["scenario"])
+    name = "task-agnostic" if kind == "tag" else "task-aware"
+    c = result.config
+    print(f"\n{c['method']} on {c['dataset']} {c['scenario']}, {c['tasks']} tasks, loss {c['loss']} "
+          f"[{run_id}] {'' if result.finished else '(unfinished)'}")
+    print(f"accuracy matrix ({name}, %):\n{report.matrix_table(result, kind)}")
+    print(report.summary_line(result, kind))
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    given = {f.name: getattr(args, f.name) for f in CONFIG_FIELDS if getattr(args, f.name) is not None}
+    if args.resume:
+        if given or args.param:
+            raise ConfigError("resume", args.resume, "--resume takes the stored config; give no other run options")
+        run_dir = RunDir.open(args.resume, args.runs_dir)
+        config = RunConfig.from_dict(run_dir.config())
+    else:
+        config, run_dir = RunConfig(**given, method_params=parse_params(args.param)), None
+    run_dir, result = run_and_store(config, args.runs_dir, run_dir)
+    print_result(run_dir.run_id, result)
+    print(f"stored in {run_dir.path}")
+
+
+def parse_params(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError("param", item, "KEY=VALUE, e.g. --param lamb=5000")
+        out[key] = value
+    return out
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    for title, registry in (("datasets", datasets), ("scenarios", scenarios), ("backbones", backbones),
+                            ("losses", losses)):
+        print(f"{title}:")
+        for name in registry:
+            print(f"  {name:<14} {registry.doc(name)}")
+    print("methods:")
+    for name in methods:
+        cls = methods.get(name)
+        knobs = ", ".join(f"{k}={p.default}" for k, p in cls.params.items())
+        uses = f" [losses: {', '.join(cls.losses)}]" if cls.losses else ""
+        print(f"  {name:<14} {methods.doc(name)}{uses}" + (f"\n  {'':<14} params: {knobs}" if knobs else ""))
+
+
+def cmd_runs(args: argparse.Namespace) -> None:
+    runs = list_runs(args.runs_dir)
+    if not runs:
+        print(f"no runs stored in {args.runs_dir}")
+    for r in runs:
+        c, res = r.config(), r.result()
+        done = res.tasks_done if res else 0
+        state = "finished" if res and res.finished else f"{done}/{c['tasks']} tasks"
+        acc = res.summary(natural_kind(c["scenario"]))["final_average_accuracy"] if res and done else None
+        print(f"{r.run_id:<48} {c['method']:<9} {c['scenario']:<9} {state:<12} "
+              f"{'' if acc is None else f'avg acc {100 * acc:.1f}%'}")
+
+
+def cmd_show(args: argparse.Namespace) -> None:
+    r = RunDir.open(args.run_id, args.runs_dir)
+    result = r.result()
+    if result is None:
+        print(f"{r.run_id}: no task completed yet")
+        return
+    print_result(r.run_id, result)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Fine-tuning vs LwF vs EWC vs joint on digits, 5 class-incremental tasks."""
+    config = DEMO_CONFIG.replace(epochs=args.epochs, seed=args.seed)
+    results = {}
+    for name in DEMO_METHODS:
+        run_dir, results[name] = run_and_store(config.replace(method=name), args.runs_dir)
+        print_result(run_dir.run_id, results[name])
+    for kind, name in (("taw", "task-aware"), ("tag", "task-agnostic")):
+        print(f"\nclass-incremental digits, {config.tasks} tasks, {name} accuracy (%):")
+        print(report.comparison_table(results, kind))
+    print("\nTask-agnostic accuracy collapses to the last task for every method but joint: without old\n"
+          "data, softmax lets the new head's logits outgrow the old ones (notebook 01 studies why).\n"
+          "Task-aware accuracy shows what LwF and EWC keep inside each old head.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m labkit", description=__doc__)
+    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where runs are stored")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_run = sub.add_parser("run", help="run one experiment and store it")
+    for f in CONFIG_FIELDS:
+        p_run.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=type(f.default), default=None,
+                           help=f"default {f.default}")
+    p_run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                       help="a method hyper-parameter (see `list`); repeat for several")
+    p_run.add_argument("--resume", metavar="RUN_ID", help="continue a stored run after its last completed task")
+    p_run.set_defaults(func=cmd_run)
+    sub.add_parser("list", help="datasets, scenarios, backbones, losses and methods").set_defaults(func=cmd_list)
+    sub.add_parser("runs", help="stored runs").set_defaults(func=cmd_runs)
+    p_show = sub.add_parser("show", help="a stored run's matrix and metrics")
+    p_show.add_argument("run_id")
+    p_show.set_defaults(func=cmd_show)
+    p_demo = sub.add_parser("demo", help="fine-tuning vs LwF vs EWC vs joint on digits")
+    p_demo.add_argument("--epochs", type=int, default=DEMO_CONFIG.epochs)
+    p_demo.add_argument("--seed", type=int, default=DEMO_CONFIG.seed)
+    p_demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

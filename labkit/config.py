@@ -1,0 +1,96 @@
+"""RunConfig: one frozen dataclass for a whole experiment, and its validation."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from labkit.data import check_tasks, datasets, scenarios
+from labkit.losses import losses
+from labkit.methods import methods
+from labkit.models import backbones
+from labkit.registry import ConfigError
+
+OPTIMIZERS = ("sgd", "adam")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run; the same config (and seed) gives the same result on CPU."""
+
+    dataset: str = "digits"
+    scenario: str = "class-il"
+    tasks: int = 5
+    method: str = "finetune"
+    loss: str = "ce"
+    backbone: str = "mlp"
+    epochs: int = 5
+    batch_size: int = 32
+    lr: float = 0.05
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    seed: int = 0
+    val_fraction: float = 0.0
+    device: str = "auto"
+    data_root: str = "data"
+    method_params: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> "RunConfig":
+        """Raise ConfigError (field, value, what is valid) on the first bad field; else self."""
+        for name, registry in (("dataset", datasets), ("scenario", scenarios), ("backbone", backbones),
+                               ("method", methods), ("loss", losses)):
+            registry.get(getattr(self, name))
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("device", self.device, DEVICES)
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("device", self.device, "no CUDA device is available here: use 'auto' or 'cpu'")
+        for name in ("tasks", "epochs", "batch_size"):
+            _positive_int(name, getattr(self, name))
+        _number("lr", self.lr, low=0.0, low_open=True)
+        _number("momentum", self.momentum, low=0.0)
+        _number("weight_decay", self.weight_decay, low=0.0)
+        _number("val_fraction", self.val_fraction, low=0.0, high=1.0)
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ConfigError("seed", self.seed, "an integer")
+        check_tasks(self.scenario, self.tasks, datasets.get(self.dataset).num_classes)
+        method = methods.get(self.method)
+        if method.losses is not None and self.loss not in method.losses:
+            raise ConfigError("loss", self.loss, f"method {self.method} uses one of: {', '.join(method.losses)}")
+        method.checked_params(dict(self.method_params))
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        for key in d:
+            if key not in names:
+                raise ConfigError(key, d[key], f"not a RunConfig field; fields are {', '.join(sorted(names))}")
+        return cls(**d)
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def _choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise ConfigError(name, value, f"choose one of {', '.join(valid)}")
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(name, value, "a positive integer (1 or more)")
+
+
+def _number(name: str, value: Any, low: float, high: float | None = None, low_open: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and (value > low if low_open else value >= low) and (high is None or value < high)
+    if not ok:
+        lo = f"{'>' if low_open else '>='} {low:g}"
+        raise ConfigError(name, value, f"a number {lo}" + (f" and < {high:g}" if high is not None else ""))

@@ -1,0 +1,176 @@
+"""run(config) -> RunResult: the task loop, the optimiser loop, evaluation after every task on
+every task seen so far, seeding, device choice, events, and (with a RunDir) checkpoints for resume.
+
+The runner, not the method, runs the optimiser and evaluates, so every method is measured alike.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import torch
+
+from labkit.config import RunConfig
+from labkit.data import Scenario, load_dataset, make_scenario
+from labkit.data.loaders import batches
+from labkit.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted, TaskEvaluated
+from labkit.losses import losses
+from labkit.methods import Method, TaskContext, methods
+from labkit.models import IncrementalNet, build_model
+from labkit.result import RunResult
+from labkit.store import RunDir
+
+EVAL_BATCH = 1024
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """'auto' -> CUDA when present, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seed_task(seed: int, t: int) -> None:
+    """Seed torch for task t (t = -1: model construction). Each task starts from a seed of its
+    own, so a resumed run draws exactly the numbers an uninterrupted one would."""
+    torch.manual_seed(seed * 1000 + t + 1)
+
+
+def scenario_on(scenario: Scenario, device: torch.device) -> Scenario:
+    """The scenario with every tensor moved to `device` once, up front."""
+    for task in scenario.tasks:
+        for name in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y"):
+            setattr(task, name, getattr(task, name).to(device))
+    return scenario
+
+
+def grow_heads(model: IncrementalNet, scenario: Scenario, t: int) -> None:
+    """Give the model the head(s) task t needs: one per task, or one shared head (data-IL)."""
+    if scenario.multi_head or t == 0:
+        model.add_head(scenario.head_sizes[t if scenario.multi_head else 0])
+
+
+@torch.no_grad()
+def evaluate(model: IncrementalNet, scenario: Scenario, t: int) -> tuple[list[float], list[float]]:
+    """Accuracy on tasks 0..t: task-aware (argmax within task u's own head; in data-IL the one
+    head) and task-agnostic (argmax over all heads so far)."""
+    model.eval()
+    taw, tag = [], []
+    for u, task in enumerate(scenario.tasks[: t + 1]):
+        hits_aw = hits_ag = 0
+        for x, y in batches(task.test_x, task.test_y, EVAL_BATCH, shuffle=False):
+            out = model.head_logits(x)
+            hits_ag += (torch.cat(out, 1).argmax(1) == y).sum()
+            own = out[u].argmax(1) + task.offset if scenario.multi_head else out[0].argmax(1)
+            hits_aw += (own == y).sum()
+        n = max(len(task.test_y), 1)
+        taw.append(float(hits_aw) / n)
+        tag.append(float(hits_ag) / n)
+    model.train()
+    return taw, tag
+
+
+def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+@torch.no_grad()
+def validation_loss(method: Method, ctx: TaskContext) -> float | None:
+    task = ctx.task
+    if len(task.val_y) == 0:
+        return None
+    ctx.model.eval()
+    total = sum(float(method.training_loss(ctx, x, y)) * len(y)
+                for x, y in batches(task.val_x, task.val_y, EVAL_BATCH, shuffle=False))
+    ctx.model.train()
+    return total / len(task.val_y)
+
+
+def train_task(config: RunConfig, method: Method, ctx: TaskContext, emit: Callable[[Event], None]) -> list[float]:
+    """The optimiser loop of one task; returns the mean training loss of each epoch. Losses are
+    summed on the device and read once per epoch (no host sync per batch)."""
+    x, y = method.training_data(ctx)
+    optimizer = make_optimizer(config, ctx.model)
+    ctx.model.train()
+    epoch_losses = []
+    for epoch in range(config.epochs):
+        total = torch.zeros((), device=ctx.device)
+        for xb, yb in batches(x, y, config.batch_size):
+            loss = method.training_loss(ctx, xb, yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * len(yb)
+        epoch_losses.append(float(total) / len(y))
+        emit(EpochEnded(ctx.t, epoch, config.epochs, epoch_losses[-1], validation_loss(method, ctx)))
+    return epoch_losses
+
+
+def restore(checkpoint: dict, model: IncrementalNet, method: Method, scenario: Scenario) -> RunResult:
+    """Bring model and method back to the end of the checkpoint's task; return its result."""
+    for u in range(checkpoint["task"] + 1):
+        grow_heads(model, scenario, u)
+    model.load_state_dict(checkpoint["model"])
+    method.load_state_dict(checkpoint["method"])
+    return RunResult.from_dict(checkpoint["result"])
+
+
+def run(config: RunConfig, on_event: Callable[[Event], None] | None = None, *,
+        run_dir: RunDir | None = None) -> RunResult:
+    """Run an experiment. With `run_dir`, events, the result after each task and a checkpoint
+    are written there, and a run_dir holding a checkpoint is resumed after its last task."""
+    config.validate()
+    device = pick_device(config.device)
+    dataset = load_dataset(config.dataset, config.data_root)  # a missing dataset fails here
+    scenario = scenario_on(make_scenario(dataset, config.scenario, config.tasks, config.seed,
+                                         config.val_fraction), device)
+    method = methods.get(config.method)(**config.method_params)
+    seed_task(config.seed, -1)
+    model = build_model(config.backbone, scenario.input_shape).to(device)
+    run_id = run_dir.run_id if run_dir else None
+
+    def emit(event: Event) -> None:
+        if run_dir is not None:
+            run_dir.append_event(event.to_dict())
+        if on_event is not None:
+            on_event(event)
+
+    checkpoint = run_dir.load_checkpoint() if run_dir else None
+    result = (restore(checkpoint, model, method, scenario) if checkpoint
+              else RunResult(config=config.to_dict(), run_id=run_id, device=str(device)))
+    result.device = str(device)
+    emit(RunStarted(run_id, config.to_dict(), str(device), config.tasks, result.tasks_done))
+    try:
+        for t in range(result.tasks_done, config.tasks):
+            started = time.perf_counter()
+            seed_task(config.seed, t)
+            ctx = TaskContext(model, scenario, t, losses.get(config.loss), device)
+            method.before_task(ctx)
+            grow_heads(model, scenario, t)
+            result.epoch_losses.append(train_task(config, method, ctx, emit))
+            method.after_task(ctx)
+            taw, tag = evaluate(model, scenario, t)
+            result.acc_taw.append(taw)
+            result.acc_tag.append(tag)
+            result.task_seconds.append(time.perf_counter() - started)
+            if run_dir is not None:
+                run_dir.save_checkpoint({"task": t, "model": model.state_dict(),
+                                         "method": method.state_dict(), "result": result.to_dict()})
+                run_dir.write_result(result)
+            emit(TaskEvaluated(t, taw, tag, result.task_seconds[-1]))
+    except BaseException as error:
+        emit(RunFailed(run_id, f"{type(error).__name__}: {error}", result.tasks_done))
+        raise
+    result.finished = True
+    if run_dir is not None:
+        run_dir.write_result(result)
+    emit(RunFinished(run_id, result.summary(natural_kind(config.scenario))))
+    return result
+
+
+def natural_kind(scenario: str) -> str:
+    """The accuracy a scenario is judged by: task-aware for task-IL, task-agnostic otherwise."""
+    return "taw" if scenario == "task-il" else "tag"
