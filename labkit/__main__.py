@@ -108,7 +108,8 @@ def cmd_list(args: argparse.Namespace) -> None:
     for name in methods:
         cls = methods.get(name)
         knobs = ", ".join(f"{k}={p.default}" for k, p in cls.params.items())
-        uses = f" [losses: {', '.join(cls.losses)}]" if cls.losses else ""
+        usable = [loss for loss in losses if cls.loss_problem(loss) is None]
+        uses = f" [losses: {', '.join(usable)}]" if len(usable) < len(losses.names()) else ""
         print(f"  {name:<14} {methods.doc(name)}{uses}" + (f"\n  {'':<14} params: {knobs}" if knobs else ""))
 
 

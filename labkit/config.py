@@ -58,8 +58,9 @@ class RunConfig:
             raise ConfigError("seed", self.seed, "an integer")
         check_tasks(self.scenario, self.tasks, datasets.get(self.dataset).num_classes)
         method = methods.get(self.method)
-        if method.losses is not None and self.loss not in method.losses:
-            raise ConfigError("loss", self.loss, f"method {self.method} uses one of: {', '.join(method.losses)}")
+        problem = method.loss_problem(self.loss)
+        if problem:
+            raise ConfigError("loss", self.loss, problem)
         method.checked_params(dict(self.method_params))
         return self
 

@@ -19,7 +19,7 @@ from labkit.registry import Registry
 @dataclass(frozen=True)
 class ClassificationLoss:
     fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    likelihood: str  # "categorical" or "gaussian"
+    likelihood: str | None  # "categorical", "gaussian", or None: not a negative log-likelihood
     onehot_scale: float = 1.0  # the target a label stands for: onehot_scale * onehot(y)
 
 

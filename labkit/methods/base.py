@@ -118,6 +118,13 @@ class Method:
         return {k: p.coerce(f"method_params.{k}", given[k]) if k in given else p.default
                 for k, p in cls.params.items()}
 
+    @classmethod
+    def loss_problem(cls, loss: str) -> str | None:
+        """Why this method cannot train with the named classification loss, or None if it can."""
+        if cls.losses is not None and loss not in cls.losses:
+            return f"method {cls.name} uses one of: {', '.join(cls.losses)}"
+        return None
+
     def before_task(self, ctx: TaskContext) -> None:
         pass
 

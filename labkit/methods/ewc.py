@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from labkit.curvature import FISHER_LABELS, diagonal_fisher
+from labkit.losses import losses
 from labkit.methods.base import Method, Param, TaskContext, register
 
 
@@ -24,6 +25,14 @@ class EWC(Method):
         "alpha": Param(0.5, "weight of the old Fisher when merging with the new one"),
         "fisher_labels": Param("argmax", "labels the Fisher is taken at", FISHER_LABELS),
     }
+
+    @classmethod
+    def loss_problem(cls, loss: str) -> str | None:
+        if losses.get(loss).likelihood is None:
+            likelihoods = [n for n in losses if losses.get(n).likelihood]
+            return (f"EWC's Fisher needs a loss that is a negative log-likelihood: one of "
+                    f"{', '.join(likelihoods)}")
+        return super().loss_problem(loss)
 
     def __init__(self, **params):
         super().__init__(**params)
