@@ -50,6 +50,6 @@ def test_joint_kd_at_teacher_is_its_entropy_with_zero_gradient():
 
 
 def test_registry_names_the_likelihoods():
-    assert losses.names() == ["ce", "mse"]
+    assert losses.names()[:2] == ["ce", "mse"]
     assert losses.get("ce").likelihood == "categorical"
     assert losses.get("mse").likelihood == "gaussian" and losses.get("mse").onehot_scale == 15.0

@@ -2,7 +2,13 @@
 
 Each classification loss also names the likelihood it is the negative log of, which curvature
 (Fisher) computations need: softmax CE is a categorical likelihood, MSE a unit-variance
-Gaussian one on the logits with mean alpha * onehot(y).
+Gaussian one on the logits with mean alpha * onehot(y). The other registered losses (sparsemax,
+entmax, spherical, Taylor, one-vs-all BCE) are not the likelihoods the Fisher code knows, so they
+say None and methods that need a Fisher (EWC) refuse them.
+
+The sampled estimators for many classes (labkit.losses.sampled: sampled softmax, negative
+sampling, NCE, in-batch negatives) are not registered: they need the output layer and a
+proposal to draw classes from, not only the logits.
 """
 from __future__ import annotations
 
@@ -13,6 +19,11 @@ import torch
 
 from labkit.losses.classification import cross_entropy, mse_onehot
 from labkit.losses.distillation import joint_kd
+from labkit.losses.fenchel_young import entmax15, entmax15_loss, entmax_bisect, sparsemax, sparsemax_loss
+from labkit.losses.sampled import (Proposal, frequency_proposal, in_batch_negatives_loss, linear_class_logits,
+                                   model_proposal, nce_loss, negative_sampling_loss, sampled_softmax_loss,
+                                   uniform_proposal)
+from labkit.losses.softmax_alternatives import ova_bce_loss, spherical_softmax_loss, taylor_softmax_loss
 from labkit.registry import Registry
 
 
@@ -27,5 +38,19 @@ losses: Registry[ClassificationLoss] = Registry("loss")
 losses.register("ce", "softmax cross-entropy")(ClassificationLoss(cross_entropy, "categorical"))
 losses.register("mse", "squared error against 15 * one-hot (DLCFT)")(
     ClassificationLoss(mse_onehot, "gaussian", onehot_scale=15.0))
+losses.register("sparsemax", "sparsemax loss: sparse probabilities, zero once the margin 1 is met")(
+    ClassificationLoss(sparsemax_loss, None))
+losses.register("entmax15", "1.5-entmax loss: sparse probabilities, zero once the margin 2 is met")(
+    ClassificationLoss(entmax15_loss, None))
+losses.register("spherical", "spherical softmax NLL: p ~ z^2 + 0.01, not order preserving")(
+    ClassificationLoss(spherical_softmax_loss, None))
+losses.register("taylor", "Taylor softmax NLL: p ~ 1 + z + z^2/2, not order preserving")(
+    ClassificationLoss(taylor_softmax_loss, None))
+losses.register("ova_bce", "one-vs-all binary cross-entropy, summed over classes")(
+    ClassificationLoss(ova_bce_loss, None))
 
-__all__ = ["ClassificationLoss", "cross_entropy", "joint_kd", "losses", "mse_onehot"]
+__all__ = ["ClassificationLoss", "Proposal", "cross_entropy", "entmax15", "entmax15_loss", "entmax_bisect",
+           "frequency_proposal", "in_batch_negatives_loss", "joint_kd", "linear_class_logits", "losses",
+           "model_proposal", "mse_onehot", "nce_loss", "negative_sampling_loss", "ova_bce_loss",
+           "sampled_softmax_loss", "sparsemax", "sparsemax_loss", "spherical_softmax_loss",
+           "taylor_softmax_loss", "uniform_proposal"]
