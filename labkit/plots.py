@@ -105,3 +105,23 @@ def training_loss(result: RunResult) -> go.Figure:
         start += len(losses)
     fig.update_layout(title="Training loss per epoch", xaxis_title="epoch (whole run)", yaxis_title="loss")
     return fig
+
+
+HEAD_STATS = {"weight_norm": "mean weight-row norm", "bias_mean": "mean bias", "logit_mean": "mean logit"}
+
+
+def head_imbalance(result: RunResult, stat: str = "weight_norm") -> go.Figure:
+    """One line per head k: the statistic of head k (result.head_stats) after each task learned,
+    from the task that added it on; heads drifting apart is the imbalance softmax allows."""
+    if stat not in HEAD_STATS:
+        raise ConfigError("stat", stat, f"choose one of {', '.join(HEAD_STATS)}")
+    fig = go.Figure()
+    heads = len(result.head_stats[-1][stat]) if result.head_stats else 0
+    for k in range(heads):
+        points = [(t + 1, s[stat][k]) for t, s in enumerate(result.head_stats) if k < len(s[stat])]
+        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points],
+                                 mode="lines+markers", name=f"head {k + 1}"))
+    fig.update_layout(title=f"Head imbalance: {HEAD_STATS[stat]} of each head", xaxis_title="tasks learned",
+                      yaxis_title=HEAD_STATS[stat])
+    fig.update_xaxes(dtick=1)
+    return fig

@@ -32,6 +32,7 @@ class RunResult:
     acc_tag: list[list[float]] = field(default_factory=list)
     epoch_losses: list[list[float]] = field(default_factory=list)
     task_seconds: list[float] = field(default_factory=list)
+    head_stats: list[dict[str, list[float]]] = field(default_factory=list)
     finished: bool = False
 
     @property

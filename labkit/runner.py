@@ -51,11 +51,13 @@ def grow_heads(model: IncrementalNet, scenario: Scenario, t: int) -> None:
 
 
 @torch.no_grad()
-def evaluate(model: IncrementalNet, scenario: Scenario, t: int) -> tuple[list[float], list[float]]:
+def evaluate(model: IncrementalNet, scenario: Scenario, t: int) -> tuple[list[float], list[float], list[float]]:
     """Accuracy on tasks 0..t: task-aware (argmax within task u's own head; in data-IL the one
-    head) and task-agnostic (argmax over all heads so far)."""
+    head) and task-agnostic (argmax over all heads so far); and the mean logit of each head over
+    the test samples of those tasks (the head offsets softmax leaves free, METHODS.md section 1)."""
     model.eval()
     taw, tag = [], []
+    logit_sums, count = torch.zeros(len(model.heads.sizes)), 0
     for u, task in enumerate(scenario.tasks[: t + 1]):
         hits_aw = hits_ag = 0
         for x, y in batches(task.test_x, task.test_y, EVAL_BATCH, shuffle=False):
@@ -63,11 +65,22 @@ def evaluate(model: IncrementalNet, scenario: Scenario, t: int) -> tuple[list[fl
             hits_ag += (torch.cat(out, 1).argmax(1) == y).sum()
             own = out[u].argmax(1) + task.offset if scenario.multi_head else out[0].argmax(1)
             hits_aw += (own == y).sum()
+            logit_sums += torch.stack([z.sum(0).mean() for z in out]).cpu()
+            count += len(y)
         n = max(len(task.test_y), 1)
         taw.append(float(hits_aw) / n)
         tag.append(float(hits_ag) / n)
     model.train()
-    return taw, tag
+    return taw, tag, (logit_sums / max(count, 1)).tolist()
+
+
+def head_statistics(model: IncrementalNet, logit_means: list[float]) -> dict[str, list[float]]:
+    """Per head k: the mean L2 norm of its weight rows ||W_k,c||, the mean of its biases b_k,c,
+    and its mean logit on the test data seen (from `evaluate`)."""
+    heads = model.heads.heads
+    return {"weight_norm": [float(h.weight.detach().norm(dim=1).mean()) for h in heads],
+            "bias_mean": [float(h.bias.detach().mean()) for h in heads],
+            "logit_mean": logit_means}
 
 
 def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
@@ -152,9 +165,10 @@ def run(config: RunConfig, on_event: Callable[[Event], None] | None = None, *,
             grow_heads(model, scenario, t)
             result.epoch_losses.append(train_task(config, method, ctx, emit))
             method.after_task(ctx)
-            taw, tag = evaluate(model, scenario, t)
+            taw, tag, logit_means = evaluate(model, scenario, t)
             result.acc_taw.append(taw)
             result.acc_tag.append(tag)
+            result.head_stats.append(head_statistics(model, logit_means))
             result.task_seconds.append(time.perf_counter() - started)
             if run_dir is not None:
                 run_dir.save_checkpoint({"task": t, "model": model.state_dict(),

@@ -84,3 +84,17 @@ def test_bad_kind_raises(build):
 def test_bad_metric_raises():
     with pytest.raises(ValueError, match="metric"):
         plots.metric_curves({"lwf": RESULT}, metric="accuracy")
+
+
+def test_head_imbalance_lines_start_at_the_task_that_added_each_head():
+    from labkit.plots import head_imbalance
+
+    result = RunResult(config={}, head_stats=[
+        {"weight_norm": [1.0], "bias_mean": [0.0], "logit_mean": [0.5]},
+        {"weight_norm": [1.5, 2.0], "bias_mean": [0.1, 0.2], "logit_mean": [0.4, 0.9]},
+    ])
+    fig = head_imbalance(result, "weight_norm")
+    assert [list(t.y) for t in fig.data] == [[1.0, 1.5], [2.0]]
+    assert [list(t.x) for t in fig.data] == [[1, 2], [2]]
+    with pytest.raises(ValueError, match="stat"):
+        head_imbalance(result, "norm")

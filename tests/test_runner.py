@@ -91,3 +91,19 @@ def test_device_choice(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert pick_device("auto").type == "cuda"
     assert pick_device("cpu").type == "cpu"
+
+
+def test_head_statistics_after_every_task(tmp_path):
+    run_dir = RunDir.create(CONFIG.to_dict(), tmp_path)
+    result = run(CONFIG, run_dir=run_dir)
+    assert [len(s["weight_norm"]) for s in result.head_stats] == [1, 2, 3]  # one head per task so far
+    model = torch.load(run_dir.path / "checkpoint.pt", weights_only=True)["model"]
+    last = result.head_stats[-1]
+    for k in range(3):
+        w, b = model[f"heads.heads.{k}.weight"], model[f"heads.heads.{k}.bias"]
+        assert last["weight_norm"][k] == pytest.approx(w.norm(dim=1).mean().item(), rel=1e-6)
+        assert last["bias_mean"][k] == pytest.approx(b.mean().item(), rel=1e-6, abs=1e-7)
+    # fine-tuning's newest head dominates: its mean logit on all test data tops the older heads'
+    finetune = run(CONFIG.replace(method="finetune"))
+    assert finetune.head_stats[-1]["logit_mean"][-1] > max(finetune.head_stats[-1]["logit_mean"][:-1])
+    assert run_dir.result().head_stats == result.head_stats
