@@ -19,7 +19,13 @@ DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that defines a run; the same config (and seed) gives the same result on CPU."""
+    """Everything that defines a run; the same config (and seed) gives the same result on CPU.
+
+    FACIL's schedule: with lr_patience > 0 (needs val_fraction > 0), the learning rate is divided
+    by lr_factor after lr_patience epochs without a better validation loss, the best model so far
+    is restored, and the task stops once the rate falls below lr_min; the best model is kept at
+    the end of the task. freeze_old_heads keeps heads 0..t-1 fixed while task t is learned.
+    """
 
     dataset: str = "digits"
     scenario: str = "class-il"
@@ -35,6 +41,10 @@ class RunConfig:
     weight_decay: float = 0.0
     seed: int = 0
     val_fraction: float = 0.0
+    freeze_old_heads: bool = False
+    lr_patience: int = 0
+    lr_factor: float = 3.0
+    lr_min: float = 1e-4
     device: str = "auto"
     data_root: str = "data"
     method_params: dict[str, Any] = field(default_factory=dict)
@@ -54,6 +64,14 @@ class RunConfig:
         _number("momentum", self.momentum, low=0.0)
         _number("weight_decay", self.weight_decay, low=0.0)
         _number("val_fraction", self.val_fraction, low=0.0, high=1.0)
+        if not isinstance(self.lr_patience, int) or isinstance(self.lr_patience, bool) or self.lr_patience < 0:
+            raise ConfigError("lr_patience", self.lr_patience, "0 (constant rate) or a positive number of epochs")
+        if self.lr_patience and not self.val_fraction:
+            raise ConfigError("lr_patience", self.lr_patience, "needs a validation split: set val_fraction > 0")
+        _number("lr_factor", self.lr_factor, low=1.0, low_open=True)
+        _number("lr_min", self.lr_min, low=0.0)
+        if not isinstance(self.freeze_old_heads, bool):
+            raise ConfigError("freeze_old_heads", self.freeze_old_heads, "True or False")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ConfigError("seed", self.seed, "an integer")
         check_tasks(self.scenario, self.tasks, datasets.get(self.dataset).num_classes)

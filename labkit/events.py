@@ -31,6 +31,7 @@ class EpochEnded(Event):
     epochs: int
     loss: float
     val_loss: float | None = None
+    lr: float | None = None
 
 
 @dataclass

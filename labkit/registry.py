@@ -15,6 +15,18 @@ class ConfigError(ValueError):
         super().__init__(f"{field}={value!r} is not valid: {valid}")
 
 
+def parse_bool(value: object) -> bool:
+    """True/False from a bool or from the strings 1/0, true/false, yes/no (any case)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text in ("1", "true", "yes"):
+        return True
+    if text in ("0", "false", "no"):
+        return False
+    raise ValueError(f"{value!r} is not a yes/no value: use true or false")
+
+
 class Registry(Generic[T]):
     """A named collection of entries with a short description each.
 

@@ -5,6 +5,7 @@ The runner, not the method, runs the optimiser and evaluates, so every method is
 """
 from __future__ import annotations
 
+import copy
 import time
 from typing import Callable
 
@@ -104,9 +105,14 @@ def validation_loss(method: Method, ctx: TaskContext) -> float | None:
 
 def train_task(config: RunConfig, method: Method, ctx: TaskContext, emit: Callable[[Event], None]) -> list[float]:
     """The optimiser loop of one task; returns the mean training loss of each epoch. Losses are
-    summed on the device and read once per epoch (no host sync per batch)."""
+    summed on the device and read once per epoch (no host sync per batch). With lr_patience,
+    FACIL's validation-driven decay and early stop (see RunConfig)."""
     x, y = method.training_data(ctx)
+    if config.freeze_old_heads and ctx.scenario.multi_head:
+        for head in ctx.model.heads.heads[: ctx.t]:
+            head.requires_grad_(False)
     optimizer = make_optimizer(config, ctx.model)
+    schedule = ValidationSchedule(config, ctx.model, optimizer)
     ctx.model.train()
     epoch_losses = []
     for epoch in range(config.epochs):
@@ -118,8 +124,49 @@ def train_task(config: RunConfig, method: Method, ctx: TaskContext, emit: Callab
             optimizer.step()
             total += loss.detach() * len(yb)
         epoch_losses.append(float(total) / len(y))
-        emit(EpochEnded(ctx.t, epoch, config.epochs, epoch_losses[-1], validation_loss(method, ctx)))
+        val_loss = validation_loss(method, ctx)
+        emit(EpochEnded(ctx.t, epoch, config.epochs, epoch_losses[-1], val_loss, schedule.lr))
+        if not schedule.step(val_loss):
+            break
+    schedule.keep_best()
     return epoch_losses
+
+
+class ValidationSchedule:
+    """FACIL's learning-rate schedule: keep the model with the best validation loss; after
+    `lr_patience` epochs without improvement divide the rate by `lr_factor` and go back to the
+    best model; stop once the rate is below `lr_min`. Inactive when lr_patience is 0."""
+
+    def __init__(self, config: RunConfig, model: torch.nn.Module, optimizer: torch.optim.Optimizer):
+        self.config, self.model, self.optimizer = config, model, optimizer
+        self.lr, self.best_loss, self.patience = config.lr, float("inf"), config.lr_patience
+        # the model as the task starts is the best so far (FACIL): a first epoch that diverges
+        # is rolled back to it
+        self.best_state = copy.deepcopy(model.state_dict()) if config.lr_patience else None
+
+    def step(self, val_loss: float | None) -> bool:
+        """Account for one epoch's validation loss; False when training should stop."""
+        if not self.config.lr_patience or val_loss is None:
+            return True
+        if val_loss < self.best_loss:
+            self.best_loss, self.patience = val_loss, self.config.lr_patience
+            self.best_state = copy.deepcopy(self.model.state_dict())
+            return True
+        self.patience -= 1
+        if self.patience > 0:
+            return True
+        self.lr /= self.config.lr_factor
+        if self.lr < self.config.lr_min:
+            return False
+        self.patience = self.config.lr_patience
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr
+        self.model.load_state_dict(self.best_state)
+        return True
+
+    def keep_best(self) -> None:
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
 
 
 def restore(checkpoint: dict, model: IncrementalNet, method: Method, scenario: Scenario) -> RunResult:

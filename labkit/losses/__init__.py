@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 
 from labkit.losses.classification import cross_entropy, mse_onehot
-from labkit.losses.distillation import joint_kd
+from labkit.losses.distillation import bce_kd, bce_onehot, joint_kd, per_task_kd
 from labkit.losses.fenchel_young import entmax15, entmax15_loss, entmax_bisect, sparsemax, sparsemax_loss
 from labkit.losses.sampled import (Proposal, frequency_proposal, in_batch_negatives_loss, linear_class_logits,
                                    model_proposal, nce_loss, negative_sampling_loss, sampled_softmax_loss,
@@ -49,8 +49,8 @@ losses.register("taylor", "Taylor softmax NLL: p ~ 1 + z + z^2/2, not order pres
 losses.register("ova_bce", "one-vs-all binary cross-entropy, summed over classes")(
     ClassificationLoss(ova_bce_loss, None))
 
-__all__ = ["ClassificationLoss", "Proposal", "cross_entropy", "entmax15", "entmax15_loss", "entmax_bisect",
+__all__ = ["ClassificationLoss", "Proposal", "bce_kd", "bce_onehot", "cross_entropy", "entmax15", "entmax15_loss", "entmax_bisect",
            "frequency_proposal", "in_batch_negatives_loss", "joint_kd", "linear_class_logits", "losses",
-           "model_proposal", "mse_onehot", "nce_loss", "negative_sampling_loss", "ova_bce_loss",
+           "model_proposal", "mse_onehot", "nce_loss", "negative_sampling_loss", "ova_bce_loss", "per_task_kd",
            "sampled_softmax_loss", "sparsemax", "sparsemax_loss", "spherical_softmax_loss",
            "taylor_softmax_loss", "uniform_proposal"]

@@ -17,7 +17,7 @@ import torch
 
 from labkit.data.types import Scenario, Task
 from labkit.losses import ClassificationLoss
-from labkit.registry import ConfigError, Registry
+from labkit.registry import ConfigError, Registry, parse_bool
 
 
 @dataclass(frozen=True)
@@ -32,22 +32,12 @@ class Param:
         """`value` converted to the default's type (the command line passes strings)."""
         kind = type(self.default)
         try:
-            out = kind(value) if kind is not bool else _to_bool(value)
+            out = kind(value) if kind is not bool else parse_bool(value)
         except (TypeError, ValueError):
             raise ConfigError(field, value, f"expected a {kind.__name__}") from None
         if self.choices is not None and out not in self.choices:
             raise ConfigError(field, value, f"choose one of {', '.join(map(str, self.choices))}")
         return out
-
-
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if str(value).lower() in ("1", "true", "yes"):
-        return True
-    if str(value).lower() in ("0", "false", "no"):
-        return False
-    raise ValueError(value)
 
 
 @dataclass
@@ -83,12 +73,13 @@ class TaskContext:
             total = total + self.loss.fn(head_logits[u][mask], local) * mask.sum() / len(y)
         return total
 
+    def old_heads(self, head_logits: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The outputs that knew the old tasks: heads 0..t-1, or, in data-IL, the one shared head."""
+        return head_logits[: self.t] if self.scenario.multi_head else head_logits[:1]
+
     def old_logits(self, head_logits: list[torch.Tensor]) -> torch.Tensor:
-        """The outputs that knew the old tasks: heads 0..t-1 concatenated, or, in data-IL,
-        the one shared head."""
-        if not self.scenario.multi_head:
-            return head_logits[0]
-        return torch.cat(head_logits[: self.t], dim=1)
+        """The old heads' logits concatenated (what joint KD reads)."""
+        return torch.cat(self.old_heads(head_logits), dim=1)
 
     def loss_slice(self) -> slice:
         """Which columns of the concatenated logits the current task's loss reads."""

@@ -1,15 +1,16 @@
-"""Learning without Forgetting (Li & Hoiem 2016), as in FACIL and METHODS.md section 1."""
+"""Learning without Forgetting (Li & Hoiem 2016), as in FACIL, with the five softmax remedies of
+"Rethinking softmax" as variants lwf-s, lwf-sr, lwf-br, lwf-br2, lwf-bsr (softmax_remedies.py)."""
 from __future__ import annotations
 
 import copy
+from typing import ClassVar
 
 import torch
 
-from labkit.losses import joint_kd
 from labkit.methods.base import Method, Param, TaskContext, register
+from labkit.methods.softmax_remedies import REMEDIES, Remedy, variant_name
 
 
-@register
 class LwF(Method):
     """LwF: classification loss + lambda * KD_T(z_old, z_old^teacher), joint KD over old heads.
 
@@ -17,12 +18,14 @@ class LwF(Method):
 
     The teacher is the model as it was after the previous task, frozen. LwF is defined with
     softmax cross-entropy (its distillation matches softmax outputs), so it takes only "ce".
+    A variant replaces the distillation by the weighted terms of its Remedy.
     """
 
     name = "lwf"
+    remedy: ClassVar[Remedy] = REMEDIES[""]
     losses = ("ce",)
     params = {
-        "lamb": Param(1.0, "weight lambda of the distillation term"),
+        "lamb": Param(1.0, "weight lambda of the distillation terms"),
         "T": Param(2.0, "distillation temperature"),
     }
 
@@ -36,14 +39,25 @@ class LwF(Method):
             self.teacher = copy.deepcopy(ctx.model).eval().requires_grad_(False)
 
     def distillation(self, ctx: TaskContext, x: torch.Tensor, student: list[torch.Tensor]) -> torch.Tensor:
-        """KD_T between the student's and the teacher's old outputs on batch x."""
+        """The remedy's distillation terms between the student's and the teacher's old heads on x."""
         with torch.no_grad():
             teacher = self.teacher.head_logits(x)
-        return joint_kd(ctx.old_logits(student), ctx.old_logits(teacher), T=self.T)
+        return self.remedy.distillation(ctx.old_heads(student), ctx.old_heads(teacher), self.T)
 
     def training_loss(self, ctx: TaskContext, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         out = ctx.model.head_logits(x)
         loss = ctx.task_loss(out, y)
+        if self.remedy.prediction:
+            current = out[ctx.t] if ctx.scenario.multi_head else out[0]
+            loss = loss + self.remedy.prediction_term(current, y - ctx.task.offset)
         if self.teacher is None:
             return loss
         return loss + self.lamb * self.distillation(ctx, x, out)
+
+
+for _suffix, _remedy in REMEDIES.items():
+    _name = variant_name("lwf", _suffix)
+    register(type(f"LwF_{_suffix or 'plain'}", (LwF,), {
+        "name": _name, "remedy": _remedy, "__module__": __name__,
+        "__doc__": LwF.__doc__ if not _suffix else
+        f"LwF-{_suffix.upper()}: LwF with the '{_suffix}' softmax remedy ({_remedy}).\n\n{LwF.__doc__}"}))
