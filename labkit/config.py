@@ -76,9 +76,10 @@ class RunConfig:
             raise ConfigError("seed", self.seed, "an integer")
         check_tasks(self.scenario, self.tasks, datasets.get(self.dataset).num_classes)
         method = methods.get(self.method)
-        problem = method.loss_problem(self.loss)
-        if problem:
-            raise ConfigError("loss", self.loss, problem)
+        for name, problem in (("loss", method.loss_problem(self.loss)),
+                              ("backbone", method.backbone_problem(self.backbone))):
+            if problem:
+                raise ConfigError(name, getattr(self, name), problem)
         method.checked_params(dict(self.method_params))
         return self
 

@@ -94,6 +94,7 @@ class Method:
     name: ClassVar[str] = "finetune"
     losses: ClassVar[tuple[str, ...] | None] = None  # None: any classification loss
     params: ClassVar[dict[str, Param]] = {}
+    head_kind: ClassVar[str] = "linear"  # the kind of task heads the model is built with
 
     def __init__(self, **params: Any):
         for key, value in self.checked_params(params).items():
@@ -114,6 +115,11 @@ class Method:
         """Why this method cannot train with the named classification loss, or None if it can."""
         if cls.losses is not None and loss not in cls.losses:
             return f"method {cls.name} uses one of: {', '.join(cls.losses)}"
+        return None
+
+    @classmethod
+    def backbone_problem(cls, backbone: str) -> str | None:
+        """Why this method cannot use the named backbone, or None if it can."""
         return None
 
     def before_task(self, ctx: TaskContext) -> None:
