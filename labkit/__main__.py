@@ -4,19 +4,21 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import shutil
+import signal
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
-from labkit import report
+from labkit import report, sweep
 from labkit.config import RunConfig
 from labkit.data import datasets, scenarios
 from labkit.events import EpochEnded, Event, RunStarted
 from labkit.losses import losses
 from labkit.methods import methods
 from labkit.models import backbones
-from labkit.registry import ConfigError
+from labkit.presets import presets
+from labkit.registry import ConfigError, parse_bool
 from labkit.result import RunResult
 from labkit.runner import natural_kind, run
 from labkit.store import DEFAULT_RUNS_DIR, RunDir, list_runs
@@ -75,17 +77,42 @@ def print_result(run_id: str, result: RunResult) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    given = {f.name: getattr(args, f.name) for f in CONFIG_FIELDS if getattr(args, f.name) is not None}
+    given = given_fields(args)
     if args.resume:
-        if given or args.param:
+        if given or args.param or args.preset:
             raise ConfigError("resume", args.resume, "--resume takes the stored config; give no other run options")
         run_dir = RunDir.open(args.resume, args.runs_dir)
         config = RunConfig.from_dict(run_dir.config())
     else:
-        config, run_dir = RunConfig(**given, method_params=parse_params(args.param)), None
+        config, run_dir = config_from(args), None
     run_dir, result = run_and_store(config, args.runs_dir, run_dir)
     print_result(run_dir.run_id, result)
     print(f"stored in {run_dir.path}")
+
+
+def given_fields(args: argparse.Namespace) -> dict:
+    return {f.name: getattr(args, f.name) for f in CONFIG_FIELDS if getattr(args, f.name) is not None}
+
+
+def config_from(args: argparse.Namespace) -> RunConfig:
+    """The preset (or the defaults), overridden by every field given on the command line."""
+    base = presets.get(args.preset) if args.preset else RunConfig()
+    config = base.replace(**given_fields(args))
+    return config.replace(method_params=parse_params(args.param)) if args.param else config
+
+
+def cmd_table(args: argparse.Namespace) -> None:
+    """Methods x seeds: mean and spread of total average accuracy and forgetting (%)."""
+    base = config_from(args).validate()
+    methods_ = args.methods.split(",")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for name in methods_:
+        base.replace(method=name).validate()
+    print(f"{base.dataset} {base.scenario}, {base.tasks} tasks, {base.backbone}, {base.epochs} epochs, "
+          f"seeds {seeds}; totals over the accuracy matrix (TAw = task-aware, TAg = task-agnostic)")
+    results = sweep.run_seeds(base, methods_, seeds, lambda m, seed, r: print(
+        f"  {m} seed {seed}: TAw total {100 * r.summary('taw')['total_average_accuracy']:.1f}%", flush=True))
+    print(sweep.markdown_table(sweep.seed_table(results)))
 
 
 def parse_params(items: list[str]) -> dict[str, str]:
@@ -100,7 +127,7 @@ def parse_params(items: list[str]) -> dict[str, str]:
 
 def cmd_list(args: argparse.Namespace) -> None:
     for title, registry in (("datasets", datasets), ("scenarios", scenarios), ("backbones", backbones),
-                            ("losses", losses)):
+                            ("losses", losses), ("presets", presets)):
         print(f"{title}:")
         for name in registry:
             print(f"  {name:<14} {registry.doc(name)}")
@@ -150,16 +177,23 @@ def cmd_demo(args: argparse.Namespace) -> None:
           "Task-aware accuracy shows what LwF and EWC keep inside each old head.")
 
 
+def add_config_args(parser: argparse.ArgumentParser) -> None:
+    """--preset, one option per RunConfig field, and --param KEY=VALUE for method parameters."""
+    parser.add_argument("--preset", help=f"start from a named config: {', '.join(presets)}")
+    for f in CONFIG_FIELDS:
+        kind = parse_bool if isinstance(f.default, bool) else type(f.default)
+        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None,
+                            help=f"default {f.default}")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                        help="a method hyper-parameter (see `list`); repeat for several")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m labkit", description=__doc__)
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where runs are stored")
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run one experiment and store it")
-    for f in CONFIG_FIELDS:
-        p_run.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=type(f.default), default=None,
-                           help=f"default {f.default}")
-    p_run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                       help="a method hyper-parameter (see `list`); repeat for several")
+    add_config_args(p_run)
     p_run.add_argument("--resume", metavar="RUN_ID", help="continue a stored run after its last completed task")
     p_run.set_defaults(func=cmd_run)
     sub.add_parser("list", help="datasets, scenarios, backbones, losses and methods").set_defaults(func=cmd_list)
@@ -167,11 +201,22 @@ def build_parser() -> argparse.ArgumentParser:
     p_show = sub.add_parser("show", help="a stored run's matrix and metrics")
     p_show.add_argument("run_id")
     p_show.set_defaults(func=cmd_show)
+    p_table = sub.add_parser("table", help="several methods over several seeds: mean and spread of the totals")
+    add_config_args(p_table)
+    p_table.add_argument("--methods", required=True, help="comma-separated, e.g. lwf,lwf-s,lwf-bsr")
+    p_table.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    p_table.set_defaults(func=cmd_table)
     p_demo = sub.add_parser("demo", help="fine-tuning vs LwF vs EWC vs joint on digits")
     p_demo.add_argument("--epochs", type=int, default=DEMO_CONFIG.epochs)
     p_demo.add_argument("--seed", type=int, default=DEMO_CONFIG.seed)
     p_demo.set_defaults(func=cmd_demo)
     return parser
+
+
+def stop_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (the app's Stop) -> KeyboardInterrupt, so the runner records a run_failed event
+    and the completed tasks stay stored, as after Ctrl-C."""
+    raise KeyboardInterrupt("stopped (SIGTERM)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,8 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("stopped: the completed tasks are kept (run --resume RUN_ID continues)", file=sys.stderr)
+        return 130
     return 0
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     sys.exit(main())

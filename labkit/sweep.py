@@ -1,0 +1,53 @@
+"""Several methods over several seeds: the mean and spread of the total metrics, as a table."""
+from __future__ import annotations
+
+import statistics
+from typing import Callable
+
+from labkit.config import RunConfig
+from labkit.result import RunResult
+from labkit.runner import run
+
+TOTALS = ("total_average_accuracy", "total_average_forgetting")
+
+
+def run_seeds(base: RunConfig, methods: list[str], seeds: list[int],
+              on_result: Callable[[str, int, RunResult], None] | None = None) -> dict[str, list[RunResult]]:
+    """method -> one result per seed, each a run of `base` with that method and seed."""
+    out: dict[str, list[RunResult]] = {}
+    for method in methods:
+        for seed in seeds:
+            result = run(base.replace(method=method, seed=seed))
+            out.setdefault(method, []).append(result)
+            if on_result:
+                on_result(method, seed, result)
+    return out
+
+
+def mean_spread(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def seed_table(results: dict[str, list[RunResult]], kinds: tuple[str, ...] = ("taw", "tag")) -> list[dict]:
+    """One row per method: for each kind and total metric, mean and spread over seeds (fractions)."""
+    rows = []
+    for method, runs in results.items():
+        row: dict = {"method": method, "seeds": len(runs)}
+        for kind in kinds:
+            for metric in TOTALS:
+                row[f"{kind}_{metric}"] = mean_spread([r.summary(kind)[metric] for r in runs])
+        rows.append(row)
+    return rows
+
+
+def markdown_table(rows: list[dict], kinds: tuple[str, ...] = ("taw", "tag")) -> str:
+    """Percent, mean ± spread, one column per kind x total metric."""
+    names = {"total_average_accuracy": "acc", "total_average_forgetting": "forg"}
+    head = ["method"] + [f"{k.upper()} {names[m]}" for k in kinds for m in TOTALS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [row["method"]] + [f"{100 * row[f'{k}_{m}'][0]:.1f} ± {100 * row[f'{k}_{m}'][1]:.1f}"
+                                   for k in kinds for m in TOTALS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
