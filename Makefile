@@ -1,12 +1,18 @@
 # The environment lives outside the clone, keyed by the hash of requirements.txt, so a
 # fresh clone reuses it when the pins are unchanged and a new pin builds a new one.
 PYTHON ?= python3
+# One intra-op thread: the kit's CPU models are small, and on a 2-core machine two processes
+# (the app and its background run, pytest and a notebook kernel) each spinning two OpenMP threads
+# stall each other (a quick notebook run went from 8 s to 106 s beside one busy process).
+# Override with `make demo OMP_NUM_THREADS=2` on an idle machine.
+export OMP_NUM_THREADS ?= 1
 REQ_HASH := $(shell sha256sum requirements.txt pyproject.toml | sha256sum | cut -c1-12)
 VENV ?= $(HOME)/.cache/labkit/venv-$(REQ_HASH)
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PORT ?= 8501
 
-.PHONY: demo test lab env clean-runs
+.PHONY: demo test lab app env clean-runs
 
 $(STAMP): requirements.txt pyproject.toml
 	rm -rf $(VENV)
@@ -29,3 +35,8 @@ test: $(STAMP)
 ## JupyterLab on the notebooks.
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+## The Streamlit app on http://127.0.0.1:$(PORT) (make app PORT=8502 for another port).
+app: $(STAMP)
+	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true \
+		--browser.gatherUsageStats false --client.toolbarMode viewer

@@ -206,6 +206,10 @@ def _has_fashion_mnist(folder: Path) -> bool:
     return all(_idx_path(folder, stem) for stem in FASHION_MNIST_FILES)
 
 
+def _fashion_mnist_folders(data_root: Path) -> list[Path]:
+    return [data_root / "fashion_mnist", data_root / "FashionMNIST" / "raw", *FASHION_MNIST_SYSTEM_DIRS]
+
+
 def _read_cifar(folder: Path, files: tuple[str, ...], label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, 3, 32, 32) uint8 and labels from CIFAR python batches: pickled dicts with
     b"data" (N, 3072) rows holding the red, green and blue 32x32 planes, and labels under
@@ -239,10 +243,8 @@ def _load_digits(data_root: Path) -> ArrayDataset:
 
 def _load_fashion_mnist(data_root: Path) -> ArrayDataset:
     """Fashion-MNIST from its four IDX files (.gz or uncompressed)."""
-    folders = [data_root / "fashion_mnist", data_root / "FashionMNIST" / "raw",
-               *FASHION_MNIST_SYSTEM_DIRS]
     folder = _find_or_download(
-        "fashion_mnist", data_root, folders, _has_fashion_mnist,
+        "fashion_mnist", data_root, _fashion_mnist_folders(data_root), _has_fashion_mnist,
         expected=", ".join(f"{stem}.gz" for stem in FASHION_MNIST_FILES) + " (or uncompressed)",
         download=lambda tv: tv.datasets.FashionMNIST(str(data_root), train=True, download=True))
     train_x, train_y, test_x, test_y = (_read_idx(_idx_path(folder, stem)) for stem in FASHION_MNIST_FILES)
@@ -267,22 +269,47 @@ def _load_cifar(name: str, folder_name: str, train_files: tuple[str, ...], test_
     return _to_dataset(name, train_x, train_y, test_x, test_y, num_classes)
 
 
+# CIFAR on disk: name -> (folder under data_root, train files, test file).
+CIFAR_FILES = {
+    "cifar10": ("cifar-10-batches-py", tuple(f"data_batch_{i}" for i in range(1, 6)), "test_batch"),
+    "cifar100": ("cifar-100-python", ("train",), "test"),
+}
+
 for _info, _doc in [
     (DatasetInfo("digits", 10, (1, 8, 8), _load_digits),
      "sklearn's bundled 8x8 digits: 1,797 images, 10 classes, fixed 80/20 split, no download"),
     (DatasetInfo("fashion_mnist", 10, (1, 28, 28), _load_fashion_mnist),
      "Fashion-MNIST: 28x28 grey clothing images, 60k train / 10k test, 10 classes (IDX files)"),
     (DatasetInfo("cifar10", 10, (3, 32, 32), partial(
-        _load_cifar, "cifar10", "cifar-10-batches-py", tuple(f"data_batch_{i}" for i in range(1, 6)),
-        "test_batch", b"labels", 10, "CIFAR10")),
+        _load_cifar, "cifar10", *CIFAR_FILES["cifar10"], b"labels", 10, "CIFAR10")),
      "CIFAR-10: 32x32 colour images, 50k train / 10k test, 10 classes (python batches)"),
     (DatasetInfo("cifar100", 100, (3, 32, 32), partial(
-        _load_cifar, "cifar100", "cifar-100-python", ("train",), "test", b"fine_labels", 100, "CIFAR100")),
+        _load_cifar, "cifar100", *CIFAR_FILES["cifar100"], b"fine_labels", 100, "CIFAR100")),
      "CIFAR-100: 32x32 colour images, 50k train / 10k test, 100 fine classes (python files)"),
 ]:
     datasets.register(_info.name, _doc)(_info)
 
 BUILT_IN_DATASETS = frozenset(datasets.names())
+
+
+def missing_files(name: str, data_root: str | Path = "data") -> str | None:
+    """Why `name`'s files are not on disk, or None when they are (or it needs none: digits, your
+    arrays). Only looks for the files: loads nothing and downloads nothing, so it is cheap."""
+    root = Path(data_root).expanduser()
+    if name == "fashion_mnist":
+        folders, expected = _fashion_mnist_folders(root), "the four Fashion-MNIST IDX files"
+        found = _first_complete(folders, _has_fashion_mnist)
+    elif name in CIFAR_FILES:
+        folder, train_files, test_file = CIFAR_FILES[name]
+        folders, files = [root / folder], (*train_files, test_file)
+        expected = ", ".join(files)
+        found = _first_complete(folders, lambda f: all((f / file).is_file() for file in files))
+    else:
+        return None
+    if found is not None:
+        return None
+    searched = "; ".join(str(folder.absolute()) for folder in folders)
+    return f"no {name} files found: looked in {searched} for {expected}"
 
 
 # ---------------------------------------------------------------- user arrays

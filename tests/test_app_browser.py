@@ -1,0 +1,93 @@
+"""The app in a real browser: Debian's chromium driven by playwright opens `streamlit run app.py`,
+picks a method, presses Run, waits for the forgetting chart to show two tasks and saves a
+screenshot to test-artifacts/app.png (look at it)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parent.parent
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason=f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_url(tmp_path):
+    """`streamlit run app.py` on a free localhost port, storing runs under tmp_path."""
+    port = free_port()
+    env = {**os.environ, "LABKIT_RUNS_DIR": str(tmp_path / "runs")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+         "--client.toolbarMode", "viewer"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not come up:\n{server.stdout.read().decode(errors='replace')}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=20)
+
+
+def test_pick_a_method_run_and_watch_the_forgetting_curves(app_url, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    artifacts = ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, args=FLAGS,
+            viewport={"width": 1600, "height": 2100})
+        try:
+            page = browser.new_page()
+            page.goto(app_url)
+            sidebar = page.get_by_test_id("stSidebar")
+            expect(sidebar.get_by_text("Experiment")).to_be_visible(timeout=60_000)
+            # the method: open its selectbox and pick LwF
+            sidebar.get_by_test_id("stSelectbox").filter(has_text="Method").click()
+            page.get_by_role("option", name="lwf", exact=True).click()
+            expect(sidebar.get_by_text("lwf hyper-parameters")).to_be_visible(timeout=20_000)
+            for label, value in (("Number of tasks", "3"), ("Epochs per task", "2")):
+                box = sidebar.get_by_role("spinbutton", name=label)
+                box.fill(value)
+                box.press("Enter")
+            expect(page.get_by_text("--tasks 3")).to_be_visible(timeout=20_000)
+            page.get_by_role("button", name="Run").click()
+            # the forgetting chart's legend lists one entry per task learned
+            chart = page.get_by_test_id("stPlotlyChart").first
+            expect(chart.get_by_text("task 2", exact=True).first).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("finished: 3 tasks learned")).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(1000)  # let the last redraw settle
+            page.screenshot(path=str(artifacts / "app.png"), full_page=True)
+        finally:
+            browser.close()
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and (runs[0] / "result.json").is_file()

@@ -1,0 +1,139 @@
+"""labkit.live: runs started in the background, followed through their files, stopped."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from labkit import RunConfig, RunDir, list_runs, live
+from labkit.registry import ConfigError
+
+TINY = RunConfig(dataset="digits", scenario="class-il", tasks=2, epochs=1, device="cpu")
+
+
+@pytest.fixture
+def runs_dir(tmp_path):
+    """A runs folder whose background processes are killed after the test, whatever happened."""
+    yield tmp_path
+    for run_dir in list_runs(tmp_path):
+        pid = live._pid(run_dir)
+        if pid is not None and live._alive(pid, run_dir.run_id):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def follow(run_dir: RunDir, until, timeout: float = 90.0) -> live.RunState:
+    """Poll run_state until `until(state)` holds (or the run ends); fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = live.run_state(run_dir)
+        if until(state) or not state.active:
+            return state
+        if time.monotonic() > deadline:
+            log = (run_dir.path / live.LOG_FILE).read_text()
+            pytest.fail(f"run still {state.status} after {timeout} s; log:\n{log}")
+        time.sleep(0.1)
+
+
+def test_available_datasets_name_why_a_dataset_is_not_offered(tmp_path):
+    found = live.available_datasets(tmp_path)
+    assert found["digits"] is None
+    assert "cifar10" in found["cifar10"] and str(tmp_path / "cifar-10-batches-py") in found["cifar10"]
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    for name in ("train", "test"):
+        (folder / name).write_bytes(b"")  # only presence is checked: nothing is loaded
+    assert live.available_datasets(tmp_path)["cifar100"] is None
+
+
+def test_method_choices_give_the_reason_a_loss_is_refused():
+    grid = live.method_choices()
+    assert grid["finetune"]["ce"] is None and grid["lwf"]["ce"] is None
+    assert "ce" in grid["lwf"]["mse"]  # LwF distils softmax outputs: ce only
+    assert grid["ewc"]["mse"] is None
+
+
+def test_bad_input_is_refused_before_anything_is_stored(tmp_path):
+    runs = tmp_path / "runs"
+    with pytest.raises(ConfigError, match="tasks=0"):
+        live.start_background_run(TINY.replace(tasks=0), runs)
+    with pytest.raises(ConfigError, match="no cifar10 files"):
+        live.start_background_run(TINY.replace(dataset="cifar10", data_root=str(tmp_path)), runs)
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_a_background_run_is_followed_to_its_end(runs_dir):
+    run_dir = live.start_background_run(TINY.replace(method="lwf"), runs_dir)
+    pid = int((run_dir.path / "pid").read_text())
+    assert pid != os.getpid()  # the run goes on in a process of its own
+    first = live.run_state(run_dir)
+    assert first.status in ("starting", "running") and first.result.tasks_done == 0
+    state = follow(run_dir, lambda s: False)
+    assert state.status == "finished", state.error
+    assert state.device == "cpu" and state.progress == 1.0 and state.result.tasks_done == 2
+    stored = run_dir.result()
+    assert state.result.acc_tag == stored.acc_tag and state.result.acc_taw == stored.acc_taw
+    assert state.result.epoch_losses == stored.epoch_losses
+    assert RunConfig.from_dict(run_dir.config()) == TINY.replace(method="lwf")
+    assert set(live.figures(state, "tag")) == {"forgetting", "averages", "matrix", "loss"}
+    table = live.final_metrics([state])
+    assert table.loc[0, "status"] == "finished" and table.loc[0, "tasks done"] == "2/2"
+    assert not live.stop_run(run_dir)  # nothing left to stop
+
+
+def test_stop_ends_a_run_and_keeps_its_completed_tasks(runs_dir):
+    # 10 short tasks: the first ends soon even on a busy machine, the rest take long enough to stop
+    run_dir = live.start_background_run(TINY.replace(tasks=10, epochs=30), runs_dir)
+    state = follow(run_dir, lambda s: s.result.tasks_done >= 1)
+    assert state.active, f"the run ended before it could be stopped: {state.status}"
+    assert live.stop_run(run_dir)
+    state = follow(run_dir, lambda s: False)
+    assert state.status == "stopped" and state.error is None
+    done = run_dir.result().tasks_done
+    assert 1 <= done < 10 and state.result.tasks_done == done
+    assert run_dir.events()[-1]["type"] == "run_failed"
+    assert [r.run_id for r in list_runs(runs_dir)] == [run_dir.run_id]  # the stored run is not lost
+    assert (run_dir.path / "checkpoint.pt").is_file()  # so `run --resume` can continue it
+
+
+def test_a_process_that_ends_without_a_final_event_is_reported_with_its_log(tmp_path):
+    run_dir = RunDir.create(TINY.to_dict(), tmp_path)
+    assert live.run_state(run_dir).status == "incomplete"  # no process of ours follows it
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (run_dir.path / live.PID_FILE).write_text(str(gone.pid))
+    (run_dir.path / live.LOG_FILE).write_text("progress\rerror: data_root='x' is not valid: no files\n")
+    state = live.run_state(run_dir)
+    assert state.status == "failed" and state.error == "error: data_root='x' is not valid: no files"
+
+
+def test_an_unreadable_run_folder_raises_a_config_error_and_is_skipped(tmp_path):
+    good = RunDir.create(TINY.to_dict(), tmp_path)
+    bad = RunDir.create(TINY.to_dict(), tmp_path)
+    (bad.path / "config.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="cannot be read"):
+        live.run_state(bad)
+    states, problems = live.stored_states(tmp_path)
+    assert [s.run_id for s in states] == [good.run_id] and list(problems) == [bad.run_id]
+    assert (bad.path / "config.json").read_text() == "{not json"  # left as it was
+
+
+def test_result_from_events_follows_a_resumed_run():
+    events = [
+        {"type": "run_started", "run_id": "r", "config": {}, "device": "cpu", "num_tasks": 2, "start_task": 0},
+        {"type": "epoch_ended", "task": 0, "epoch": 0, "epochs": 1, "loss": 1.0},
+        {"type": "task_evaluated", "task": 0, "acc_taw": [0.9], "acc_tag": [0.9], "seconds": 0.1},
+        {"type": "epoch_ended", "task": 1, "epoch": 0, "epochs": 1, "loss": 5.0},  # interrupted here
+        {"type": "run_failed", "run_id": "r", "error": "KeyboardInterrupt: stopped", "tasks_done": 1},
+        {"type": "run_started", "run_id": "r", "config": {}, "device": "cpu", "num_tasks": 2, "start_task": 1},
+        {"type": "epoch_ended", "task": 1, "epoch": 0, "epochs": 1, "loss": 2.0},
+        {"type": "task_evaluated", "task": 1, "acc_taw": [0.5, 0.8], "acc_tag": [0.0, 0.8], "seconds": 0.1},
+        {"type": "run_finished", "run_id": "r", "summary": {}},
+    ]
+    result = live.result_from_events({"tasks": 2}, "r", events)
+    assert result.acc_tag == [[0.9], [0.0, 0.8]] and result.epoch_losses == [[1.0], [2.0]] and result.finished
+    assert json.dumps(result.to_dict())  # still a plain, storable record
