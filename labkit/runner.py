@@ -76,11 +76,13 @@ def evaluate(model: IncrementalNet, scenario: Scenario, t: int) -> tuple[list[fl
 
 
 def head_statistics(model: IncrementalNet, logit_means: list[float]) -> dict[str, list[float]]:
-    """Per head k: the mean L2 norm of its weight rows ||W_k,c||, the mean of its biases b_k,c,
-    and its mean logit on the test data seen (from `evaluate`)."""
+    """Per head k: the mean L2 norm of its weight rows ||W_k,c||, the mean of its biases b_k,c
+    (0.0 for a head without bias, e.g. cosine), and its mean logit on the test data seen (from
+    `evaluate`)."""
     heads = model.heads.heads
     return {"weight_norm": [float(h.weight.detach().norm(dim=1).mean()) for h in heads],
-            "bias_mean": [float(h.bias.detach().mean()) for h in heads],
+            "bias_mean": [float(h.bias.detach().mean()) if getattr(h, "bias", None) is not None else 0.0
+                          for h in heads],
             "logit_mean": logit_means}
 
 
@@ -189,7 +191,7 @@ def run(config: RunConfig, on_event: Callable[[Event], None] | None = None, *,
                                          config.val_fraction), device)
     method = methods.get(config.method)(**config.method_params)
     seed_task(config.seed, -1)
-    model = build_model(config.backbone, scenario.input_shape).to(device)
+    model = build_model(config.backbone, scenario.input_shape, methods.get(config.method).head_kind).to(device)
     run_id = run_dir.run_id if run_dir else None
 
     def emit(event: Event) -> None:

@@ -22,7 +22,7 @@ class Stepper:
         self.scenario = make_scenario(load_dataset(config.dataset), config.scenario, config.tasks, config.seed)
         self.method = methods.get(config.method)(**config.method_params)
         seed_task(config.seed, -1)
-        self.model = build_model(config.backbone, self.scenario.input_shape)
+        self.model = build_model(config.backbone, self.scenario.input_shape, methods.get(config.method).head_kind)
         self.t = -1
 
     def context(self, t: int) -> TaskContext:
@@ -48,3 +48,15 @@ class Stepper:
 
 def params_vector(model: torch.nn.Module, prefix: str = "backbone") -> torch.Tensor:
     return torch.cat([p.detach().flatten() for n, p in model.named_parameters() if n.startswith(prefix)])
+
+
+class Stop(Exception):
+    """Stands for a run killed mid-way."""
+
+
+def stop_after_task(t: int):
+    """An on_event callback that kills the run once task t is evaluated (and stored)."""
+    def on_event(event):
+        if event.type == "task_evaluated" and event.task == t:
+            raise Stop("killed")
+    return on_event

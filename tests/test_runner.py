@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from helpers import QUICK
+from helpers import QUICK, Stop, stop_after_task
 from labkit import RunConfig, RunDir, run
 from labkit.runner import pick_device
 
@@ -41,20 +41,13 @@ def test_run_store_files(tmp_path):
     assert state["task"] == 2 and any(k.startswith("backbone.") for k in state["model"])
 
 
-class Stop(Exception):
-    pass
-
 
 def test_interrupted_run_keeps_completed_tasks_and_resumes_to_the_same_result(tmp_path):
     reference = run(CONFIG)
     run_dir = RunDir.create(CONFIG.to_dict(), tmp_path)
 
-    def stop_after_second_task(event):
-        if event.type == "task_evaluated" and event.task == 1:
-            raise Stop("killed")
-
     with pytest.raises(Stop):
-        run(CONFIG, stop_after_second_task, run_dir=run_dir)
+        run(CONFIG, stop_after_task(1), run_dir=run_dir)
     kept = run_dir.result()
     assert kept.tasks_done == 2 and not kept.finished
     assert kept.acc_taw == reference.acc_taw[:2]
@@ -73,7 +66,7 @@ def test_ewc_resume_restores_its_fisher(tmp_path):
     reference = run(config)
     run_dir = RunDir.create(config.to_dict(), tmp_path)
     with pytest.raises(Stop):
-        run(config, lambda e: (_ for _ in ()).throw(Stop()) if e.type == "task_evaluated" else None,
+        run(config, stop_after_task(0),
             run_dir=run_dir)
     assert run(config, run_dir=run_dir).acc_taw == reference.acc_taw
 

@@ -7,8 +7,8 @@ from typing import ClassVar
 
 import torch
 
-from labkit.methods.base import Method, Param, TaskContext, register
-from labkit.methods.softmax_remedies import REMEDIES, Remedy, variant_name
+from labkit.methods.base import Method, Param, TaskContext
+from labkit.methods.softmax_remedies import REMEDIES, Remedy, register_variants
 
 
 class LwF(Method):
@@ -44,20 +44,20 @@ class LwF(Method):
             teacher = self.teacher.head_logits(x)
         return self.remedy.distillation(ctx.old_heads(student), ctx.old_heads(teacher), self.T)
 
-    def training_loss(self, ctx: TaskContext, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        out = ctx.model.head_logits(x)
+    def prediction_loss(self, ctx: TaskContext, out: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+        """L_CE on the current task, plus the remedy's BCE prediction term on the current head."""
         loss = ctx.task_loss(out, y)
         if self.remedy.prediction:
             current = out[ctx.t] if ctx.scenario.multi_head else out[0]
             loss = loss + self.remedy.prediction_term(current, y - ctx.task.offset)
+        return loss
+
+    def training_loss(self, ctx: TaskContext, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out = ctx.model.head_logits(x)
+        loss = self.prediction_loss(ctx, out, y)
         if self.teacher is None:
             return loss
         return loss + self.lamb * self.distillation(ctx, x, out)
 
 
-for _suffix, _remedy in REMEDIES.items():
-    _name = variant_name("lwf", _suffix)
-    register(type(f"LwF_{_suffix or 'plain'}", (LwF,), {
-        "name": _name, "remedy": _remedy, "__module__": __name__,
-        "__doc__": LwF.__doc__ if not _suffix else
-        f"LwF-{_suffix.upper()}: LwF with the '{_suffix}' softmax remedy ({_remedy}).\n\n{LwF.__doc__}"}))
+register_variants(LwF)

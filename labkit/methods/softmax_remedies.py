@@ -58,3 +58,17 @@ REMEDIES = {
 
 def variant_name(base: str, suffix: str) -> str:
     return f"{base}-{suffix}" if suffix else base
+
+
+def register_variants(cls: type, remedies: dict | None = None) -> None:
+    """Register `cls` under its name and one generated subclass per remedy (name-suffix), each
+    differing only in its `remedy` class attribute (REMEDIES unless a table is given)."""
+    from labkit.methods.base import register
+
+    for suffix, remedy in (REMEDIES if remedies is None else remedies).items():
+        doc = cls.__doc__ if not suffix else (
+            f"{cls.__name__}-{suffix.upper()}: {cls.__name__} with the '{suffix}' softmax remedy "
+            f"({remedy}).\n\n{cls.__doc__}")
+        register(type(f"{cls.__name__}_{suffix or 'plain'}", (cls,), {
+            "name": variant_name(cls.name, suffix), "remedy": remedy,
+            "__module__": cls.__module__, "__doc__": doc}))

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from labkit.models.backbones import backbones
-from labkit.models.heads import TaskHeads
+from labkit.models.heads import CosineLinear, TaskHeads
 from labkit.models.net import IncrementalNet
 
 
-def build_model(backbone_name: str, input_shape: tuple[int, int, int]) -> IncrementalNet:
-    """The named backbone for images of ``input_shape`` (C, H, W), with no heads yet."""
-    return IncrementalNet(backbones.get(backbone_name)(tuple(input_shape)))
+def build_model(backbone_name: str, input_shape: tuple[int, int, int], head_kind: str = "linear") -> IncrementalNet:
+    """The named backbone for images of ``input_shape`` (C, H, W), with no heads yet; the heads
+    it will grow are of ``head_kind`` ("linear" or "cosine", see TaskHeads)."""
+    return IncrementalNet(backbones.get(backbone_name)(tuple(input_shape)), head_kind=head_kind)
 
 
-__all__ = ["backbones", "TaskHeads", "IncrementalNet", "build_model"]
+__all__ = ["backbones", "CosineLinear", "TaskHeads", "IncrementalNet", "build_model"]

@@ -1,7 +1,9 @@
 """Feature extractors, registered by name. Each entry is a factory
 ``(input_shape: (C, H, W)) -> nn.Module`` whose module maps (N, C, H, W) images to (N, out_dim)
 features and carries the int attribute ``out_dim``. All accept any channel count and any
-spatial size >= 8."""
+spatial size >= 8. The convolutional ones (cnn, resnet32, resnet18) also expose the last conv
+block's map before global pooling: ``conv_features(x) -> (N, C, H, W)``, with
+``forward(x) = pool(conv_features(x))`` (what LwM's Grad-CAM reads)."""
 from __future__ import annotations
 
 import math
@@ -50,12 +52,14 @@ class SmallCNN(nn.Module):
             nn.MaxPool2d(2),
             nn.Conv2d(64, 128, 3, padding=1),
             nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),
         )
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+    def conv_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        return self.pool(self.conv_features(x))
 
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -131,8 +135,11 @@ class ResNet(nn.Module):
         self.out_dim = channels
         kaiming_init(self)
 
+    def conv_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.stem(x))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.blocks(self.stem(x)))
+        return self.pool(self.conv_features(x))
 
 
 def kaiming_init(module: nn.Module) -> None:
