@@ -30,7 +30,7 @@ demo: $(STAMP)
 
 ## Every test, notebooks included (quick settings).
 test: $(STAMP)
-	LABKIT_QUICK=1 $(PY) -m pytest tests notebooks --nbmake -p no:cacheprovider
+	LABKIT_QUICK=1 $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=300 -p no:cacheprovider
 
 ## JupyterLab on the notebooks.
 lab: $(STAMP)
