@@ -92,11 +92,15 @@ def choose_config() -> tuple[RunConfig, str | None]:
                             help="; ".join(f"{s}: {scenarios.doc(s)}" for s in scenarios.names()))
     tasks = sb.number_input("Number of tasks", value=DEFAULT.tasks, step=1, key="tasks",
                             help="class- and task-IL: at most one task per class")
-    backbone = sb.selectbox("Backbone", backbones.names(), key="backbone",
-                            help="; ".join(f"{b}: {backbones.doc(b)}" for b in backbones.names()))
     names = methods.names()
     method = sb.selectbox("Method", names, index=names.index(DEFAULT.method), key="method",
                           help="; ".join(f"{m}: {methods.doc(m)}" for m in names))
+    backbone_grid = {b: methods.get(method).backbone_problem(b) for b in backbones.names()}
+    backbone = sb.selectbox("Backbone", [b for b, why in backbone_grid.items() if why is None], key="backbone",
+                            help="; ".join(f"{b}: {backbones.doc(b)}" for b in backbones.names()))
+    for why in sorted({why for why in backbone_grid.values() if why}):
+        refused_backbones = [b for b, w in backbone_grid.items() if w == why]
+        sb.caption(f"Backbones not offered with {method}: {', '.join(refused_backbones)} ({why}).")
     grid = live.method_choices()[method]
     usable = [loss for loss, why in grid.items() if why is None]
     loss = sb.selectbox("Loss", usable, key=f"loss:{method}", format_func=lambda n: f"{n}: {losses.doc(n)}")

@@ -148,3 +148,12 @@ def test_unreadable_run_folders_are_reported_in_the_page_and_left_alone(runs_dir
     at.query_params["run"] = "../../etc"
     at.run()
     assert not at.exception and any("is not a run id" in e for e in errors(at))
+
+
+def test_backbones_a_method_cannot_use_are_not_offered_and_the_reason_is_shown(runs_dir):
+    at = app()
+    at.sidebar.selectbox(key="method").set_value("lwm").run()
+    assert "mlp" not in at.sidebar.selectbox(key="backbone").options
+    assert "cnn" in at.sidebar.selectbox(key="backbone").options
+    assert any("Grad-CAM" in c.value for c in at.sidebar.caption)
+    assert not errors(at)
