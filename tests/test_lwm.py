@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from helpers import QUICK, Stepper
-from labkit import ConfigError, RunConfig
+from labkit import ConfigError, RunConfig, run
 from labkit.methods import methods
 from labkit.methods.lwm import attention_distillation, grad_cam, heads_and_map
 
@@ -99,3 +99,12 @@ def test_minus_s_equals_lwm_with_one_old_task():
     minus_s.teacher = s.method.teacher
     x, y = ctx.task.train_x[:32], ctx.task.train_y[:32]
     assert minus_s.training_loss(ctx, x, y).item() == pytest.approx(s.method.training_loss(ctx, x, y).item(), rel=1e-6)
+
+
+def test_lwm_runs_with_a_validation_split_and_the_schedule():
+    """The runner takes validation losses under no_grad; LwM's Grad-CAM still needs gradients."""
+    events = []
+    run(RunConfig(method="lwm-bsr", backbone="cnn", scenario="task-il", tasks=2, epochs=2, val_fraction=0.2,
+                  lr_patience=1, device="cpu"), events.append)
+    val = [e.val_loss for e in events if e.type == "epoch_ended"]
+    assert len(val) == 4 and all(v is not None and v > 0 for v in val)

@@ -83,15 +83,18 @@ class LwM(LwF):
         return [z.detach() for z in logits], top, cam.detach()
 
     def training_loss(self, ctx: TaskContext, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        out, feature_map = heads_and_map(ctx.model, x)
-        loss = self.prediction_loss(ctx, out, y)
-        if self.teacher is None:
-            return loss
-        teacher, top, teacher_cam = self.teacher_attention(ctx, x)
-        kd = self.remedy.distillation(ctx.old_heads(out), ctx.old_heads(teacher), self.T)
-        scores = ctx.old_logits(out).gather(1, top[:, None]).squeeze(1)
-        student_cam = grad_cam(feature_map, scores, create_graph=True)
-        return loss + self.beta * kd + self.gamma * attention_distillation(student_cam, teacher_cam)
+        # Grad-CAM differentiates the scores, so gradients are on even where the caller turned
+        # them off (the runner's validation loss)
+        with torch.enable_grad():
+            out, feature_map = heads_and_map(ctx.model, x)
+            loss = self.prediction_loss(ctx, out, y)
+            if self.teacher is None:
+                return loss
+            teacher, top, teacher_cam = self.teacher_attention(ctx, x)
+            kd = self.remedy.distillation(ctx.old_heads(out), ctx.old_heads(teacher), self.T)
+            scores = ctx.old_logits(out).gather(1, top[:, None]).squeeze(1)
+            student_cam = grad_cam(feature_map, scores, create_graph=True)
+            return loss + self.beta * kd + self.gamma * attention_distillation(student_cam, teacher_cam)
 
 
 register_variants(LwM)
