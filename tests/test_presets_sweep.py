@@ -1,7 +1,6 @@
 """Presets, preset overrides on the command line, and the seed table."""
 import pytest
 
-from labkit import RunConfig
 from labkit.__main__ import build_parser, config_from
 from labkit.presets import presets
 from labkit.result import RunResult
