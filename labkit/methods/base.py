@@ -10,6 +10,7 @@ same way (the FACIL arrangement).
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -139,6 +140,11 @@ class Method:
 
     def load_state_dict(self, state: dict) -> None:
         pass
+
+
+def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A teacher: a copy of `model` in eval mode with no parameter requiring gradients."""
+    return copy.deepcopy(model).eval().requires_grad_(False)
 
 
 methods: Registry[type[Method]] = Registry("method")

@@ -30,7 +30,6 @@ on the whole feature and per head, never by slicing the batch by task (the relea
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import ClassVar
@@ -39,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from labkit.losses import bce_onehot, per_task_kd
-from labkit.methods.base import Method, Param, TaskContext
+from labkit.methods.base import Method, Param, TaskContext, frozen_copy
 from labkit.methods.exemplars import ExemplarMemory
 from labkit.methods.softmax_remedies import register_variants
 
@@ -132,7 +131,7 @@ class Lucir(Method):
     def before_task(self, ctx: TaskContext) -> None:
         self.teacher = None
         if ctx.t > 0:
-            self.teacher = copy.deepcopy(ctx.model).eval().requires_grad_(False)
+            self.teacher = frozen_copy(ctx.model)
             if ctx.scenario.multi_head:  # freeze heads 0..t-1; head t is added after this
                 ctx.model.heads.heads.requires_grad_(False)
 

@@ -2,12 +2,11 @@
 "Rethinking softmax" as variants lwf-s, lwf-sr, lwf-br, lwf-br2, lwf-bsr (softmax_remedies.py)."""
 from __future__ import annotations
 
-import copy
 from typing import ClassVar
 
 import torch
 
-from labkit.methods.base import Method, Param, TaskContext
+from labkit.methods.base import Method, Param, TaskContext, frozen_copy
 from labkit.methods.softmax_remedies import REMEDIES, Remedy, register_variants
 
 
@@ -36,7 +35,7 @@ class LwF(Method):
     def before_task(self, ctx: TaskContext) -> None:
         self.teacher = None
         if ctx.t > 0:
-            self.teacher = copy.deepcopy(ctx.model).eval().requires_grad_(False)
+            self.teacher = frozen_copy(ctx.model)
 
     def distillation(self, ctx: TaskContext, x: torch.Tensor, student: list[torch.Tensor]) -> torch.Tensor:
         """The remedy's distillation terms between the student's and the teacher's old heads on x."""
