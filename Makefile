@@ -11,6 +11,10 @@ VENV ?= $(HOME)/.cache/labkit/venv-$(REQ_HASH)
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
+# labkit is taken from this checkout, never installed into the shared venv: an install there
+# would point at whichever clone built the venv (a deleted CI clone broke the notebooks' kernels).
+# Child processes (notebook kernels, the app's background runs) inherit it.
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .PHONY: demo test lab app env clean-runs
 
@@ -19,7 +23,6 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
-	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 env: $(STAMP)
