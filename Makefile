@@ -6,7 +6,7 @@ PYTHON ?= python3
 # stall each other (a quick notebook run went from 8 s to 106 s beside one busy process).
 # Override with `make demo OMP_NUM_THREADS=2` on an idle machine.
 export OMP_NUM_THREADS ?= 1
-REQ_HASH := $(shell sha256sum requirements.txt pyproject.toml | sha256sum | cut -c1-12)
+REQ_HASH := $(shell sha256sum requirements.txt requirements-nodeps.txt pyproject.toml | sha256sum | cut -c1-12)
 VENV ?= $(HOME)/.cache/labkit/venv-$(REQ_HASH)
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -18,11 +18,12 @@ export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .PHONY: demo test lab app env clean-runs
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
 env: $(STAMP)
