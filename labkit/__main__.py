@@ -1,4 +1,4 @@
-"""Command line: python -m labkit run | list | runs | show | demo."""
+"""Command line: python -m labkit run | list | runs | show | table | demo | pretrain."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from labkit import report, sweep
+from labkit import pretrain, report, sweep
 from labkit.config import RunConfig
 from labkit.data import datasets, scenarios
 from labkit.events import EpochEnded, Event, RunStarted
@@ -20,7 +20,7 @@ from labkit.models import backbones
 from labkit.presets import presets
 from labkit.registry import ConfigError, parse_bool
 from labkit.result import RunResult
-from labkit.runner import natural_kind, run
+from labkit.runner import natural_kind, pick_device, run
 from labkit.store import DEFAULT_RUNS_DIR, RunDir, list_runs
 
 DEMO_METHODS = ("finetune", "lwf", "ewc", "joint")
@@ -177,6 +177,22 @@ def cmd_demo(args: argparse.Namespace) -> None:
           "Task-aware accuracy shows what LwF and EWC keep inside each old head.")
 
 
+def cmd_pretrain(args: argparse.Namespace) -> None:
+    """Train (or find cached) a backbone checkpoint that runs start from with --pretrained PATH."""
+    datasets.get(args.dataset)
+    backbones.get(args.backbone)
+    if not 0.0 <= args.holdout < 1.0:
+        raise ConfigError("holdout", args.holdout, "a fraction in [0, 1): 0 trains on all training images")
+    spec = pretrain.PretrainSpec(source=args.dataset, backbone=args.backbone, holdout=args.holdout,
+                                 epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
+    path = pretrain.pretrain(spec, args.data_root, pick_device(args.device))
+    checkpoint = pretrain.load_checkpoint(path)
+    print(f"checkpoint {path}: {checkpoint['backbone']} pre-trained on {checkpoint['train_images']} images "
+          f"of {checkpoint['source']}, train accuracy {100 * checkpoint['train_accuracy']:.1f}%")
+    if args.holdout:
+        print(f"runs on {args.dataset} with --pretrained {path} leave those images out of their tasks")
+
+
 def add_config_args(parser: argparse.ArgumentParser) -> None:
     """--preset, one option per RunConfig field, and --param KEY=VALUE for method parameters."""
     parser.add_argument("--preset", help=f"start from a named config: {', '.join(presets)}")
@@ -206,6 +222,18 @@ def build_parser() -> argparse.ArgumentParser:
     p_table.add_argument("--methods", required=True, help="comma-separated, e.g. lwf,lwf-s,lwf-bsr")
     p_table.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     p_table.set_defaults(func=cmd_table)
+    p_pre = sub.add_parser("pretrain", help="pre-train and cache a backbone checkpoint (DLCFT starts from one)")
+    p_pre.add_argument("--dataset", default="fashion_mnist", help="the dataset to pre-train on")
+    p_pre.add_argument("--backbone", default="mlp-leaky")
+    p_pre.add_argument("--holdout", type=float, default=0.2,
+                       help="pre-train on this held-out share of the training images (0: all of them, "
+                            "for pre-training on another dataset than the runs')")
+    p_pre.add_argument("--epochs", type=int, default=10)
+    p_pre.add_argument("--lr", type=float, default=0.05)
+    p_pre.add_argument("--batch-size", type=int, default=128)
+    p_pre.add_argument("--data-root", default="data")
+    p_pre.add_argument("--device", default="auto")
+    p_pre.set_defaults(func=cmd_pretrain)
     p_demo = sub.add_parser("demo", help="fine-tuning vs LwF vs EWC vs joint on digits")
     p_demo.add_argument("--epochs", type=int, default=DEMO_CONFIG.epochs)
     p_demo.add_argument("--seed", type=int, default=DEMO_CONFIG.seed)

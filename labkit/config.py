@@ -25,6 +25,12 @@ class RunConfig:
     by lr_factor after lr_patience epochs without a better validation loss, the best model so far
     is restored, and the task stops once the rate falls below lr_min; the best model is kept at
     the end of the task. freeze_old_heads keeps heads 0..t-1 fixed while task t is learned.
+
+    pretrained: "" (random initialisation), a checkpoint path made by `python -m labkit
+    pretrain`, "auto" (pre-train the backbone on a held-out 20% of this dataset's training
+    images, which the run then leaves out) or "auto:<dataset>" (pre-train on all of another
+    dataset of the same image shape); see labkit.pretrain. knn_k: neighbours of the k-NN probe
+    of the features after each task (0: no probe).
     """
 
     dataset: str = "digits"
@@ -47,6 +53,8 @@ class RunConfig:
     lr_min: float = 1e-4
     device: str = "auto"
     data_root: str = "data"
+    pretrained: str = ""
+    knn_k: int = 10
     method_params: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> "RunConfig":
@@ -74,6 +82,10 @@ class RunConfig:
             raise ConfigError("freeze_old_heads", self.freeze_old_heads, "True or False")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ConfigError("seed", self.seed, "an integer")
+        if not isinstance(self.knn_k, int) or isinstance(self.knn_k, bool) or self.knn_k < 0:
+            raise ConfigError("knn_k", self.knn_k, "0 (no k-NN probe) or a positive number of neighbours")
+        if self.pretrained.startswith("auto:") and self.pretrained[5:] not in datasets:
+            raise ConfigError("pretrained", self.pretrained, f"auto:<dataset> with a dataset of: {', '.join(datasets)}")
         check_tasks(self.scenario, self.tasks, datasets.get(self.dataset).num_classes)
         method = methods.get(self.method)
         for name, problem in (("loss", method.loss_problem(self.loss)),

@@ -22,7 +22,8 @@ class RunResult:
     """The record of one run, complete or not.
 
     acc_taw[t][u] / acc_tag[t][u]: task-aware / task-agnostic accuracy on task u after learning
-    task t (u <= t). epoch_losses[t][e]: mean training loss of epoch e of task t.
+    task t (u <= t). epoch_losses[t][e]: mean training loss of epoch e of task t. knn_acc[t]:
+    the k-NN probe's accuracy on the features after task t (labkit.probe).
     """
 
     config: dict
@@ -33,6 +34,7 @@ class RunResult:
     epoch_losses: list[list[float]] = field(default_factory=list)
     task_seconds: list[float] = field(default_factory=list)
     head_stats: list[dict[str, list[float]]] = field(default_factory=list)
+    knn_acc: list[float] = field(default_factory=list)
     finished: bool = False
 
     @property

@@ -11,6 +11,7 @@ from typing import Callable
 
 import torch
 
+from labkit import pretrain
 from labkit.config import RunConfig
 from labkit.data import Scenario, load_dataset, make_scenario
 from labkit.data.loaders import batches
@@ -18,6 +19,8 @@ from labkit.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted,
 from labkit.losses import losses
 from labkit.methods import Method, TaskContext, methods
 from labkit.models import IncrementalNet, build_model
+from labkit.probe import knn_probe
+from labkit.registry import ConfigError
 from labkit.result import RunResult
 from labkit.store import RunDir
 
@@ -171,6 +174,21 @@ class ValidationSchedule:
             self.model.load_state_dict(self.best_state)
 
 
+def build_run_model(config: RunConfig, scenario: Scenario, method: Method,
+                    pretrained: dict | None) -> IncrementalNet:
+    """The run's model before any task: the backbone (its pre-trained weights loaded when the
+    config names a checkpoint), then whatever the method changes (DLCFT linearises it)."""
+    seed_task(config.seed, -1)
+    model = build_model(config.backbone, scenario.input_shape, type(method).head_kind)
+    if pretrained is not None:
+        if tuple(pretrained["input_shape"]) != tuple(scenario.input_shape):
+            raise ConfigError("pretrained", config.pretrained, f"a checkpoint for images of shape "
+                              f"{tuple(scenario.input_shape)}; it was trained on {tuple(pretrained['input_shape'])}")
+        model.backbone.load_state_dict(pretrained["state_dict"])
+    method.prepare_model(model, scenario)
+    return model
+
+
 def restore(checkpoint: dict, model: IncrementalNet, method: Method, scenario: Scenario) -> RunResult:
     """Bring model and method back to the end of the checkpoint's task; return its result."""
     for u in range(checkpoint["task"] + 1):
@@ -187,11 +205,13 @@ def run(config: RunConfig, on_event: Callable[[Event], None] | None = None, *,
     config.validate()
     device = pick_device(config.device)
     dataset = load_dataset(config.dataset, config.data_root)  # a missing dataset fails here
+    checkpoint = pretrain.resolve(config.pretrained, config.dataset, config.backbone, config.data_root, device)
+    if checkpoint is not None:
+        dataset = pretrain.without_pretraining_images(dataset, checkpoint)
     scenario = scenario_on(make_scenario(dataset, config.scenario, config.tasks, config.seed,
                                          config.val_fraction), device)
     method = methods.get(config.method)(**config.method_params)
-    seed_task(config.seed, -1)
-    model = build_model(config.backbone, scenario.input_shape, methods.get(config.method).head_kind).to(device)
+    model = build_run_model(config, scenario, method, checkpoint).to(device)
     run_id = run_dir.run_id if run_dir else None
 
     def emit(event: Event) -> None:
@@ -212,11 +232,14 @@ def run(config: RunConfig, on_event: Callable[[Event], None] | None = None, *,
             ctx = TaskContext(model, scenario, t, losses.get(config.loss), device)
             method.before_task(ctx)
             grow_heads(model, scenario, t)
+            method.heads_grown(ctx)
             result.epoch_losses.append(train_task(config, method, ctx, emit))
             method.after_task(ctx)
             taw, tag, logit_means = evaluate(model, scenario, t)
             result.acc_taw.append(taw)
             result.acc_tag.append(tag)
+            if config.knn_k:
+                result.knn_acc.append(knn_probe(model, scenario, t, config.knn_k))
             result.head_stats.append(head_statistics(model, logit_means))
             result.task_seconds.append(time.perf_counter() - started)
             if run_dir is not None:

@@ -8,8 +8,7 @@ from labkit import RunConfig
 from labkit.data import load_dataset, make_scenario
 from labkit.losses import losses
 from labkit.methods import TaskContext, methods
-from labkit.models import build_model
-from labkit.runner import evaluate, grow_heads, seed_task, train_task
+from labkit.runner import build_run_model, evaluate, grow_heads, seed_task, train_task
 
 QUICK = RunConfig(dataset="digits", scenario="class-il", tasks=2, epochs=3, batch_size=32, lr=0.05, device="cpu")
 
@@ -21,8 +20,7 @@ class Stepper:
         self.config = config.validate()
         self.scenario = make_scenario(load_dataset(config.dataset), config.scenario, config.tasks, config.seed)
         self.method = methods.get(config.method)(**config.method_params)
-        seed_task(config.seed, -1)
-        self.model = build_model(config.backbone, self.scenario.input_shape, methods.get(config.method).head_kind)
+        self.model = build_run_model(config, self.scenario, self.method, None)
         self.t = -1
 
     def context(self, t: int) -> TaskContext:
@@ -35,6 +33,7 @@ class Stepper:
         ctx = self.context(self.t)
         self.method.before_task(ctx)
         grow_heads(self.model, self.scenario, self.t)
+        self.method.heads_grown(ctx)
         return ctx
 
     def finish(self, ctx: TaskContext) -> tuple[list[float], list[float]]:

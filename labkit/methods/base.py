@@ -2,7 +2,9 @@
 tasks; the runner owns the optimiser loop and the evaluation, so every method is measured the
 same way (the FACIL arrangement).
 
+    prepare_model(model, scenario)   change the built model once, before any task (DLCFT linearises)
     before_task(ctx)            snapshot a teacher, reset buffers
+    heads_grown(ctx)            task t's head exists now (DLCFT starts new units at zero)
     training_data(ctx)          the (x, y) the task trains on (joint: all tasks so far)
     training_loss(ctx, x, y)    the scalar loss of one batch
     after_task(ctx)             curvature, importance, exemplars
@@ -123,8 +125,15 @@ class Method:
         """Why this method cannot use the named backbone, or None if it can."""
         return None
 
+    def prepare_model(self, model: torch.nn.Module, scenario: Scenario) -> None:
+        """Change the freshly built (and pre-trained, if asked) model before any task; a resumed
+        run calls it too, before loading its checkpoint."""
+
     def before_task(self, ctx: TaskContext) -> None:
         pass
+
+    def heads_grown(self, ctx: TaskContext) -> None:
+        """Task t's head has been added (before_task runs before it exists)."""
 
     def training_data(self, ctx: TaskContext) -> tuple[torch.Tensor, torch.Tensor]:
         return ctx.task.train_x, ctx.task.train_y
