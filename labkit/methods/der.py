@@ -1,0 +1,54 @@
+"""Dark Experience Replay (Buzzega et al., NeurIPS 2020): replay the logits, not the labels."""
+from __future__ import annotations
+
+import torch
+
+from labkit.methods.base import Param, TaskContext, register
+from labkit.methods.er import ER
+
+
+@register
+class DER(ER):
+    """DER: task loss + alpha * MSE between replayed examples' current and stored logits.
+
+        L = L_task(x, y) + alpha * mean || z(x_m) - z_m ||^2   over the stored entries,
+
+    z_m the logits the model gave x_m in the training step that inserted it into the reservoir,
+    z(x_m) the current model's. A class-IL example inserted during task u has logits only for
+    the heads 0..u: the squared error is taken over those stored columns and averaged over all
+    stored entries of the replayed batch (Mammoth's F.mse_loss, whose heads never grow).
+
+    Class-IL with growing heads: when task t's head is added, every stored example gets that
+    head's outputs (before it is trained) as its logits for the new columns. Mammoth's single
+    head stores every class's logit, the future classes' included, so DER there keeps future
+    logits of old examples where they were; without this, nothing would keep a new head's
+    logits low on old data and DER would forget like fine-tuning (measured: 19% on digits).
+    """
+
+    name = "der"
+    params = {**ER.params, "alpha": Param(0.3, "weight alpha of the logit-matching term")}
+
+    def replay_loss(self, ctx: TaskContext, n: int) -> torch.Tensor:
+        return self.alpha * self.logit_replay(ctx, n)
+
+    def logit_replay(self, ctx: TaskContext, n: int) -> torch.Tensor:
+        """Mean squared error between the current and the stored logits of n remembered
+        examples, over each example's stored columns only."""
+        x, _, stored, width = self.buffer.sample(n)
+        current = ctx.model(x)[:, : stored.shape[1]]
+        mask = torch.arange(stored.shape[1], device=width.device) < width.unsqueeze(1)
+        return ((current - stored) ** 2 * mask).sum() / mask.sum()
+
+    @torch.no_grad()
+    def heads_grown(self, ctx: TaskContext) -> None:
+        if ctx.scenario.kind != "class-il" or len(self.buffer) == 0:
+            return
+        was_training = ctx.model.training
+        ctx.model.eval()
+        x = self.buffer.x[: len(self.buffer)]
+        new_head = torch.cat([ctx.model.head_logits(x[i:i + 1024])[ctx.t] for i in range(0, len(x), 1024)])
+        ctx.model.train(was_training)
+        self.buffer.append_logit_columns(new_head)
+
+    def remember(self, x: torch.Tensor, y: torch.Tensor, out: list[torch.Tensor]) -> None:
+        self.buffer.add(x, y, torch.cat(out, dim=1))
