@@ -1,4 +1,9 @@
-"""Curvature of the training objective: diagonal Fisher (K-FAC and TK-FAC come later)."""
+"""Curvature of the training objective: diagonal Fisher, K-FAC / TK-FAC factors, and the Fisher's
+largest eigenvalue (with softmax CE's logit-space Hessian)."""
 from labkit.curvature.fisher import FISHER_LABELS, diagonal_fisher
+from labkit.curvature.kfac import (FISHER_TYPES, KronFactors, extend_outputs, kfac_factors, kfac_penalty,
+                                   merge_factors)
+from labkit.curvature.spectrum import max_fisher_eigenvalue, softmax_ce_logit_hessian
 
-__all__ = ["FISHER_LABELS", "diagonal_fisher"]
+__all__ = ["FISHER_LABELS", "diagonal_fisher", "FISHER_TYPES", "KronFactors", "kfac_factors", "merge_factors",
+           "extend_outputs", "kfac_penalty", "max_fisher_eigenvalue", "softmax_ce_logit_hessian"]

@@ -1,0 +1,1 @@
+"""Computations behind individual notebooks, one study per file."""

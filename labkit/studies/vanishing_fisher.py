@@ -1,0 +1,103 @@
+"""Vanishing curvature under softmax CE (DLCFT Sec. 3.1, Fig. 3, App. A), the computation behind
+notebook 02.
+
+An MLP is trained on one dataset with softmax CE and, from the same start, with MSE against
+alpha * onehot(y) (alpha = 15). Every few steps we record the training loss and the largest
+eigenvalue of the Fisher of the loss's likelihood,
+
+    F = 1/N sum_n J_n^T H_n J_n,   H_n = diag(p_n) - p_n p_n^T (CE)   or   I (MSE),
+
+and the total sum_i F_ii of EWC's diagonal Fisher, which scales its penalty
+0.5 lambda sum_i F_ii (theta_i - theta*_i)^2. As p_n -> onehot(y_n), CE's H_n -> 0 and both
+vanish; MSE's H_n = I does not depend on the fit. The diagonal Fisher is taken two ways: with
+labels sampled from the model (the true Fisher, whose expectation over labels gives H_n) and at
+the argmax labels (labkit's EWC default, FACIL's): at the argmax label the gradient is the
+residual z - alpha onehot, which goes to 0 as MSE fits too, so that Fisher vanishes for both.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from labkit.curvature import diagonal_fisher, max_fisher_eigenvalue, softmax_ce_logit_hessian
+from labkit.data import ArrayDataset, load_dataset
+from labkit.losses import ClassificationLoss, losses
+from labkit.models import build_model
+
+
+def track_training(loss: str, *, dataset: str = "digits", steps: int = 600, every: int = 25, lr: float = 0.05,
+                   batch_size: int = 64, fisher_samples: int = 500, power_iters: int = 30, seed: int = 0,
+                   data_root: str = "data") -> pd.DataFrame:
+    """Train build_model("mlp") + one head on all classes of `dataset` with the registered
+    `loss` ("ce" or "mse"), SGD with momentum 0.9, and return one row per checkpoint (step 0,
+    every `every` steps, and the last):
+
+    step, loss (mean training loss), train_accuracy, test_accuracy, p_true (mean softmax
+    probability of the true class), max_eigenvalue (lambda_max of F), fisher_trace (sum of the
+    diagonal Fisher, sampled labels), fisher_trace_argmax (the same at argmax labels); the Fisher
+    quantities over the first `fisher_samples` training images.
+    """
+    data = load_dataset(dataset, data_root)
+    spec = losses.get(loss)
+    torch.manual_seed(seed)
+    model = build_model("mlp", data.input_shape)
+    model.add_head(data.num_classes)
+    gen = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    rows = []
+    for step in range(steps + 1):
+        if step % every == 0 or step == steps:
+            rows.append({"step": step, **checkpoint(model, data, spec, fisher_samples, power_iters, seed)})
+        if step < steps:
+            batch = torch.randint(0, len(data.train_y), (batch_size,), generator=gen)
+            optimizer.zero_grad()
+            spec.fn(model(data.train_x[batch]), data.train_y[batch]).backward()
+            optimizer.step()
+    return pd.DataFrame(rows).assign(loss_name=loss)
+
+
+def checkpoint(model: torch.nn.Module, data: ArrayDataset, spec: ClassificationLoss, fisher_samples: int,
+               power_iters: int, seed: int) -> dict[str, float]:
+    """The measurements of one row of track_training."""
+    x, y = data.train_x[:fisher_samples], data.train_y[:fisher_samples]
+    with torch.no_grad():
+        train_logits, test_logits = model(data.train_x), model(data.test_x)
+
+    def diagonal_total(labels: str) -> float:
+        fisher = diagonal_fisher(model, x, y, likelihood=spec.likelihood, labels=labels,
+                                 onehot_scale=spec.onehot_scale, generator=torch.Generator().manual_seed(seed))
+        return sum(f.sum() for f in fisher.values()).item()
+
+    return {
+        "loss": spec.fn(train_logits, data.train_y).item(),
+        "train_accuracy": (train_logits.argmax(1) == data.train_y).float().mean().item(),
+        "test_accuracy": (test_logits.argmax(1) == data.test_y).float().mean().item(),
+        "p_true": torch.softmax(train_logits, 1).gather(1, data.train_y[:, None]).mean().item(),
+        "max_eigenvalue": max_fisher_eigenvalue(model, x, likelihood=spec.likelihood, iters=power_iters,
+                                                generator=torch.Generator().manual_seed(seed)),
+        "fisher_trace": diagonal_total("sampled"),
+        "fisher_trace_argmax": diagonal_total("argmax"),
+    }
+
+
+def compare_losses(**settings) -> pd.DataFrame:
+    """track_training for "ce" and "mse" from the same initial network, rows stacked."""
+    return pd.concat([track_training(loss, **settings) for loss in ("ce", "mse")], ignore_index=True)
+
+
+def logit_hessian_spectrum(num_classes: int = 10, max_margin: float = 20.0, points: int = 81) -> pd.DataFrame:
+    """For logits z = m * onehot(0), m from 0 to max_margin: p_true = softmax(z)_0, the CE loss
+    -log p_true, lambda_max of the CE logit Hessian diag(p) - p p^T, its bound
+    trace = 1 - sum_k p_k^2 <= 2 (1 - p_true), and lambda_max of MSE's logit Hessian (I: 1)."""
+    margins = torch.linspace(0, max_margin, points, dtype=torch.float64)
+    z = margins[:, None] * F.one_hot(torch.tensor(0), num_classes).double()
+    p = torch.softmax(z, 1)
+    return pd.DataFrame({
+        "margin": margins.numpy(),
+        "p_true": p[:, 0].numpy(),
+        "ce_loss": (-torch.log(p[:, 0])).numpy(),
+        "ce_max_eigenvalue": torch.linalg.eigvalsh(softmax_ce_logit_hessian(z))[:, -1].numpy(),
+        "ce_trace": (1 - (p ** 2).sum(1)).numpy(),
+        "mse_max_eigenvalue": 1.0,
+    })
