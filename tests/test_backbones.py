@@ -3,11 +3,13 @@ import torch
 from torch import nn
 
 from labkit.models import IncrementalNet, TaskHeads, backbones, build_model
-from labkit.models.backbones import BasicBlock
+from labkit.models.backbones import LEAKY_SLOPE, BasicBlock
 from labkit.registry import ConfigError
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
-OUT_DIMS = {"mlp": 256, "cnn": 128, "resnet32": 64, "resnet18": 512}
+RELU_OUT_DIMS = {"mlp": 256, "cnn": 128, "resnet32": 64, "resnet18": 512}
+OUT_DIMS = RELU_OUT_DIMS | {f"{name}-leaky": dim for name, dim in RELU_OUT_DIMS.items()}
+CONV = ["cnn", "resnet32", "resnet18", "cnn-leaky", "resnet32-leaky", "resnet18-leaky"]
 
 
 def n_params(module: nn.Module) -> int:
@@ -77,3 +79,41 @@ def test_incremental_net_forward_is_concat_of_heads():
     assert net.features(x).shape == (4, 128)
     assert torch.allclose(net(x), torch.cat(net.head_logits(x), dim=1))
     assert net(x).shape == (4, 5)
+
+
+@pytest.mark.parametrize("name", CONV)
+def test_conv_features_then_pool_is_forward(name):
+    net = backbones.get(name)((3, 8, 8)).eval()
+    x = torch.randn(2, 3, 8, 8)
+    feature_map = net.conv_features(x)
+    assert feature_map.dim() == 4 and feature_map.shape[1] == net.out_dim
+    assert torch.equal(net(x), feature_map.mean(dim=(2, 3)))
+
+
+@pytest.mark.parametrize("name", list(RELU_OUT_DIMS))
+def test_leaky_backbone_differs_from_relu_only_in_activation(name):
+    torch.manual_seed(0)
+    relu_net = backbones.get(name)((3, 8, 8))
+    torch.manual_seed(0)
+    leaky_net = backbones.get(f"{name}-leaky")((3, 8, 8))
+    # the same parameters drawn for the same seed
+    relu_state, leaky_state = relu_net.state_dict(), leaky_net.state_dict()
+    assert list(relu_state) == list(leaky_state)
+    assert all(torch.equal(relu_state[k], leaky_state[k]) for k in relu_state)
+    # the same modules, every ReLU a LeakyReLU of the chosen slope
+    relu_modules, leaky_modules = dict(relu_net.named_modules()), dict(leaky_net.named_modules())
+    assert list(relu_modules) == list(leaky_modules)
+    swapped = [k for k in relu_modules if type(relu_modules[k]) is not type(leaky_modules[k])]
+    assert swapped and all(isinstance(relu_modules[k], nn.ReLU) for k in swapped)
+    assert all(isinstance(leaky_modules[k], nn.LeakyReLU) for k in swapped)
+    assert all(leaky_modules[k].negative_slope == LEAKY_SLOPE for k in swapped)
+    assert not any(isinstance(m, nn.ReLU) for m in leaky_net.modules())
+    # which shows in the output: LeakyReLU(z) - ReLU(z) = slope * min(z, 0)
+    x = torch.randn(2, 3, 8, 8)
+    assert not torch.allclose(relu_net(x), leaky_net(x))
+
+
+def test_leaky_relu_slope():
+    act = backbones.get("mlp-leaky")((1, 1, 1)).body[2]
+    z = torch.tensor([-2.0, 0.0, 3.0])
+    assert torch.equal(act(z), torch.tensor([-2.0 * LEAKY_SLOPE, 0.0, 3.0]))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from labkit.models.backbones import backbones
 from labkit.models.heads import CosineLinear, TaskHeads
+from labkit.models.linearize import Linearized, fold_batchnorm, linearize
 from labkit.models.net import IncrementalNet
 
 
@@ -12,4 +13,5 @@ def build_model(backbone_name: str, input_shape: tuple[int, int, int], head_kind
     return IncrementalNet(backbones.get(backbone_name)(tuple(input_shape)), head_kind=head_kind)
 
 
-__all__ = ["backbones", "CosineLinear", "TaskHeads", "IncrementalNet", "build_model"]
+__all__ = ["backbones", "CosineLinear", "TaskHeads", "IncrementalNet", "Linearized", "build_model", "fold_batchnorm",
+           "linearize"]

@@ -1,12 +1,16 @@
 """Feature extractors, registered by name. Each entry is a factory
 ``(input_shape: (C, H, W)) -> nn.Module`` whose module maps (N, C, H, W) images to (N, out_dim)
 features and carries the int attribute ``out_dim``. All accept any channel count and any
-spatial size >= 8. The convolutional ones (cnn, resnet32, resnet18) also expose the last conv
-block's map before global pooling: ``conv_features(x) -> (N, C, H, W)``, with
-``forward(x) = pool(conv_features(x))`` (what LwM's Grad-CAM reads)."""
+spatial size >= 8. Each comes with ReLU (``mlp``, ``cnn``, ``resnet32``, ``resnet18``) and with
+LeakyReLU of slope ``LEAKY_SLOPE`` (``<name>-leaky``: DLCFT's networks to linearise); the two
+variants draw the same initial parameters for a given seed. The convolutional ones (cnn,
+resnet32, resnet18 and their leaky twins) also expose the last conv block's map before global
+pooling: ``conv_features(x) -> (N, C, H, W)``, with ``forward(x) = pool(conv_features(x))`` (what
+LwM's Grad-CAM reads)."""
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -17,20 +21,30 @@ from labkit.registry import Registry
 backbones: Registry = Registry("backbone")
 
 InputShape = tuple[int, int, int]
+Activation = Callable[[], nn.Module]
+
+LEAKY_SLOPE = 0.01
+"""Negative slope of the ``-leaky`` backbones. DLCFT (following LQF) replaces ReLU by LeakyReLU
+without stating the slope; 0.01 is PyTorch's default."""
+
+
+def leaky_relu() -> nn.Module:
+    """LeakyReLU(x) = x if x > 0 else LEAKY_SLOPE * x."""
+    return nn.LeakyReLU(LEAKY_SLOPE)
 
 
 class MLP(nn.Module):
-    """flatten -> Linear(C*H*W, 256) -> ReLU -> Linear(256, 256) -> ReLU."""
+    """flatten -> Linear(C*H*W, 256) -> act -> Linear(256, 256) -> act (act = ReLU by default)."""
 
-    def __init__(self, input_shape: InputShape, width: int = 256):
+    def __init__(self, input_shape: InputShape, width: int = 256, activation: Activation = nn.ReLU):
         super().__init__()
         self.out_dim = width
         self.body = nn.Sequential(
             nn.Flatten(),
             nn.Linear(math.prod(input_shape), width),
-            nn.ReLU(),
+            activation(),
             nn.Linear(width, width),
-            nn.ReLU(),
+            activation(),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -38,20 +52,21 @@ class MLP(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    """conv3x3 32 -> ReLU -> conv3x3 64 -> ReLU -> maxpool 2 -> conv3x3 128 -> ReLU
-    -> global average pool -> flatten (out_dim 128). Padding 1 keeps 8x8 inputs valid."""
+    """conv3x3 32 -> act -> conv3x3 64 -> act -> maxpool 2 -> conv3x3 128 -> act
+    -> global average pool -> flatten (out_dim 128), act = ReLU by default. Padding 1 keeps 8x8
+    inputs valid."""
 
-    def __init__(self, input_shape: InputShape):
+    def __init__(self, input_shape: InputShape, activation: Activation = nn.ReLU):
         super().__init__()
         self.out_dim = 128
         self.body = nn.Sequential(
             nn.Conv2d(input_shape[0], 32, 3, padding=1),
-            nn.ReLU(),
+            activation(),
             nn.Conv2d(32, 64, 3, padding=1),
-            nn.ReLU(),
+            activation(),
             nn.MaxPool2d(2),
             nn.Conv2d(64, 128, 3, padding=1),
-            nn.ReLU(),
+            activation(),
         )
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
 
@@ -88,23 +103,26 @@ def projection_shortcut(in_channels: int, out_channels: int, stride: int) -> nn.
 
 
 class BasicBlock(nn.Module):
-    """relu(bn(conv3x3(relu(bn(conv3x3(x))))) + shortcut(x)).
+    """act(bn(conv3x3(act(bn(conv3x3(x))))) + shortcut(x)), act = ReLU by default.
 
     The shortcut is the identity when shape is kept; otherwise option "A" (zero-pad, no
-    parameters) or "B" (1x1 projection)."""
+    parameters) or "B" (1x1 projection). The activation is registered last, so every batch norm
+    directly follows its convolution in registration order (what ``fold_batchnorm`` relies on)."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, option: str = "B"):
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, option: str = "B",
+                 activation: Activation = nn.ReLU):
         super().__init__()
         self.conv1 = conv3x3(in_channels, out_channels, stride)
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = conv3x3(out_channels, out_channels)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.shortcut = block_shortcut(in_channels, out_channels, stride, option)
+        self.act = activation()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.act(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
+        return self.act(out + self.shortcut(x))
 
 
 def block_shortcut(in_channels: int, out_channels: int, stride: int, option: str) -> nn.Module:
@@ -118,17 +136,18 @@ def block_shortcut(in_channels: int, out_channels: int, stride: int, option: str
 
 
 class ResNet(nn.Module):
-    """3x3 stem conv (stride 1) + BN + ReLU, then stages of BasicBlocks, then global average
+    """3x3 stem conv (stride 1) + BN + act, then stages of BasicBlocks, then global average
     pool. ``stages`` lists (channels, blocks, stride of the first block) per stage; no fc layer:
     the heads live in TaskHeads."""
 
-    def __init__(self, in_channels: int, stem: int, stages: list[tuple[int, int, int]], option: str):
+    def __init__(self, in_channels: int, stem: int, stages: list[tuple[int, int, int]], option: str,
+                 activation: Activation = nn.ReLU):
         super().__init__()
-        self.stem = nn.Sequential(conv3x3(in_channels, stem), nn.BatchNorm2d(stem), nn.ReLU())
+        self.stem = nn.Sequential(conv3x3(in_channels, stem), nn.BatchNorm2d(stem), activation())
         blocks, channels = [], stem
         for out_channels, count, stride in stages:
             for i in range(count):
-                blocks.append(BasicBlock(channels, out_channels, stride if i == 0 else 1, option))
+                blocks.append(BasicBlock(channels, out_channels, stride if i == 0 else 1, option, activation))
                 channels = out_channels
         self.blocks = nn.Sequential(*blocks)
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
@@ -153,26 +172,41 @@ def kaiming_init(module: nn.Module) -> None:
 
 
 @backbones.register("mlp", "two hidden layers of 256 ReLU units on the flattened image")
-def mlp(input_shape: InputShape) -> nn.Module:
-    return MLP(input_shape)
+def mlp(input_shape: InputShape, activation: Activation = nn.ReLU) -> nn.Module:
+    return MLP(input_shape, activation=activation)
 
 
 @backbones.register("cnn", "three 3x3 conv layers (32/64/128), one max-pool, global average pool")
-def cnn(input_shape: InputShape) -> nn.Module:
-    return SmallCNN(input_shape)
+def cnn(input_shape: InputShape, activation: Activation = nn.ReLU) -> nn.Module:
+    return SmallCNN(input_shape, activation)
 
 
 @backbones.register("resnet32", "CIFAR ResNet-32 (He et al. 2016), 0.46M parameters, out_dim 64")
-def resnet32(input_shape: InputShape) -> nn.Module:
+def resnet32(input_shape: InputShape, activation: Activation = nn.ReLU) -> nn.Module:
     """The CIFAR ResNet-32 of He et al.: stem 16, three stages of 5 BasicBlocks with 16/32/64
     channels and strides 1/2/2, option A (zero-padding, parameter-free) shortcuts as in the
     paper's CIFAR experiments; 31 convolutions (+ the fc layer, here the task heads = 32 layers)."""
-    return ResNet(input_shape[0], 16, [(16, 5, 1), (32, 5, 2), (64, 5, 2)], option="A")
+    return ResNet(input_shape[0], 16, [(16, 5, 1), (32, 5, 2), (64, 5, 2)], "A", activation)
 
 
 @backbones.register("resnet18", "ResNet-18 for 32x32 inputs (3x3 stem, no max-pool), out_dim 512")
-def resnet18(input_shape: InputShape) -> nn.Module:
+def resnet18(input_shape: InputShape, activation: Activation = nn.ReLU) -> nn.Module:
     """ResNet-18 adapted to 32x32: 3x3 stride-1 stem with 64 channels, no max-pool, stages of 2
     BasicBlocks with 64/128/256/512 channels and strides 1/2/2/2, option B (1x1 projection)
     shortcuts."""
-    return ResNet(input_shape[0], 64, [(64, 2, 1), (128, 2, 2), (256, 2, 2), (512, 2, 2)], option="B")
+    return ResNet(input_shape[0], 64, [(64, 2, 1), (128, 2, 2), (256, 2, 2), (512, 2, 2)], "B", activation)
+
+
+def register_leaky(name: str) -> None:
+    """Register ``<name>-leaky``: backbone ``name`` with every ReLU replaced by LeakyReLU."""
+    relu_version = backbones.get(name)
+
+    def leaky(input_shape: InputShape) -> nn.Module:
+        return relu_version(input_shape, activation=leaky_relu)
+
+    backbones.register(f"{name}-leaky", f"{name} with LeakyReLU (slope {LEAKY_SLOPE}) instead of ReLU: "
+                       "DLCFT's network to linearise")(leaky)
+
+
+for _name in ("mlp", "cnn", "resnet32", "resnet18"):
+    register_leaky(_name)
