@@ -52,6 +52,34 @@ def test_columns_restrict_the_likelihood_to_one_head():
     assert got["2.weight"][0].abs().max() == 0  # the unit outside the head gets no curvature
 
 
+@pytest.mark.parametrize("likelihood", ["categorical", "gaussian"])
+def test_exact_fisher_is_the_expectation_that_sampling_estimates(likelihood):
+    """"exact": sum_c p_c g_c^2 (categorical) / sum_k (d z_k)^2 (Gaussian) against a float64
+    loop, and the mean of many "sampled" Fishers approaching it."""
+    model = small_net()
+    x, y = torch.randn(5, 4, dtype=torch.float64), torch.randint(0, 3, (5,))
+    got = diagonal_fisher(model, x, y, likelihood=likelihood, labels="exact", batch_size=2)
+    want = {n: torch.zeros_like(p) for n, p in model.named_parameters()}
+    for xi in x:
+        z = model(xi[None])[0]
+        for c in range(3):
+            model.zero_grad()
+            if likelihood == "categorical":
+                (-torch.log_softmax(z, -1)[c]).backward(retain_graph=True)
+                weight = torch.softmax(z, -1)[c].detach()
+            else:
+                z[c].backward(retain_graph=True)
+                weight = 1.0
+            for n, p in model.named_parameters():
+                want[n] += weight * p.grad ** 2 / len(x)
+    gen = torch.Generator().manual_seed(0)
+    sampled = [diagonal_fisher(model, x, y, likelihood=likelihood, labels="sampled", generator=gen) for _ in range(400)]
+    for n in want:
+        torch.testing.assert_close(got[n], want[n], rtol=1e-10, atol=1e-12)
+        mean = torch.stack([s[n] for s in sampled]).mean(0)
+        assert (mean - want[n]).norm() < 0.1 * want[n].norm()
+
+
 def test_bad_labels_are_refused():
     with pytest.raises(ValueError, match="labels='model'"):
         fisher_targets(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), "model", "categorical")

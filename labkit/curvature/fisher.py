@@ -9,7 +9,13 @@ Which targets t_n:
   "true"     the dataset's labels (the "empirical Fisher");
   "sampled"  drawn from the model's own predictive distribution (a one-sample Monte-Carlo
              estimate of the true Fisher);
-  "argmax"   the model's most likely label (FACIL's default for EWC).
+  "argmax"   the model's most likely label (FACIL's default for EWC);
+  "exact"    the expectation over the model's predictive distribution itself (the true Fisher,
+             what "sampled" estimates): F_ii = 1/N sum_n sum_c p(c | x_n) (d_i -log p(c | x_n))^2
+             for a categorical output, 1/N sum_n sum_k (d_i z_k(x_n))^2 for the unit Gaussian
+             (whose expected outer product of residuals is I); one pass per class.
+With MSE, "argmax" (and "true" once fitted) vanish as the residual z - alpha e_y goes to zero;
+"sampled" and "exact" keep the Gaussian's curvature (notebook 02).
 """
 from __future__ import annotations
 
@@ -17,13 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
-FISHER_LABELS = ("true", "sampled", "argmax")
+FISHER_LABELS = ("true", "sampled", "argmax", "exact")
 
 
 def fisher_targets(logits: torch.Tensor, y: torch.Tensor, labels: str, likelihood: str,
                    onehot_scale: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
     """Target vectors t_n (one row per sample) for the chosen kind of Fisher labels."""
-    if labels not in FISHER_LABELS:
+    if labels not in FISHER_LABELS or labels == "exact":
         raise ValueError(f"labels={labels!r} is not valid: choose one of {', '.join(FISHER_LABELS)}")
     k = logits.shape[-1]
     if labels == "sampled" and likelihood == "gaussian":
@@ -34,6 +40,21 @@ def fisher_targets(logits: torch.Tensor, y: torch.Tensor, labels: str, likelihoo
     elif labels == "argmax":
         y = logits.argmax(-1)
     return onehot_scale * F.one_hot(y, k).to(logits.dtype)
+
+
+def weighted_targets(logits: torch.Tensor, y: torch.Tensor, labels: str, likelihood: str, onehot_scale: float,
+                     generator: torch.Generator | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(weight per sample, targets) pairs whose weighted squared gradients sum to the Fisher:
+    one pair of weight 1 for a single label per sample; for "exact", one per class c, weighted
+    p(c | x) (categorical), or with targets z - e_c so that the gradient is d z_c (Gaussian)."""
+    ones = logits.new_ones(len(logits))
+    if labels != "exact":
+        return [(ones, fisher_targets(logits, y, labels, likelihood, onehot_scale, generator))]
+    eye = torch.eye(logits.shape[-1], dtype=logits.dtype, device=logits.device)
+    if likelihood == "gaussian":
+        return [(ones, logits - eye[c]) for c in range(len(eye))]
+    p = torch.softmax(logits, -1)
+    return [(p[:, c], onehot_scale * eye[c].expand_as(logits)) for c in range(len(eye))]
 
 
 def negative_log_likelihood(logits: torch.Tensor, target: torch.Tensor, likelihood: str) -> torch.Tensor:
@@ -71,9 +92,9 @@ def diagonal_fisher(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *,
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
             with torch.no_grad():
                 logits = model(xb)[:, columns]
-            targets = fisher_targets(logits, yb, labels, likelihood, onehot_scale, generator)
-            for n, g in per_sample_grads(params, xb, targets).items():
-                fisher[n] += (g ** 2).sum(0)
+            for weight, targets in weighted_targets(logits, yb, labels, likelihood, onehot_scale, generator):
+                for n, g in per_sample_grads(params, xb, targets).items():
+                    fisher[n] += torch.einsum("b,b...->...", weight, g ** 2)
     finally:
         model.train(was_training)
     return {n: f / len(x) for n, f in fisher.items()}
