@@ -18,6 +18,7 @@ import streamlit as st
 import torch
 
 from labkit import RunConfig, RunDir, live
+from labkit.config import OPTIMIZERS
 from labkit.data import datasets, scenarios
 from labkit.losses import losses
 from labkit.methods import methods
@@ -73,6 +74,21 @@ def method_param_inputs(method: str) -> dict:
     return values
 
 
+def training_inputs(method: str) -> dict:
+    """Optimiser, learning rate and pre-training, starting from the method's recipe (DLCFT: Adam
+    on a pre-trained backbone); each method keeps its own values."""
+    recipe, sb = methods.get(method).recipe, st.sidebar
+    optimizer = sb.selectbox("Optimiser", OPTIMIZERS, key=f"optimizer:{method}",
+                             index=OPTIMIZERS.index(recipe.get("optimizer", DEFAULT.optimizer)))
+    lr = sb.number_input("Learning rate", value=float(recipe.get("lr", DEFAULT.lr)), format="%g",
+                         step=number_step(float(recipe.get("lr", DEFAULT.lr))), key=f"lr:{method}")
+    pretrained = sb.checkbox("Start from a pre-trained backbone", value=recipe.get("pretrained") == "auto",
+                             key=f"pretrained:{method}",
+                             help="Pre-trains the backbone once (cached) on a held-out 20% of the dataset's training "
+                                  "images, which the run then leaves out of its tasks (labkit.pretrain).")
+    return {"optimizer": optimizer, "lr": float(lr), "pretrained": "auto" if pretrained else ""}
+
+
 def choose_config() -> tuple[RunConfig, str | None]:
     """The sidebar's widgets -> a RunConfig, and why it cannot run (None when it can)."""
     sb = st.sidebar
@@ -111,13 +127,14 @@ def choose_config() -> tuple[RunConfig, str | None]:
     for why, names in refused.items():
         sb.caption(f"Not offered with {method}: {', '.join(names)} ({why}).")
     params = method_param_inputs(method)
+    training = training_inputs(method)
     epochs = sb.number_input("Epochs per task", value=DEFAULT.epochs, step=1, key="epochs")
     seed = sb.number_input("Seed", value=DEFAULT.seed, step=1, key="seed",
                            help="the same seed gives the same run on CPU")
     sb.caption(device_line())
     config = RunConfig(dataset=dataset or "", scenario=scenario, tasks=int(tasks), method=method, loss=loss or "",
                        backbone=backbone, epochs=int(epochs), seed=int(seed), data_root=DATA_ROOT,
-                       method_params=params)
+                       method_params=params, **training)
     try:
         config.validate()
     except ConfigError as error:
@@ -127,8 +144,9 @@ def choose_config() -> tuple[RunConfig, str | None]:
 
 def command_line(config: RunConfig) -> str:
     """The same run from the command line (settings left at their defaults are not spelled out)."""
-    parts = [f"--{f} {getattr(config, f)}" for f in ("dataset", "scenario", "tasks", "backbone", "method", "loss",
-                                                      "epochs", "seed")
+    parts = [f"--{f.replace('_', '-')} {getattr(config, f)}"
+             for f in ("dataset", "scenario", "tasks", "backbone", "method", "loss", "optimizer", "lr", "pretrained",
+                       "epochs", "seed")
              if getattr(config, f) != getattr(DEFAULT, f) or f in ("method", "loss")]
     params = methods.get(config.method).params
     parts += [f"--param {k}={v}" for k, v in config.method_params.items() if k in params and v != params[k].default]

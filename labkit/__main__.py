@@ -1,4 +1,4 @@
-"""Command line: python -m labkit run | list | runs | show | table | demo | pretrain."""
+"""Command line: python -m labkit run | list | runs | show | table | compare | demo | pretrain."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from labkit import pretrain, report, sweep
+from labkit import comparisons, pretrain, report, sweep
 from labkit.config import RunConfig
 from labkit.data import datasets, scenarios
 from labkit.events import EpochEnded, Event, RunStarted
@@ -115,6 +115,25 @@ def cmd_table(args: argparse.Namespace) -> None:
     print(sweep.markdown_table(sweep.seed_table(results)))
 
 
+def cmd_compare(args: argparse.Namespace) -> None:
+    """A named comparison (methods each trained their own way) over seeds: final metrics."""
+    comparison = comparisons.comparisons.get(args.name)
+    changes = {k: v for k, v in (("epochs", args.epochs), ("device", args.device), ("data_root", args.data_root))
+               if v is not None}
+    configs = comparison.configs(**changes)
+    for config in configs.values():
+        config.validate()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    base = comparison.base.replace(**changes)
+    print(f"{args.name}: {base.dataset} {base.scenario}, {base.tasks} tasks, {base.backbone}, {base.epochs} epochs, "
+          f"pretrained {base.pretrained or 'no'}, seeds {seeds}")
+    results = comparisons.run_comparison(
+        configs, seeds, lambda label, seed, r: print(f"  {label} seed {seed}: final accuracy "
+                                                     f"{100 * r.summary(natural_kind(r.config['scenario']))['final_average_accuracy']:.1f}%", flush=True),
+        run_fn=lambda config: run_and_store(config, args.runs_dir)[1])
+    print(comparisons.final_table(results))
+
+
 def parse_params(items: list[str]) -> dict[str, str]:
     out = {}
     for item in items:
@@ -127,7 +146,7 @@ def parse_params(items: list[str]) -> dict[str, str]:
 
 def cmd_list(args: argparse.Namespace) -> None:
     for title, registry in (("datasets", datasets), ("scenarios", scenarios), ("backbones", backbones),
-                            ("losses", losses), ("presets", presets)):
+                            ("losses", losses), ("presets", presets), ("comparisons", comparisons.comparisons)):
         print(f"{title}:")
         for name in registry:
             print(f"  {name:<14} {registry.doc(name)}")
@@ -222,6 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_table.add_argument("--methods", required=True, help="comma-separated, e.g. lwf,lwf-s,lwf-bsr")
     p_table.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     p_table.set_defaults(func=cmd_table)
+    p_cmp = sub.add_parser("compare", help="a named comparison of methods over seeds (see `list`)")
+    p_cmp.add_argument("name", help=f"one of: {', '.join(comparisons.comparisons)}")
+    p_cmp.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    p_cmp.add_argument("--epochs", type=int, help="epochs per task for every row (default: the comparison's)")
+    p_cmp.add_argument("--device")
+    p_cmp.add_argument("--data-root")
+    p_cmp.set_defaults(func=cmd_compare)
     p_pre = sub.add_parser("pretrain", help="pre-train and cache a backbone checkpoint (DLCFT starts from one)")
     p_pre.add_argument("--dataset", default="fashion_mnist", help="the dataset to pre-train on")
     p_pre.add_argument("--backbone", default="mlp-leaky")

@@ -21,3 +21,22 @@ presets.register("rethinking-fashion", "the same protocol, quick: Fashion-MNIST,
     RunConfig(dataset="fashion_mnist", tasks=5, backbone="mlp", epochs=8, lr_patience=2, **RETHINKING))
 presets.register("rethinking-digits", "the same protocol, quicker: digits, 5 tasks, MLP, 20 epochs (CPU, seconds)")(
     RunConfig(dataset="digits", tasks=5, backbone="mlp", epochs=20, lr_patience=3, **RETHINKING))
+
+# DLCFT (Shon et al. 2022): Seq-CIFAR-100, ResNet-18 with LeakyReLU and batch norm folded, pre-trained
+# (the paper: ImageNet32, which cannot be had here; these pre-train on all of CIFAR-10, `auto:cifar10`),
+# Adam 1e-4 for the linearised model (the non-linear baselines: --optimizer sgd --lr 1e-3
+# --momentum 0.9 --loss ce), weight decay 1e-5, buffer 500. Epochs per task are not in the paper:
+# 50 is inferred (Mammoth's Seq-CIFAR-100 setting, whose buffer and DER baselines the paper uses).
+DLCFT = dict(method="dlcft", loss="mse", optimizer="adam", lr=1e-4, weight_decay=1e-5, batch_size=32)
+DLCFT_GPU = dict(dataset="cifar100", backbone="resnet18-leaky", epochs=50, pretrained="auto:cifar10", **DLCFT)
+for name, scenario, tasks in (("dlcft-cifar100-data-il", "data-il", 10), ("dlcft-cifar100-data-il-100", "data-il", 100),
+                              ("dlcft-cifar100-task-il", "task-il", 10), ("dlcft-cifar100-class-il", "class-il", 10)):
+    presets.register(name, f"DLCFT's Seq-CIFAR-100 {scenario} protocol, {tasks} tasks (GPU: ResNet-18, 50 epochs a task)")(
+        RunConfig(scenario=scenario, tasks=tasks, **DLCFT_GPU))
+# quick: an MLP with LeakyReLU pre-trained on a held-out 20% of the training images (`auto`).
+for dataset, label, epochs in (("fashion_mnist", "fashion", 3), ("digits", "digits", 10)):
+    for scenario in ("data-il", "task-il", "class-il"):
+        presets.register(f"dlcft-{label}-{scenario}", f"DLCFT quick, {dataset} {scenario}, 5 tasks, mlp-leaky pre-trained on "
+                         f"held-out images, {epochs} epochs (CPU)")(
+            RunConfig(dataset=dataset, scenario=scenario, tasks=5, backbone="mlp-leaky", epochs=epochs,
+                      pretrained="auto", **{**DLCFT, "lr": 1e-3}))

@@ -157,3 +157,21 @@ def test_backbones_a_method_cannot_use_are_not_offered_and_the_reason_is_shown(r
     assert "cnn" in at.sidebar.selectbox(key="backbone").options
     assert any("Grad-CAM" in c.value for c in at.sidebar.caption)
     assert not errors(at)
+
+
+def test_a_method_starts_from_its_recipe_and_dlcft_runs(runs_dir, started):
+    """DLCFT's widgets start at Adam 1e-3 on a pre-trained backbone (its recipe), and Run starts
+    a run with them."""
+    at = app()
+    assert at.sidebar.selectbox(key="optimizer:finetune").value == "sgd"
+    at.sidebar.selectbox(key="method").set_value("dlcft").run()
+    assert at.sidebar.selectbox(key="optimizer:dlcft").value == "adam"
+    assert at.sidebar.number_input(key="lr:dlcft").value == pytest.approx(1e-3)
+    assert at.sidebar.checkbox(key="pretrained:dlcft").value is True
+    at.sidebar.number_input(key="tasks").set_value(2)
+    at.sidebar.number_input(key="epochs").set_value(1).run()
+    assert "--pretrained auto" in "".join(m.value for m in at.markdown)
+    at.button(key="run").click().run()
+    assert not errors(at)
+    config = started[-1]
+    assert (config.method, config.optimizer, config.lr, config.pretrained) == ("dlcft", "adam", 1e-3, "auto")

@@ -98,6 +98,9 @@ class Method:
     losses: ClassVar[tuple[str, ...] | None] = None  # None: any classification loss
     params: ClassVar[dict[str, Param]] = {}
     head_kind: ClassVar[str] = "linear"  # the kind of task heads the model is built with
+    # RunConfig fields the method is meant to train with on the quick datasets (its paper's
+    # recipe scaled to a CPU); the app starts its widgets from them
+    recipe: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **params: Any):
         for key, value in self.checked_params(params).items():
