@@ -31,6 +31,11 @@ class RunConfig:
     images, which the run then leaves out) or "auto:<dataset>" (pre-train on all of another
     dataset of the same image shape); see labkit.pretrain. knn_k: neighbours of the k-NN probe
     of the features after each task (0: no probe).
+
+    The GPU path (each off by default, so a CPU run is exactly what it was): augment (random crop
+    with 4-pixel padding and horizontal flip, on the device, per batch), amp (bf16 autocast of
+    the training step on CUDA, for methods whose terms it keeps correct), channels_last (conv
+    tensors in NHWC) and compile (torch.compile the backbone).
     """
 
     dataset: str = "digits"
@@ -55,6 +60,10 @@ class RunConfig:
     data_root: str = "data"
     pretrained: str = ""
     knn_k: int = 10
+    augment: bool = False
+    amp: bool = False
+    channels_last: bool = False
+    compile: bool = False
     method_params: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> "RunConfig":
@@ -78,8 +87,9 @@ class RunConfig:
             raise ConfigError("lr_patience", self.lr_patience, "needs a validation split: set val_fraction > 0")
         _number("lr_factor", self.lr_factor, low=1.0, low_open=True)
         _number("lr_min", self.lr_min, low=0.0)
-        if not isinstance(self.freeze_old_heads, bool):
-            raise ConfigError("freeze_old_heads", self.freeze_old_heads, "True or False")
+        for name in ("freeze_old_heads", "augment", "amp", "channels_last", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(name, getattr(self, name), "True or False")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ConfigError("seed", self.seed, "an integer")
         if not isinstance(self.knn_k, int) or isinstance(self.knn_k, bool) or self.knn_k < 0:

@@ -14,9 +14,12 @@ presets: Registry[RunConfig] = Registry("preset")
 # frozen, no exemplars.
 RETHINKING = dict(scenario="task-il", val_fraction=0.1, optimizer="sgd", lr=0.1, momentum=0.0,
                   batch_size=64, lr_factor=3.0, lr_min=1e-4, freeze_old_heads=True, method="lwf")
+# the GPU path for the full protocols: FACIL's and DLCFT's CIFAR augmentation (random crop with
+# 4-pixel padding, horizontal flip) done on the device, bf16 autocast, channels-last convolutions
+GPU_PATH = dict(augment=True, amp=True, channels_last=True)
 
 presets.register("rethinking-cifar100", "Rethinking softmax's CIFAR-100 protocol (GPU: 10 tasks, ResNet-32, 200 epochs)")(
-    RunConfig(dataset="cifar100", tasks=10, backbone="resnet32", epochs=200, lr_patience=5, **RETHINKING))
+    RunConfig(dataset="cifar100", tasks=10, backbone="resnet32", epochs=200, lr_patience=5, **RETHINKING, **GPU_PATH))
 presets.register("rethinking-fashion", "the same protocol, quick: Fashion-MNIST, 5 tasks, MLP, 8 epochs (CPU, about half a minute a run)")(
     RunConfig(dataset="fashion_mnist", tasks=5, backbone="mlp", epochs=8, lr_patience=2, **RETHINKING))
 presets.register("rethinking-digits", "the same protocol, quicker: digits, 5 tasks, MLP, 20 epochs (CPU, seconds)")(
@@ -28,7 +31,7 @@ presets.register("rethinking-digits", "the same protocol, quicker: digits, 5 tas
 # --momentum 0.9 --loss ce), weight decay 1e-5, buffer 500. Epochs per task are not in the paper:
 # 50 is inferred (Mammoth's Seq-CIFAR-100 setting, whose buffer and DER baselines the paper uses).
 DLCFT = dict(method="dlcft", loss="mse", optimizer="adam", lr=1e-4, weight_decay=1e-5, batch_size=32)
-DLCFT_GPU = dict(dataset="cifar100", backbone="resnet18-leaky", epochs=50, pretrained="auto:cifar10", **DLCFT)
+DLCFT_GPU = dict(dataset="cifar100", backbone="resnet18-leaky", epochs=50, pretrained="auto:cifar10", **DLCFT, **GPU_PATH)
 for name, scenario, tasks in (("dlcft-cifar100-data-il", "data-il", 10), ("dlcft-cifar100-data-il-100", "data-il", 100),
                               ("dlcft-cifar100-task-il", "task-il", 10), ("dlcft-cifar100-class-il", "class-il", 10)):
     presets.register(name, f"DLCFT's Seq-CIFAR-100 {scenario} protocol, {tasks} tasks (GPU: ResNet-18, 50 epochs a task)")(

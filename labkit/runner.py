@@ -14,6 +14,7 @@ import torch
 from labkit import pretrain
 from labkit.config import RunConfig
 from labkit.data import Scenario, load_dataset, make_scenario
+from labkit.data.augment import random_crop_flip
 from labkit.data.loaders import batches
 from labkit.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted, TaskEvaluated
 from labkit.losses import losses
@@ -61,7 +62,7 @@ def evaluate(model: IncrementalNet, scenario: Scenario, t: int) -> tuple[list[fl
     the test samples of those tasks (the head offsets softmax leaves free, METHODS.md section 1)."""
     model.eval()
     taw, tag = [], []
-    logit_sums, count = torch.zeros(len(model.heads.sizes)), 0
+    logit_sums, count = torch.zeros(len(model.heads.sizes), device=scenario.tasks[0].test_y.device), 0
     for u, task in enumerate(scenario.tasks[: t + 1]):
         hits_aw = hits_ag = 0
         for x, y in batches(task.test_x, task.test_y, EVAL_BATCH, shuffle=False):
@@ -69,13 +70,13 @@ def evaluate(model: IncrementalNet, scenario: Scenario, t: int) -> tuple[list[fl
             hits_ag += (torch.cat(out, 1).argmax(1) == y).sum()
             own = out[u].argmax(1) + task.offset if scenario.multi_head else out[0].argmax(1)
             hits_aw += (own == y).sum()
-            logit_sums += torch.stack([z.sum(0).mean() for z in out]).cpu()
+            logit_sums += torch.stack([z.sum(0).mean() for z in out])
             count += len(y)
         n = max(len(task.test_y), 1)
         taw.append(float(hits_aw) / n)
         tag.append(float(hits_ag) / n)
     model.train()
-    return taw, tag, (logit_sums / max(count, 1)).tolist()
+    return taw, tag, (logit_sums.cpu() / max(count, 1)).tolist()
 
 
 def head_statistics(model: IncrementalNet, logit_means: list[float]) -> dict[str, list[float]]:
@@ -123,7 +124,9 @@ def train_task(config: RunConfig, method: Method, ctx: TaskContext, emit: Callab
     for epoch in range(config.epochs):
         total = torch.zeros((), device=ctx.device)
         for xb, yb in batches(x, y, config.batch_size):
-            loss = method.training_loss(ctx, xb, yb)
+            xb = device_batch(config, xb)
+            with autocast(config, ctx.device, method):
+                loss = method.training_loss(ctx, xb, yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -135,6 +138,21 @@ def train_task(config: RunConfig, method: Method, ctx: TaskContext, emit: Callab
             break
     schedule.keep_best()
     return epoch_losses
+
+
+def device_batch(config: RunConfig, x: torch.Tensor) -> torch.Tensor:
+    """A training batch as the GPU path wants it: augmented on its device, NHWC if asked."""
+    if config.augment:
+        x = random_crop_flip(x)
+    if config.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def autocast(config: RunConfig, device: torch.device, method: Method) -> torch.autocast:
+    """bf16 autocast of the training step: CUDA only, for methods it keeps correct."""
+    enabled = config.amp and device.type == "cuda" and type(method).autocast_safe
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 class ValidationSchedule:
@@ -186,6 +204,10 @@ def build_run_model(config: RunConfig, scenario: Scenario, method: Method,
                               f"{tuple(scenario.input_shape)}; it was trained on {tuple(pretrained['input_shape'])}")
         model.backbone.load_state_dict(pretrained["state_dict"])
     method.prepare_model(model, scenario)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if config.compile:
+        model.backbone.compile()  # in place: parameter names (and checkpoints) unchanged
     return model
 
 
@@ -229,7 +251,7 @@ def run(config: RunConfig, on_event: Callable[[Event], None] | None = None, *,
         for t in range(result.tasks_done, config.tasks):
             started = time.perf_counter()
             seed_task(config.seed, t)
-            ctx = TaskContext(model, scenario, t, losses.get(config.loss), device)
+            ctx = TaskContext(model, scenario, t, losses.get(config.loss), device, sync_free=device.type == "cuda")
             method.before_task(ctx)
             grow_heads(model, scenario, t)
             method.heads_grown(ctx)

@@ -52,6 +52,7 @@ class TaskContext:
     t: int
     loss: ClassificationLoss
     device: torch.device
+    sync_free: bool = False  # task-IL losses without a host sync (the runner sets it on CUDA)
 
     @property
     def task(self) -> Task:
@@ -69,6 +70,12 @@ class TaskContext:
             return self.loss.fn(torch.cat(head_logits, dim=1), y)
         offsets = torch.tensor([t.offset for t in self.scenario.tasks], device=y.device)
         task_of = torch.searchsorted(offsets, y, right=True) - 1
+        sizes = {z.shape[1] for z in head_logits}
+        if self.sync_free and len(sizes) == 1:
+            # every sample's own head, gathered: one loss over the batch, no data-dependent shapes
+            # (the same mean as the per-task sum below, summed in another order)
+            own = torch.stack(head_logits)[task_of, torch.arange(len(y), device=y.device)]
+            return self.loss.fn(own, y - offsets[task_of])
         total = y.new_zeros((), dtype=head_logits[0].dtype)
         for u in task_of.unique().tolist():
             mask = task_of == u
@@ -101,6 +108,9 @@ class Method:
     # RunConfig fields the method is meant to train with on the quick datasets (its paper's
     # recipe scaled to a CPU); the app starts its widgets from them
     recipe: ClassVar[dict[str, Any]] = {}
+    # whether bf16 autocast (RunConfig.amp) keeps this method's training loss correct; False for
+    # methods whose quadratic penalties would lose their small differences in bf16
+    autocast_safe: ClassVar[bool] = True
 
     def __init__(self, **params: Any):
         for key, value in self.checked_params(params).items():

@@ -87,6 +87,7 @@ class DLCFT(Method):
     """DLCFT: linearised backbone + MSE (alpha 15) + K-FAC/TK-FAC penalty, (1/t, (t-1)/t) weighting."""
 
     name = "dlcft"
+    autocast_safe = False  # the quadratic penalty's small differences need fp32
     losses = ("mse",)
     linearised = True
     recipe = {"optimizer": "adam", "lr": 1e-3, "pretrained": "auto"}

@@ -20,6 +20,7 @@ class EWC(Method):
     """
 
     name = "ewc"
+    autocast_safe = False  # the quadratic penalty's small differences need fp32
     params = {
         "lamb": Param(5000.0, "penalty weight lambda"),
         "alpha": Param(0.5, "weight of the old Fisher when merging with the new one"),
