@@ -137,3 +137,15 @@ def test_result_from_events_follows_a_resumed_run():
     result = live.result_from_events({"tasks": 2}, "r", events)
     assert result.acc_tag == [[0.9], [0.0, 0.8]] and result.epoch_losses == [[1.0], [2.0]] and result.finished
     assert json.dumps(result.to_dict())  # still a plain, storable record
+
+
+def test_dlcft_runs_in_the_background_from_a_pretrained_backbone(runs_dir, tmp_path):
+    """What the app's Run does for DLCFT with its recipe: pre-train (cached under the data root),
+    linearise, train, in a process of its own."""
+    config = TINY.replace(method="dlcft", loss="mse", optimizer="adam", lr=1e-3, pretrained="auto",
+                          data_root=str(tmp_path / "data"))
+    run_dir = live.start_background_run(config, runs_dir)
+    state = follow(run_dir, lambda s: False, timeout=180.0)
+    assert state.status == "finished", state.error
+    assert state.result.tasks_done == 2 and len(run_dir.result().knn_acc) == 2
+    assert list((tmp_path / "data" / "checkpoints").glob("digits-mlp-*.pt"))
