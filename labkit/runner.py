@@ -103,10 +103,11 @@ def validation_loss(method: Method, ctx: TaskContext) -> float | None:
     if len(task.val_y) == 0:
         return None
     ctx.model.eval()
-    total = sum(float(method.training_loss(ctx, x, y)) * len(y)
-                for x, y in batches(task.val_x, task.val_y, EVAL_BATCH, shuffle=False))
+    total = torch.zeros((), dtype=torch.float64, device=ctx.device)  # read once, not per batch
+    for x, y in batches(task.val_x, task.val_y, EVAL_BATCH, shuffle=False):
+        total += method.training_loss(ctx, x, y).double() * len(y)
     ctx.model.train()
-    return total / len(task.val_y)
+    return float(total) / len(task.val_y)
 
 
 def train_task(config: RunConfig, method: Method, ctx: TaskContext, emit: Callable[[Event], None]) -> list[float]:
@@ -226,6 +227,8 @@ def run(config: RunConfig, on_event: Callable[[Event], None] | None = None, *,
     are written there, and a run_dir holding a checkpoint is resumed after its last task."""
     config.validate()
     device = pick_device(config.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed image shapes: let cuDNN pick its fastest kernels
     dataset = load_dataset(config.dataset, config.data_root)  # a missing dataset fails here
     checkpoint = pretrain.resolve(config.pretrained, config.dataset, config.backbone, config.data_root, device)
     if checkpoint is not None:

@@ -1,7 +1,7 @@
 """The data every layer above passes around: a dataset as tensors, and a scenario as tasks."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -70,6 +70,15 @@ class Scenario:
     class_order: list[int]
     num_classes: int
     input_shape: tuple[int, int, int]
+    _offsets_on: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def offsets(self, device: torch.device) -> torch.Tensor:
+        """Each task's first incremental label, as a tensor on `device`, made once per device
+        (a host-to-device copy in every training step would make the host wait)."""
+        key = str(device)
+        if key not in self._offsets_on:
+            self._offsets_on[key] = torch.tensor([t.offset for t in self.tasks], device=device)
+        return self._offsets_on[key]
 
     @property
     def head_sizes(self) -> list[int]:

@@ -52,11 +52,13 @@ class ReservoirBuffer:
         # when two examples of the batch draw the same slot, the later one wins, as in the stream
         winner = torch.full((self.capacity + 1,), -1, dtype=torch.long, device=x.device)
         winner.scatter_reduce_(0, slot, torch.arange(len(x), device=x.device), "amax")
-        rows = (winner[: self.capacity] >= 0).nonzero().squeeze(1)
-        src = winner[rows]
-        self.x[rows], self.y[rows] = x[src].detach(), y[src]
+        # every slot rewritten, with its old content where no example won it: no data-dependent
+        # shapes, so no host sync on a GPU
+        kept, src = winner[: self.capacity] >= 0, winner[: self.capacity].clamp(min=0)
+        self.x = torch.where(kept.view(-1, *[1] * (x.dim() - 1)), x[src].detach(), self.x)
+        self.y = torch.where(kept, y[src], self.y)
         if logits is not None:
-            self.store_logits(rows, logits[src].detach())
+            self.store_logits(kept, logits[src].detach())
         self.seen += len(x)
 
     def allocate(self, x: torch.Tensor, y: torch.Tensor, logits: torch.Tensor | None) -> None:
@@ -66,13 +68,15 @@ class ReservoirBuffer:
             self.logits = logits.new_zeros((self.capacity, logits.shape[1]))
             self.width = torch.zeros(self.capacity, dtype=torch.long, device=x.device)
 
-    def store_logits(self, rows: torch.Tensor, logits: torch.Tensor) -> None:
-        """Write logits into `rows`, first widening the memory (zero columns) if they are wider."""
+    def store_logits(self, kept: torch.Tensor, logits: torch.Tensor) -> None:
+        """Write logits (one row per slot) into the slots marked `kept`, first widening the memory
+        (zero columns) if they are wider."""
         extra = logits.shape[1] - self.logits.shape[1]
         if extra > 0:
             self.logits = F.pad(self.logits, (0, extra))
-        self.logits[rows] = F.pad(logits, (0, self.logits.shape[1] - logits.shape[1]))
-        self.width[rows] = logits.shape[1]
+        padded = F.pad(logits, (0, self.logits.shape[1] - logits.shape[1]))
+        self.logits = torch.where(kept[:, None], padded, self.logits)
+        self.width = torch.where(kept, logits.shape[1], self.width)
 
     def append_logit_columns(self, values: torch.Tensor) -> None:
         """Give every stored item the logit columns `values[i]` right after its own stored ones
