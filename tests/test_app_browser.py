@@ -71,8 +71,10 @@ def test_pick_a_method_run_and_watch_the_forgetting_curves(app_url, tmp_path):
             page.goto(app_url)
             sidebar = page.get_by_test_id("stSidebar")
             expect(sidebar.get_by_text("Experiment")).to_be_visible(timeout=60_000)
-            # the method: open its selectbox and pick LwF
+            # the method: open its selectbox, type to filter the long list (it shows only the
+            # first options without scrolling), and pick LwF
             sidebar.get_by_test_id("stSelectbox").filter(has_text="Method").click()
+            page.keyboard.type("lwf")
             page.get_by_role("option", name="lwf", exact=True).click()
             expect(sidebar.get_by_text("lwf hyper-parameters")).to_be_visible(timeout=20_000)
             for label, value in (("Number of tasks", "3"), ("Epochs per task", "2")):
