@@ -8,7 +8,8 @@ Two sources of pre-training data, both disjoint from what the continual run trai
   - another dataset with the same image shape (e.g. CIFAR-10 for CIFAR-100), all of its
     training images.
 The backbone is trained with one linear classifier over all classes of the pre-training data
-(softmax CE, SGD with momentum, cosine-annealed rate); only the backbone is kept. Checkpoints
+(softmax CE, SGD with momentum, cosine-annealed rate; on CUDA with the runner's GPU path: crop and
+flip on the device, bf16 autocast, channels-last); only the backbone is kept. Checkpoints
 hold tensors and plain values only, and load with ``torch.load(..., weights_only=True)``.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 from torch import nn
 
 from labkit.data import load_dataset
+from labkit.data.augment import random_crop_flip
 from labkit.data.loaders import batches
 from labkit.data.types import ArrayDataset
 from labkit.models import backbones
@@ -43,7 +45,8 @@ class PretrainSpec:
 
     def file_name(self) -> str:
         part = f"h{self.holdout:g}" if self.holdout else "all"
-        return f"{self.source}-{self.backbone}-{part}-e{self.epochs}-lr{self.lr:g}-b{self.batch_size}.pt"
+        return (f"{self.source}-{self.backbone}-{part}-e{self.epochs}-lr{self.lr:g}-b{self.batch_size}"
+                f"-wd{self.weight_decay:g}.pt")
 
 
 def holdout_indices(num_train: int, holdout: float) -> torch.Tensor:
@@ -81,12 +84,18 @@ def train_backbone(spec: PretrainSpec, x: torch.Tensor, y: torch.Tensor, num_cla
     optimizer = torch.optim.SGD(net.parameters(), lr=spec.lr, momentum=0.9, weight_decay=spec.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, spec.epochs)
     x, y = x.to(device), y.to(device)
+    gpu = device.type == "cuda"
+    if gpu:
+        net = net.to(memory_format=torch.channels_last)
     accuracy = 0.0
     for epoch in range(spec.epochs):
         hits = torch.zeros((), device=device)
         for xb, yb in batches(x, y, spec.batch_size):
-            logits = net(xb)
-            loss = nn.functional.cross_entropy(logits, yb)
+            if gpu:
+                xb = random_crop_flip(xb).contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=gpu):
+                logits = net(xb)
+                loss = nn.functional.cross_entropy(logits, yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -119,12 +128,14 @@ def pretrain(spec: PretrainSpec, data_root: str | Path = "data", device: torch.d
 
 
 def spec_for(pretrained: str, dataset: str, backbone: str) -> PretrainSpec | None:
-    """RunConfig.pretrained -> what to pre-train: "auto" (a held-out 20% of the run's dataset)
-    or "auto:<dataset>" (all of another dataset); None for a checkpoint path."""
+    """RunConfig.pretrained -> what to pre-train: "auto" (a held-out 20% of the run's dataset,
+    10 epochs: quick) or "auto:<dataset>" (all of another dataset with DLCFT's pre-training
+    recipe: 100 epochs, SGD 0.1, batch 256, weight decay 1e-5, cosine); None for a checkpoint path."""
     if pretrained == "auto":
         return PretrainSpec(source=dataset, backbone=backbone)
     if pretrained.startswith("auto:"):
-        return PretrainSpec(source=pretrained[5:], backbone=backbone, holdout=0.0)
+        return PretrainSpec(source=pretrained[5:], backbone=backbone, holdout=0.0, epochs=100, lr=0.1,
+                            batch_size=256, weight_decay=1e-5)
     return None
 
 
