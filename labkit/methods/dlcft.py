@@ -36,6 +36,7 @@ per task head, cross-head terms of G dropped); new units start at zero only in c
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -106,14 +107,15 @@ class DLCFT(Method):
         self.anchor: dict[str, torch.Tensor] = {}
         self.tasks_seen = 0
         self.buffer = ReservoirBuffer(self.buffer_size)
+        self.data_loss = ClassificationLoss(partial(gaussian_nll, alpha=self.alpha), "gaussian", self.alpha)
+        self.identities: dict[tuple[int, torch.device], torch.Tensor] = {}
 
     def prepare_model(self, model: nn.Module, scenario) -> None:
         model.backbone = linearize(fold_batchnorm(model.backbone))
 
     def likelihood_loss(self, ctx: TaskContext) -> TaskContext:
         """The context with the data term this method trains with."""
-        loss = ClassificationLoss(lambda z, y: gaussian_nll(z, y, self.alpha), "gaussian", self.alpha)
-        return dataclasses.replace(ctx, loss=loss)
+        return dataclasses.replace(ctx, loss=self.data_loss)
 
     def before_task(self, ctx: TaskContext) -> None:
         self.buffer.to(ctx.device)  # a resumed run's memory comes back on the CPU
@@ -144,7 +146,10 @@ class DLCFT(Method):
         shared = self.factors.get("heads") if key.startswith("heads.") else None
         if shared is None:
             return None
-        return KronFactors(shared.A, torch.eye(weight.shape[0], dtype=shared.A.dtype, device=shared.A.device))
+        key = (weight.shape[0], shared.A.device)
+        if key not in self.identities:  # made once, not in every training step
+            self.identities[key] = torch.eye(weight.shape[0], dtype=shared.A.dtype, device=shared.A.device)
+        return KronFactors(shared.A, self.identities[key])
 
     def penalty(self, model: nn.Module, scenario) -> torch.Tensor:
         """0.5 sum_l tr(G_l dW_l A_l dW_l^T) over the layers with factors; dW = current - anchor

@@ -52,13 +52,16 @@ class EWC(Method):
         loss = super().training_loss(ctx, x, y)
         return loss + self.penalty(ctx.model) if self.fisher else loss
 
-    def after_task(self, ctx: TaskContext) -> None:
+    def importance(self, ctx: TaskContext) -> dict[str, torch.Tensor]:
+        """Per-parameter weights of the penalty from the task just learned: the diagonal Fisher."""
         columns = ctx.loss_slice()
         y = ctx.task.train_y - (columns.start or 0)
-        new = diagonal_fisher(ctx.model, ctx.task.train_x, y, likelihood=ctx.loss.likelihood,
-                              labels=self.fisher_labels, columns=columns,
-                              onehot_scale=ctx.loss.onehot_scale)
-        for name, f in new.items():
+        return diagonal_fisher(ctx.model, ctx.task.train_x, y, likelihood=ctx.loss.likelihood,
+                               labels=self.fisher_labels, columns=columns,
+                               onehot_scale=ctx.loss.onehot_scale)
+
+    def after_task(self, ctx: TaskContext) -> None:
+        for name, f in self.importance(ctx).items():
             old = self.fisher.get(name)
             self.fisher[name] = f if old is None else self.alpha * old + (1 - self.alpha) * f
         self.anchor = {n: p.detach().clone() for n, p in ctx.model.named_parameters()

@@ -1,6 +1,8 @@
 """Memory Aware Synapses (Aljundi et al., ECCV 2018), the global version FACIL implements."""
 from __future__ import annotations
 
+import torch
+
 from labkit.curvature.importance import output_sensitivity
 from labkit.methods.base import Param, TaskContext, register
 from labkit.methods.ewc import EWC
@@ -34,10 +36,5 @@ class MAS(EWC):
     def loss_problem(cls, loss: str) -> str | None:
         return super(EWC, cls).loss_problem(loss)  # not EWC's: no likelihood needed
 
-    def after_task(self, ctx: TaskContext) -> None:
-        new = output_sensitivity(ctx.model, ctx.task.train_x, columns=ctx.loss_slice())
-        for name, omega in new.items():
-            old = self.fisher.get(name)
-            self.fisher[name] = omega if old is None else self.alpha * old + (1 - self.alpha) * omega
-        self.anchor = {n: p.detach().clone() for n, p in ctx.model.named_parameters()
-                       if n in self.fisher}
+    def importance(self, ctx: TaskContext) -> dict[str, torch.Tensor]:
+        return output_sensitivity(ctx.model, ctx.task.train_x, columns=ctx.loss_slice())
