@@ -74,7 +74,10 @@ def test_gpu_flags_run_on_cpu(flags):
     assert result.finished and all(0.0 <= a <= 1.0 for row in result.acc_tag for a in row)
 
 
-def test_compiled_backbone_trains_like_the_plain_one():
+def test_compiled_backbone_trains_like_the_plain_one(monkeypatch):
+    # compile in this process: no pool of compile workers left running beside the later tests
+    import torch._inductor.config
+    monkeypatch.setattr(torch._inductor.config, "compile_threads", 1)
     config = RunConfig(dataset="digits", tasks=1, epochs=1, device="cpu", knn_k=0)
     compiled, plain = run(config.replace(compile=True)), run(config)
     assert compiled.finished
