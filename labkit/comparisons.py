@@ -7,15 +7,14 @@ CPU versions keep that split with rates raised for their few epochs (SGD 0.01, A
 """
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
-from typing import Callable
 
 from labkit.config import RunConfig
 from labkit.presets import presets
 from labkit.registry import Registry
 from labkit.result import RunResult
-from labkit.runner import natural_kind, run
+from labkit.runner import natural_kind
+from labkit.sweep import mean_spread, run_comparison  # noqa: F401  (run_comparison: part of this API)
 
 
 @dataclass(frozen=True)
@@ -62,24 +61,10 @@ for scenario, methods in SCENARIO_METHODS.items():
             Comparison(presets.get(preset), dlcft_rows(methods, *recipes)))
 
 
-def run_comparison(configs: dict[str, RunConfig], seeds: list[int],
-                   on_result: Callable[[str, int, RunResult], None] | None = None,
-                   run_fn: Callable[[RunConfig], RunResult] = run) -> dict[str, list[RunResult]]:
-    """label -> one result per seed (`run_fn` may store the runs; the command line's does)."""
-    out: dict[str, list[RunResult]] = {}
-    for label, config in configs.items():
-        for seed in seeds:
-            result = run_fn(config.replace(seed=seed))
-            out.setdefault(label, []).append(result)
-            if on_result:
-                on_result(label, seed, result)
-    return out
-
-
 def spread(values: list[float]) -> str:
     """'mean ± sample std' in percent."""
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * statistics.fmean(values):.1f} ± {100 * sd:.1f}"
+    mean, sd = mean_spread(values)
+    return f"{100 * mean:.1f} ± {100 * sd:.1f}"
 
 
 def final_table(results: dict[str, list[RunResult]]) -> str:

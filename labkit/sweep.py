@@ -14,13 +14,21 @@ TOTALS = ("total_average_accuracy", "total_average_forgetting")
 def run_seeds(base: RunConfig, methods: list[str], seeds: list[int],
               on_result: Callable[[str, int, RunResult], None] | None = None) -> dict[str, list[RunResult]]:
     """method -> one result per seed, each a run of `base` with that method and seed."""
+    return run_comparison({method: base.replace(method=method) for method in methods}, seeds, on_result)
+
+
+def run_comparison(configs: dict[str, RunConfig], seeds: list[int],
+                   on_result: Callable[[str, int, RunResult], None] | None = None,
+                   run_fn: Callable[[RunConfig], RunResult] = run) -> dict[str, list[RunResult]]:
+    """label -> one result per seed of that label's config (`run_fn` may store the runs; the
+    command line's does)."""
     out: dict[str, list[RunResult]] = {}
-    for method in methods:
+    for label, config in configs.items():
         for seed in seeds:
-            result = run(base.replace(method=method, seed=seed))
-            out.setdefault(method, []).append(result)
+            result = run_fn(config.replace(seed=seed))
+            out.setdefault(label, []).append(result)
             if on_result:
-                on_result(method, seed, result)
+                on_result(label, seed, result)
     return out
 
 

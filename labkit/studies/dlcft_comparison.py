@@ -12,8 +12,6 @@ Seq-CIFAR-100 with 10 tasks and a ResNet-18 pre-trained on ImageNet32 (Shon et a
 """
 from __future__ import annotations
 
-import statistics
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -28,6 +26,7 @@ from labkit.models import IncrementalNet
 from labkit.probe import knn_probe
 from labkit.result import RunResult
 from labkit.runner import build_run_model, grow_heads, natural_kind, pick_device, scenario_on
+from labkit.sweep import mean_spread
 
 # Seq-CIFAR-100, 10 tasks, final accuracy (%): Table 1 (data-IL), Table 2 (task-/class-IL; DLCFT
 # there is TK-FAC), Table 3 (ablation: DLCFT with K-FAC, and OSLA = non-linear + softmax CE with
@@ -47,8 +46,8 @@ SCENARIO_NAMES = {"data-il": "data-IL", "task-il": "task-IL", "class-il": "class
 
 def mean_sd(values: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for one value), in percent."""
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return 100 * statistics.fmean(values), 100 * sd
+    mean, sd = mean_spread(values)
+    return 100 * mean, 100 * sd
 
 
 def scenario_table(results: dict[str, list[RunResult]], scenario: str) -> pd.DataFrame:
