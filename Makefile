@@ -1,5 +1,6 @@
-# The environment lives outside the clone, keyed by the hash of requirements.txt, so a
-# fresh clone reuses it when the pins are unchanged and a new pin builds a new one.
+# The environment lives outside the clone, keyed by the hash of the pins alone, so a fresh clone
+# reuses it when the pins are unchanged (whatever its files' times) and a new pin builds a new
+# one beside it; tools/build-env builds it once under a lock and links it into place complete.
 PYTHON ?= python3
 # One intra-op thread: the kit's CPU models are small, and on a 2-core machine two processes
 # (the app and its background run, pytest and a notebook kernel) each spinning two OpenMP threads
@@ -18,13 +19,9 @@ export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .PHONY: demo test lab app env clean-runs
 
-$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
-	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
-	touch $(STAMP)
+# no prerequisites: the hash in VENV's name already says which pins it holds
+$(STAMP):
+	tools/build-env $(VENV) $(PYTHON)
 
 env: $(STAMP)
 
