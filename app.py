@@ -23,6 +23,7 @@ from labkit.data import datasets, scenarios
 from labkit.losses import losses
 from labkit.methods import methods
 from labkit.models import backbones
+from labkit.recipes import training_defaults
 from labkit.registry import ConfigError
 from labkit.runner import natural_kind
 
@@ -74,19 +75,25 @@ def method_param_inputs(method: str) -> dict:
     return values
 
 
-def training_inputs(method: str) -> dict:
-    """Optimiser, learning rate and pre-training, starting from the method's recipe (DLCFT: Adam
-    on a pre-trained backbone); each method keeps its own values."""
-    recipe, sb = methods.get(method).recipe, st.sidebar
-    optimizer = sb.selectbox("Optimiser", OPTIMIZERS, key=f"optimizer:{method}",
-                             index=OPTIMIZERS.index(recipe.get("optimizer", DEFAULT.optimizer)))
-    lr = sb.number_input("Learning rate", value=float(recipe.get("lr", DEFAULT.lr)), format="%g",
-                         step=number_step(float(recipe.get("lr", DEFAULT.lr))), key=f"lr:{method}")
-    pretrained = sb.checkbox("Start from a pre-trained backbone", value=recipe.get("pretrained") == "auto",
-                             key=f"pretrained:{method}",
+def training_inputs(method: str, loss: str, backbone: str) -> dict:
+    """Optimiser, learning rate and pre-training, starting from labkit.recipes.training_defaults:
+    the method's recipe (DLCFT: Adam on a pre-trained backbone), else the backbone's and the loss's
+    (mse: Adam 1e-2). The widgets are keyed by the method, and by the loss and backbone too where
+    these change the start, so a choice that needs another optimiser starts from it."""
+    start = {**DEFAULT.to_dict(), **training_defaults(method, loss, backbone)}
+    own = start == {**DEFAULT.to_dict(), **methods.get(method).recipe}
+    suffix = method if own else f"{method}:{loss}:{backbone}"
+    sb = st.sidebar
+    optimizer = sb.selectbox("Optimiser", OPTIMIZERS, key=f"optimizer:{suffix}",
+                             index=OPTIMIZERS.index(start["optimizer"]))
+    lr = sb.number_input("Learning rate", value=float(start["lr"]), format="%g",
+                         step=number_step(float(start["lr"])), key=f"lr:{suffix}")
+    pretrained = sb.checkbox("Start from a pre-trained backbone", value=start["pretrained"] == "auto",
+                             key=f"pretrained:{suffix}",
                              help="Pre-trains the backbone once (cached) on a held-out 20% of the dataset's training "
                                   "images, which the run then leaves out of its tasks (labkit.pretrain).")
-    return {"optimizer": optimizer, "lr": float(lr), "pretrained": "auto" if pretrained else ""}
+    return {"optimizer": optimizer, "lr": float(lr), "momentum": start["momentum"],
+            "pretrained": "auto" if pretrained else ""}
 
 
 def choose_config() -> tuple[RunConfig, str | None]:
@@ -127,7 +134,7 @@ def choose_config() -> tuple[RunConfig, str | None]:
     for why, names in refused.items():
         sb.caption(f"Not offered with {method}: {', '.join(names)} ({why}).")
     params = method_param_inputs(method)
-    training = training_inputs(method)
+    training = training_inputs(method, loss or "", backbone or "")
     epochs = sb.number_input("Epochs per task", value=DEFAULT.epochs, step=1, key="epochs")
     seed = sb.number_input("Seed", value=DEFAULT.seed, step=1, key="seed",
                            help="the same seed gives the same run on CPU")
@@ -196,8 +203,14 @@ def draw_run(state: live.RunState, kind: str) -> None:
     st.progress(state.progress, text=state.progress_text())
     where = f"on {state.device}" if state.device else "device not chosen yet"
     st.caption(f"Run {state.run_id} ({where}), stored in {RUNS_DIR / state.run_id}")
-    if state.status == "failed":
+    if state.status == "diverged":
+        st.error(f"The run diverged, so it was stopped: {state.error}. The {state.result.tasks_done} task(s) "
+                 "completed before are kept and shown below; what follows them is not a trained model. "
+                 "Try a smaller learning rate (each loss has its own scale).")
+    elif state.status == "failed":
         st.error(f"The run failed: {state.error}")
+        if state.details:
+            st.code(state.details, language="text")
     elif state.status == "stopped":
         st.warning(f"Stopped. The {state.result.tasks_done} completed task(s) are kept: "
                    f"`python -m labkit run --resume {state.run_id}` continues the run.")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from labkit import comparisons, pretrain, report, sweep
+from labkit import comparisons, pretrain, recipes, report, sweep
+from labkit.cli_input import parse_names, parse_seeds
 from labkit.config import RunConfig
 from labkit.data import datasets, scenarios
 from labkit.events import EpochEnded, Event, RunStarted
@@ -71,14 +72,24 @@ def print_result(run_id: str, result: RunResult) -> None:
     name = "task-agnostic" if kind == "tag" else "task-aware"
     c = result.config
     print(f"\n{c['method']} on {c['dataset']} {c['scenario']}, {c['tasks']} tasks, loss {c['loss']} "
-          f"[{run_id}] {'' if result.finished else '(unfinished)'}")
-    print(f"accuracy matrix ({name}, %):\n{report.matrix_table(result, kind)}")
-    print(report.summary_line(result, kind))
+          f"[{run_id}] {report.status_text(result)}")
+    if result.tasks_done:
+        print(f"accuracy matrix ({name}, %):\n{report.matrix_table(result, kind)}")
+        print(report.summary_line(result, kind))
 
 
-def cmd_run(args: argparse.Namespace) -> None:
+def outcome_code(run_id: str, result: RunResult) -> int:
+    """0 for a finished run; for a diverged one, one line on stderr and 3."""
+    if result.status != "diverged":
+        return 0
+    print(f"error: run {run_id} {report.status_text(result)}; its {result.tasks_done} completed task(s) are kept",
+          file=sys.stderr)
+    return 3
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     given = given_fields(args)
-    if args.resume:
+    if args.resume is not None:
         if given or args.param or args.preset:
             raise ConfigError("resume", args.resume, "--resume takes the stored config; give no other run options")
         run_dir = RunDir.open(args.resume, args.runs_dir)
@@ -88,6 +99,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     run_dir, result = run_and_store(config, args.runs_dir, run_dir)
     print_result(run_dir.run_id, result)
     print(f"stored in {run_dir.path}")
+    return outcome_code(run_dir.run_id, result)
 
 
 def given_fields(args: argparse.Namespace) -> dict:
@@ -95,51 +107,76 @@ def given_fields(args: argparse.Namespace) -> dict:
 
 
 def config_from(args: argparse.Namespace) -> RunConfig:
-    """The preset (or the defaults), overridden by every field given on the command line."""
+    """The preset (or RunConfig's defaults); in the fields the preset leaves at their defaults, the
+    training defaults of the chosen method, loss and backbone (labkit.recipes: e.g. Adam for mse);
+    then every field given on the command line, each on its own."""
+    given = given_fields(args)
     base = presets.get(args.preset) if args.preset else RunConfig()
-    config = base.replace(**given_fields(args))
+    chosen = base.replace(**given)
+    defaults = recipes.training_defaults(chosen.method, chosen.loss, chosen.backbone)
+    config = recipes.fill_unset(base, defaults).replace(**given)
     return config.replace(method_params=parse_params(args.param)) if args.param else config
 
 
-def cmd_table(args: argparse.Namespace) -> None:
-    """Methods x seeds: mean and spread of total average accuracy and forgetting (%)."""
-    base = config_from(args).validate()
-    methods_ = args.methods.split(",")
-    seeds = [int(s) for s in args.seeds.split(",")]
+def cmd_table(args: argparse.Namespace) -> int:
+    """Methods x seeds: mean and spread of total average accuracy and forgetting (%). The lists,
+    and the config of every method, are checked before the first run."""
+    methods_ = parse_names(args.methods, methods, "methods")
+    seeds = parse_seeds(args.seeds, "seeds")
+    base = config_from(args)
     for name in methods_:
         base.replace(method=name).validate()
     print(f"{base.dataset} {base.scenario}, {base.tasks} tasks, {base.backbone}, {base.epochs} epochs, "
           f"seeds {seeds}; totals over the accuracy matrix (TAw = task-aware, TAg = task-agnostic)")
     results = sweep.run_seeds(base, methods_, seeds, lambda m, seed, r: print(
-        f"  {m} seed {seed}: TAw total {100 * r.summary('taw')['total_average_accuracy']:.1f}%", flush=True))
+        f"  {m} seed {seed}: " + (report.status_text(r) if r.status == "diverged" else
+                                  f"TAw total {100 * r.summary('taw')['total_average_accuracy']:.1f}%"), flush=True))
     print(sweep.markdown_table(sweep.seed_table(results)))
+    return diverged_code(results)
 
 
-def cmd_compare(args: argparse.Namespace) -> None:
-    """A named comparison (methods each trained their own way) over seeds: final metrics."""
+def diverged_code(results: dict[str, list[RunResult]]) -> int:
+    """0 when no run diverged; else one line on stderr saying how many, and 3."""
+    runs = [r for rs in results.values() for r in rs]
+    diverged = len(runs) - len(sweep.trained(runs))
+    if not diverged:
+        return 0
+    print(f"error: {diverged} of {len(runs)} runs diverged (marked so above; means leave them out)", file=sys.stderr)
+    return 3
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """A named comparison (methods each trained their own way) over seeds: final metrics. The
+    seeds and every row's config are checked before the first run."""
     comparison = comparisons.comparisons.get(args.name)
+    seeds = parse_seeds(args.seeds, "seeds")
     changes = {k: v for k, v in (("epochs", args.epochs), ("device", args.device), ("data_root", args.data_root))
                if v is not None}
     configs = comparison.configs(**changes)
     for config in configs.values():
         config.validate()
-    seeds = [int(s) for s in args.seeds.split(",")]
     base = comparison.base.replace(**changes)
     print(f"{args.name}: {base.dataset} {base.scenario}, {base.tasks} tasks, {base.backbone}, {base.epochs} epochs, "
           f"pretrained {base.pretrained or 'no'}, seeds {seeds}")
     results = comparisons.run_comparison(
-        configs, seeds, lambda label, seed, r: print(f"  {label} seed {seed}: final accuracy "
-                                                     f"{100 * r.summary(natural_kind(r.config['scenario']))['final_average_accuracy']:.1f}%", flush=True),
+        configs, seeds, lambda label, seed, r: print(
+            f"  {label} seed {seed}: " + (report.status_text(r) if r.status == "diverged" else "final accuracy "
+                                          f"{100 * r.summary(natural_kind(r.config['scenario']))['final_average_accuracy']:.1f}%"),
+            flush=True),
         run_fn=lambda config: run_and_store(config, args.runs_dir)[1])
     print(comparisons.final_table(results))
+    return diverged_code(results)
 
 
 def parse_params(items: list[str]) -> dict[str, str]:
+    """--param KEY=VALUE items -> {KEY: VALUE}; each KEY once (the method checks the values)."""
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError("param", item, "KEY=VALUE, e.g. --param lamb=5000")
+        if key in out:
+            raise ConfigError("param", item, f"each KEY once: {key} is given twice")
         out[key] = value
     return out
 
@@ -160,28 +197,39 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 
 def cmd_runs(args: argparse.Namespace) -> None:
+    """One line per stored run; a run whose files are damaged is named with what is wrong, and
+    the listing goes on."""
     runs = list_runs(args.runs_dir)
     if not runs:
         print(f"no runs stored in {args.runs_dir}")
     for r in runs:
-        c, res = r.config(), r.result()
+        try:
+            c, res = r.config(), r.result()
+        except ConfigError as error:
+            print(f"{r.run_id:<48} unreadable: {error.valid}")
+            continue
         done = res.tasks_done if res else 0
-        state = "finished" if res and res.finished else f"{done}/{c['tasks']} tasks"
+        if res is None or res.status == "running":
+            state = f"{done}/{c['tasks']} tasks" + (", running" if r.is_being_written() else "")
+        else:
+            state = res.status if res.status == "finished" else f"{res.status} ({done}/{c['tasks']} tasks)"
         acc = res.summary(natural_kind(c["scenario"]))["final_average_accuracy"] if res and done else None
-        print(f"{r.run_id:<48} {c['method']:<9} {c['scenario']:<9} {state:<12} "
+        print(f"{r.run_id:<48} {c['method']:<9} {c['scenario']:<9} {state:<24} "
               f"{'' if acc is None else f'avg acc {100 * acc:.1f}%'}")
 
 
-def cmd_show(args: argparse.Namespace) -> None:
+def cmd_show(args: argparse.Namespace) -> int:
     r = RunDir.open(args.run_id, args.runs_dir)
+    r.config()  # a damaged config is reported before anything else
     result = r.result()
     if result is None:
-        print(f"{r.run_id}: no task completed yet")
-        return
+        print(f"{r.run_id}: no task completed yet" + (" (running)" if r.is_being_written() else ""))
+        return 0
     print_result(r.run_id, result)
+    return outcome_code(r.run_id, result)
 
 
-def cmd_demo(args: argparse.Namespace) -> None:
+def cmd_demo(args: argparse.Namespace) -> int:
     """Fine-tuning vs LwF vs EWC vs joint on digits, 5 class-incremental tasks."""
     config = DEMO_CONFIG.replace(epochs=args.epochs, seed=args.seed)
     results = {}
@@ -194,17 +242,21 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print("\nTask-agnostic accuracy collapses to the last task for every method but joint: without old\n"
           "data, softmax lets the new head's logits outgrow the old ones (notebook 01 studies why).\n"
           "Task-aware accuracy shows what LwF and EWC keep inside each old head.")
+    return diverged_code({name: [result] for name, result in results.items()})
 
 
 def cmd_pretrain(args: argparse.Namespace) -> None:
-    """Train (or find cached) a backbone checkpoint that runs start from with --pretrained PATH."""
-    datasets.get(args.dataset)
-    backbones.get(args.backbone)
-    if not 0.0 <= args.holdout < 1.0:
-        raise ConfigError("holdout", args.holdout, "a fraction in [0, 1): 0 trains on all training images")
+    """Train (or find cached) a backbone checkpoint that runs start from with --pretrained PATH.
+    Every option is checked before any work (ConfigError naming it); a pre-training that
+    diverges caches nothing and exits with status 3 after one line on stderr."""
     spec = pretrain.PretrainSpec(source=args.dataset, backbone=args.backbone, holdout=args.holdout,
-                                 epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
-    path = pretrain.pretrain(spec, args.data_root, pick_device(args.device))
+                                 epochs=args.epochs, lr=args.lr, batch_size=args.batch_size).validate()
+    try:
+        path = pretrain.pretrain(spec, args.data_root, pick_device(args.device))
+    except pretrain.Diverged as diverged:
+        print(f"error: pre-training diverged at epoch {diverged.epoch + 1}: {diverged.reason}; nothing was "
+              f"cached (a smaller --lr than {spec.lr:g} may train)", file=sys.stderr)
+        raise SystemExit(3) from None
     checkpoint = pretrain.load_checkpoint(path)
     print(f"checkpoint {path}: {checkpoint['backbone']} pre-trained on {checkpoint['train_images']} images "
           f"of {checkpoint['source']}, train accuracy {100 * checkpoint['train_accuracy']:.1f}%")
@@ -258,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_pre.add_argument("--lr", type=float, default=0.05)
     p_pre.add_argument("--batch-size", type=int, default=128)
     p_pre.add_argument("--data-root", default="data")
-    p_pre.add_argument("--device", default="auto")
+    p_pre.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p_pre.set_defaults(func=cmd_pretrain)
     p_demo = sub.add_parser("demo", help="fine-tuning vs LwF vs EWC vs joint on digits")
     p_demo.add_argument("--epochs", type=int, default=DEMO_CONFIG.epochs)
@@ -276,14 +328,13 @@ def stop_on_sigterm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        return args.func(args) or 0
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("stopped: the completed tasks are kept (run --resume RUN_ID continues)", file=sys.stderr)
         return 130
-    return 0
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from labkit.presets import presets
 from labkit.registry import Registry
 from labkit.result import RunResult
 from labkit.runner import natural_kind
-from labkit.sweep import mean_spread, run_comparison  # noqa: F401  (run_comparison: part of this API)
+from labkit.sweep import mean_spread, percent_cell, run_comparison, runs_cell, trained  # noqa: F401  (run_comparison: part of this API)
 
 
 @dataclass(frozen=True)
@@ -62,21 +62,22 @@ for scenario, methods in SCENARIO_METHODS.items():
 
 
 def spread(values: list[float]) -> str:
-    """'mean ± sample std' in percent."""
-    mean, sd = mean_spread(values)
-    return f"{100 * mean:.1f} ± {100 * sd:.1f}"
+    """'mean ± sample std' in percent ('diverged' for no value)."""
+    return percent_cell(*mean_spread(values))
 
 
 def final_table(results: dict[str, list[RunResult]]) -> str:
     """Markdown: per row, the final average accuracy and forgetting in the scenario's own kind
     (task-aware for task-IL, task-agnostic otherwise) and the final k-NN probe accuracy, each
-    mean ± sample std over seeds, in percent."""
-    lines = ["| method | final accuracy | final forgetting | k-NN after last task |", "|---|---|---|---|"]
+    mean ± sample std over the seeds whose run did not diverge, in percent, and the runs each
+    mean is over."""
+    lines = ["| method | final accuracy | final forgetting | k-NN after last task | runs |", "|---|---|---|---|---|"]
     for label, runs in results.items():
         kind = natural_kind(runs[0].config["scenario"])
-        summaries = [r.summary(kind) for r in runs]
-        knn = [r.knn_acc[-1] for r in runs if r.knn_acc]
+        kept = trained(runs)
+        summaries = [r.summary(kind) for r in kept]
+        knn = [r.knn_acc[-1] for r in kept if r.knn_acc]
         lines.append(f"| {label} | {spread([s['final_average_accuracy'] for s in summaries])} | "
                      f"{spread([s['final_average_forgetting'] for s in summaries])} | "
-                     f"{spread(knn) if knn else '-'} |")
+                     f"{spread(knn) if knn else '-'} | {runs_cell(runs)} |")
     return "\n".join(lines)

@@ -1,7 +1,10 @@
-"""RunConfig: one frozen dataclass for a whole experiment, and its validation."""
+"""RunConfig: one frozen dataclass for a whole experiment, and its validation: every field's
+type, then its range, then the fields together (tasks per class, method x loss x backbone,
+the method's own parameters), before anything is loaded or run."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,10 +14,17 @@ from labkit.data import check_tasks, datasets, scenarios
 from labkit.losses import losses
 from labkit.methods import methods
 from labkit.models import backbones
-from labkit.registry import ConfigError
+from labkit.registry import ConfigError, check_number
 
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda")
+SEED_MAX = 2**32 - 1  # numpy's seeds are 0 .. 2**32 - 1
+# whole-number fields: (lowest, highest) allowed (None: no upper bound)
+WHOLE_NUMBERS = {"tasks": (1, None), "epochs": (1, 10_000), "batch_size": (1, 1_000_000),
+                 "lr_patience": (0, 10_000), "seed": (0, SEED_MAX), "knn_k": (0, None)}
+# real fields: their bounds (ge/gt: lowest, closed/open; le/lt: highest, closed/open)
+NUMBERS = {"lr": dict(gt=0, le=1000), "momentum": dict(ge=0, lt=1), "weight_decay": dict(ge=0, le=1000),
+           "val_fraction": dict(ge=0, lt=1), "lr_factor": dict(gt=1), "lr_min": dict(ge=0)}
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,14 @@ class RunConfig:
     method_params: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> "RunConfig":
-        """Raise ConfigError (field, value, what is valid) on the first bad field; else self."""
+        """Raise ConfigError (field, value, what is valid) on the first bad field; else self.
+
+        Every field is checked, its type before its range and before any other check reads it:
+        names are registered strings, whole numbers are ints (not bools), every number is finite
+        (no NaN or inf) and within its bounds, seed fits numpy's 0 .. 2**32 - 1, data_root is a
+        non-empty path, pretrained "" / "auto" / "auto:<dataset>" / an existing checkpoint file,
+        method_params a dict of the method's own parameters, each within its range. Loads nothing.
+        """
         for name, registry in (("dataset", datasets), ("scenario", scenarios), ("backbone", backbones),
                                ("method", methods), ("loss", losses)):
             registry.get(getattr(self, name))
@@ -75,27 +92,19 @@ class RunConfig:
         _choice("device", self.device, DEVICES)
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("device", self.device, "no CUDA device is available here: use 'auto' or 'cpu'")
-        for name in ("tasks", "epochs", "batch_size"):
-            _positive_int(name, getattr(self, name))
-        _number("lr", self.lr, low=0.0, low_open=True)
-        _number("momentum", self.momentum, low=0.0)
-        _number("weight_decay", self.weight_decay, low=0.0)
-        _number("val_fraction", self.val_fraction, low=0.0, high=1.0)
-        if not isinstance(self.lr_patience, int) or isinstance(self.lr_patience, bool) or self.lr_patience < 0:
-            raise ConfigError("lr_patience", self.lr_patience, "0 (constant rate) or a positive number of epochs")
-        if self.lr_patience and not self.val_fraction:
-            raise ConfigError("lr_patience", self.lr_patience, "needs a validation split: set val_fraction > 0")
-        _number("lr_factor", self.lr_factor, low=1.0, low_open=True)
-        _number("lr_min", self.lr_min, low=0.0)
+        for name, (low, high) in WHOLE_NUMBERS.items():
+            check_number(name, getattr(self, name), integer=True, ge=low, le=high)
+        for name, bounds in NUMBERS.items():
+            check_number(name, getattr(self, name), **bounds)
         for name in ("freeze_old_heads", "augment", "amp", "channels_last", "compile"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, getattr(self, name), "True or False")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ConfigError("seed", self.seed, "an integer")
-        if not isinstance(self.knn_k, int) or isinstance(self.knn_k, bool) or self.knn_k < 0:
-            raise ConfigError("knn_k", self.knn_k, "0 (no k-NN probe) or a positive number of neighbours")
-        if self.pretrained.startswith("auto:") and self.pretrained[5:] not in datasets:
-            raise ConfigError("pretrained", self.pretrained, f"auto:<dataset> with a dataset of: {', '.join(datasets)}")
+        if self.lr_patience and not self.val_fraction:
+            raise ConfigError("lr_patience", self.lr_patience, "needs a validation split: set val_fraction > 0")
+        _path("data_root", self.data_root)
+        _pretrained(self.pretrained)
+        if not isinstance(self.method_params, dict) or not all(isinstance(k, str) for k in self.method_params):
+            raise ConfigError("method_params", self.method_params, "a dict of parameter name (str) -> value")
         check_tasks(self.scenario, self.tasks, datasets.get(self.dataset).num_classes)
         method = methods.get(self.method)
         for name, problem in (("loss", method.loss_problem(self.loss)),
@@ -110,6 +119,10 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        """The config of a dict of fields (to_dict's, a stored config.json); unknown keys are
+        refused here, the values by validate()."""
+        if not isinstance(d, dict) or not all(isinstance(key, str) for key in d):
+            raise ConfigError("config", d, "a dict of RunConfig field names (str) -> values")
         names = {f.name for f in dataclasses.fields(cls)}
         for key in d:
             if key not in names:
@@ -121,18 +134,22 @@ class RunConfig:
 
 
 def _choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
-    if value not in valid:
+    if not isinstance(value, str) or value not in valid:
         raise ConfigError(name, value, f"choose one of {', '.join(valid)}")
 
 
-def _positive_int(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(name, value, "a positive integer (1 or more)")
+def _path(name: str, value: Any) -> None:
+    if not isinstance(value, str) or not value or "\0" in value:
+        raise ConfigError(name, value, "a folder path: a non-empty string without NUL characters")
 
 
-def _number(name: str, value: Any, low: float, high: float | None = None, low_open: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    ok = ok and (value > low if low_open else value >= low) and (high is None or value < high)
-    if not ok:
-        lo = f"{'>' if low_open else '>='} {low:g}"
-        raise ConfigError(name, value, f"a number {lo}" + (f" and < {high:g}" if high is not None else ""))
+def _pretrained(value: Any) -> None:
+    """"" (random initialisation), "auto", "auto:<dataset>" or the path of an existing file."""
+    valid = (f"'' (none), 'auto', 'auto:<dataset>' with a dataset of: {', '.join(datasets)}, "
+             "or a checkpoint file made by `python -m labkit pretrain`")
+    if not isinstance(value, str) or "\0" in value:
+        raise ConfigError("pretrained", value, valid)
+    if value.startswith("auto:") and value[5:] not in datasets:
+        raise ConfigError("pretrained", value, valid)
+    if value not in ("", "auto") and not value.startswith("auto:") and not os.path.isfile(value):
+        raise ConfigError("pretrained", value, f"no such file; {valid}")

@@ -52,7 +52,16 @@ class RunFinished(Event):
 
 @dataclass
 class RunFailed(Event):
+    """The run ended by an error, or was stopped (error starts with "KeyboardInterrupt")."""
     type: ClassVar[str] = "run_failed"
     run_id: str | None
     error: str
+    tasks_done: int
+
+
+@dataclass
+class RunDiverged(Event):
+    type: ClassVar[str] = "run_diverged"
+    run_id: str | None
+    failure: dict  # labkit.outcome.Diverged.to_dict(): task, epoch, reason, last finite loss
     tasks_done: int

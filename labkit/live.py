@@ -146,9 +146,10 @@ def _alive(pid: int, run_id: str) -> bool:
 class RunState:
     """What a page shows of a run: its status, its result so far and where training is.
 
-    status: "starting" (process up, data not loaded yet), "running", "finished", "stopped",
-    "failed" (error says why) or "incomplete" (ended without a final event and no process of
-    this machine follows it: killed, or running elsewhere; `run --resume` continues it)."""
+    status: "starting" (process up, data not loaded yet), "running", and then the outcome
+    stored in result.json: "finished", "stopped", "diverged" or "failed" (error says why); or
+    "incomplete": it ended without recording an outcome and no process of this machine follows
+    it (killed, or running elsewhere; `run --resume` continues it)."""
 
     run_id: str
     config: dict
@@ -158,6 +159,7 @@ class RunState:
     task: int | None = None  # the task being trained (0-based), from the last epoch event
     epoch: int = 0           # epochs of that task done
     error: str | None = None
+    details: str | None = None  # a failed run's traceback, when one was stored
 
     @property
     def active(self) -> bool:
@@ -186,6 +188,8 @@ class RunState:
             return f"finished: {self.num_tasks} tasks learned"
         if self.status == "starting":
             return "starting: loading libraries and data"
+        if self.status == "diverged":
+            return f"diverged: {self.error}"
         if self.task is None or self.task < self.result.tasks_done:
             task, epoch = self.result.tasks_done, 0
         else:
@@ -194,81 +198,55 @@ class RunState:
         return where if self.active else f"{self.status} at {where}"
 
 
-def result_from_events(config: dict, run_id: str, events: list[dict]) -> RunResult:
-    """The RunResult so far, rebuilt from a run's events: accuracies from task_evaluated, and
-    training losses from epoch_ended (including the task being learned now). A run_started
-    event of a resumed run drops what came after its start_task."""
-    result = RunResult(config=config, run_id=run_id)
-    for event in events:
-        kind = event.get("type")
-        if kind == "run_started":
-            n = event["start_task"]
-            del result.acc_taw[n:], result.acc_tag[n:], result.task_seconds[n:], result.epoch_losses[n:]
-            result.device = event["device"]
-        elif kind == "epoch_ended":
-            while len(result.epoch_losses) <= event["task"]:
-                result.epoch_losses.append([])
-            losses_so_far = result.epoch_losses[event["task"]]
-            del losses_so_far[event["epoch"]:]
-            losses_so_far.append(event["loss"])
-        elif kind == "task_evaluated":
-            del result.acc_taw[event["task"]:], result.acc_tag[event["task"]:], result.task_seconds[event["task"]:]
-            result.acc_taw.append(event["acc_taw"])
-            result.acc_tag.append(event["acc_tag"])
-            result.task_seconds.append(event["seconds"])
-        elif kind == "run_finished":
-            result.finished = True
-    return result
-
-
 def run_state(run_dir: RunDir) -> RunState:
     """The state of a run from its folder (any run: started here, from the command line, or
-    long finished). An unreadable folder raises ConfigError saying which file and why."""
-    try:
-        config = run_dir.config()
-        events = run_dir.events()
-        stored = None if events else run_dir.result()
-        result = stored or result_from_events(config, run_dir.run_id, events)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
-        raise ConfigError("run", str(run_dir.path), f"its files cannot be read ({type(error).__name__}: {error})")
-    if not isinstance(config, dict) or "tasks" not in config or "epochs" not in config:
-        raise ConfigError("run", str(run_dir.path), "config.json does not hold a run's config")
+    long finished). Completed tasks and the outcome come from result.json alone (labkit.store);
+    events.jsonl adds only where training is now: the epoch losses of the task being learned
+    and the device. An unreadable folder raises ConfigError saying which file and why."""
+    config = run_dir.config()
+    stored = run_dir.result()
+    events = run_dir.events()
+    result = stored or RunResult(config=config, run_id=run_dir.run_id)
     started = [i for i, e in enumerate(events) if e.get("type") == "run_started"]
-    device = events[started[-1]]["device"] if started else stored.device if stored else None
-    state = RunState(run_dir.run_id, config, "running", result, device=device)
-    last_run = events[started[-1]:] if started else events
-    for event in last_run:
-        if event.get("type") == "epoch_ended":
-            state.task, state.epoch = event["task"], event["epoch"] + 1
-        elif event.get("type") == "run_finished":
-            state.status = "finished"
-        elif event.get("type") == "run_failed":
-            stopped = event["error"].startswith("KeyboardInterrupt")
-            state.status, state.error = ("stopped", None) if stopped else ("failed", event["error"])
-    if stored is not None and stored.finished:
-        state.status = "finished"
-    if state.status == "running":
+    current = events[started[-1]:] if started else []
+    state = RunState(run_dir.run_id, config, result.status, result,
+                     device=current[0].get("device") if current else stored.device if stored else None)
+    try:
+        for event in current:
+            if event.get("type") == "epoch_ended":
+                state.task, state.epoch = int(event["task"]), int(event["epoch"]) + 1
+                if state.task >= result.tasks_done and result.status == "running":  # the task being learned
+                    while len(result.epoch_losses) <= state.task:
+                        result.epoch_losses.append([])
+                    del result.epoch_losses[state.task][event["epoch"]:]
+                    result.epoch_losses[state.task].append(event["loss"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ConfigError("run", run_dir.run_id, f"its events.jsonl holds an event labkit did not write ({error!r})")
+    if result.status in ("diverged", "failed"):
+        failure = result.failure or {}
+        state.error, state.details = failure.get("message", "no reason was stored"), failure.get("traceback")
+    elif result.status == "running":
         _check_process(run_dir, state, has_started=bool(started))
     return state
 
 
 def _check_process(run_dir: RunDir, state: RunState, has_started: bool) -> None:
-    """A run with no final event: still going, or ended without one (refused, killed)?"""
+    """A run with no outcome stored: still going, or ended without one (refused, killed)?"""
     pid = _pid(run_dir)
-    if pid is None:
-        state.status = "incomplete"
-        state.error = (f"no final event and no process follows it here; `python -m labkit run --resume "
-                       f"{run_dir.run_id}` continues it after its last completed task")
-    elif _alive(pid, run_dir.run_id):
+    resume = f"`python -m labkit run --resume {run_dir.run_id}` continues it after its last completed task"
+    if run_dir.is_being_written() or (pid is not None and _alive(pid, run_dir.run_id)):
         state.status = "running" if has_started else "starting"
+    elif pid is None:
+        state.status = "incomplete"
+        state.error = f"it ended without recording how, and no process follows it here; {resume}"
     elif (run_dir.path / STOP_FILE).exists():
         state.status = "stopped"
     else:
         state.status = "failed"
-        state.error = _log_tail(run_dir) or "the run's process ended without a word"
+        state.error = _log_tail(run_dir) or f"the run's process ended without recording how (killed?); {resume}"
 
 
-def _log_tail(run_dir: RunDir, lines: int = 6) -> str:
+def _log_tail(run_dir: RunDir, lines: int = 20) -> str:
     """The last lines of the run's log, without progress-bar redraws."""
     try:
         with open(run_dir.path / LOG_FILE, errors="replace", newline="") as log:  # keep "\r" as it is
@@ -332,7 +310,8 @@ def stored_states(runs_dir: str | Path) -> tuple[list[RunState], dict[str, str]]
 
 def run_label(state: RunState) -> str:
     c = state.config
-    return f"{c.get('method')} + {c.get('loss')}, {c.get('dataset')} {c.get('scenario')} [{state.run_id[-6:]}]"
+    ended = "" if state.status in ("finished", *ACTIVE) else f", {state.status}"  # a diverged curve says so
+    return f"{c.get('method')} + {c.get('loss')}, {c.get('dataset')} {c.get('scenario')} [{state.run_id[-6:]}]{ended}"
 
 
 def final_metrics(states: list[RunState], kind: str | None = None) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import traceback
 from typing import TextIO
 
 import sklearn.datasets  # noqa: F401
@@ -23,7 +24,8 @@ from labkit.__main__ import main, stop_on_sigterm
 
 def run_child(runs_dir: str, run_id: str, log_path: str) -> None:
     """In the forked child: own session (so Stop signals just it), output to the log, SIGTERM
-    as a clean stop (completed tasks kept), then the run; never returns."""
+    as a clean stop (completed tasks kept), then the run; never returns. A crash prints its
+    traceback to the log before the process exits (os._exit skips Python's own printing)."""
     os.setsid()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
@@ -31,9 +33,14 @@ def run_child(runs_dir: str, run_id: str, log_path: str) -> None:
     os.dup2(devnull, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)
+    # Python's streams on the new descriptors, whatever they were bound to in the parent
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
     code = 1
     try:
         code = main(["--runs-dir", runs_dir, "run", "--resume", run_id])
+    except BaseException:  # noqa: BLE001 - the traceback goes to the log, which the page shows
+        traceback.print_exc()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()

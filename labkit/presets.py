@@ -22,6 +22,10 @@ presets.register("rethinking-cifar100", "Rethinking softmax's CIFAR-100 protocol
     RunConfig(dataset="cifar100", tasks=10, backbone="resnet32", epochs=200, lr_patience=5, **RETHINKING, **GPU_PATH))
 presets.register("rethinking-fashion", "the same protocol, quick: Fashion-MNIST, 5 tasks, MLP, 8 epochs (CPU, about half a minute a run)")(
     RunConfig(dataset="fashion_mnist", tasks=5, backbone="mlp", epochs=8, lr_patience=2, **RETHINKING))
+# Measured (task-aware accuracy of each new task right after it was learned, seeds 0-2): on its mlp
+# every task >= 0.958. With --backbone cnn (which the preset's SGD 0.1 then trains) new tasks reached
+# only 0.746-0.986 while the cnn had no batch norm; with it (backbones.SmallCNN) every task >= 0.986,
+# so the protocol itself needs no change. rethinking-fashion is not measured here (no Fashion-MNIST).
 presets.register("rethinking-digits", "the same protocol, quicker: digits, 5 tasks, MLP, 20 epochs (CPU, seconds)")(
     RunConfig(dataset="digits", tasks=5, backbone="mlp", epochs=20, lr_patience=3, **RETHINKING))
 

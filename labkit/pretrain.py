@@ -11,23 +11,32 @@ The backbone is trained with one linear classifier over all classes of the pre-t
 (softmax CE, SGD with momentum, cosine-annealed rate; on CUDA with the runner's GPU path: crop and
 flip on the device, bf16 autocast, channels-last); only the backbone is kept. Checkpoints
 hold tensors and plain values only, and load with ``torch.load(..., weights_only=True)``.
+
+A checkpoint is checked before it is used (``load_checkpoint``): a file that is not one, or whose
+weights do not fit the backbone or are not finite, is refused by name; a damaged cached one is
+trained again; a pre-training that diverges raises labkit.outcome.Diverged and caches nothing.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-from labkit.data import load_dataset
+from labkit.data import datasets, load_dataset
 from labkit.data.augment import random_crop_flip
 from labkit.data.loaders import batches
 from labkit.data.types import ArrayDataset
 from labkit.models import backbones
-from labkit.registry import ConfigError
+from labkit.outcome import Diverged, divergence
+from labkit.registry import ConfigError, check_number
 
 SPLIT_SEED = 0
+CHECKPOINT_KEYS = ("source", "backbone", "holdout", "input_shape", "epochs", "train_images",
+                   "train_accuracy", "state_dict")
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,19 @@ class PretrainSpec:
     lr: float = 0.05
     batch_size: int = 128
     weight_decay: float = 5e-4
+
+    def validate(self) -> "PretrainSpec":
+        """Raise ConfigError (field, value, what is valid) on the first bad field, before any work:
+        a bad number would otherwise fail deep in training (batch size 0) or train a NaN backbone
+        (lr nan) that the cache then hands to every later run; else return self."""
+        datasets.get(self.source)
+        backbones.get(self.backbone)
+        check_number("holdout", self.holdout, ge=0, lt=1)  # 0: all training images
+        for name in ("epochs", "batch_size"):
+            check_number(name, getattr(self, name), integer=True, ge=1)
+        check_number("lr", self.lr, gt=0)
+        check_number("weight_decay", self.weight_decay, ge=0)
+        return self
 
     def file_name(self) -> str:
         part = f"h{self.holdout:g}" if self.holdout else "all"
@@ -77,7 +99,9 @@ def pretraining_images(dataset: ArrayDataset, holdout: float) -> tuple[torch.Ten
 def train_backbone(spec: PretrainSpec, x: torch.Tensor, y: torch.Tensor, num_classes: int,
                    device: torch.device, log=print) -> tuple[nn.Module, float]:
     """Backbone + linear classifier trained with softmax CE; returns the backbone and the final
-    epoch's training accuracy."""
+    epoch's training accuracy. Raises labkit.outcome.Diverged (task 0) after an epoch whose mean
+    loss is not finite or has exploded, so a blown-up backbone is never returned. Hits and the
+    loss are summed on the device and read once per epoch, with the first batch's loss."""
     torch.manual_seed(SPLIT_SEED)
     backbone = backbones.get(spec.backbone)(tuple(x.shape[1:])).to(device)
     net = nn.Sequential(backbone, nn.Linear(backbone.out_dim, num_classes)).to(device)
@@ -87,9 +111,9 @@ def train_backbone(spec: PretrainSpec, x: torch.Tensor, y: torch.Tensor, num_cla
     gpu = device.type == "cuda"
     if gpu:
         net = net.to(memory_format=torch.channels_last)
-    accuracy = 0.0
+    accuracy, first_batch, last_finite = 0.0, None, None
     for epoch in range(spec.epochs):
-        hits = torch.zeros((), device=device)
+        hits, total = torch.zeros((), device=device), torch.zeros((), device=device)
         for xb, yb in batches(x, y, spec.batch_size):
             if gpu:
                 xb = random_crop_flip(xb).contiguous(memory_format=torch.channels_last)
@@ -100,28 +124,54 @@ def train_backbone(spec: PretrainSpec, x: torch.Tensor, y: torch.Tensor, num_cla
             loss.backward()
             optimizer.step()
             hits += (logits.argmax(1) == yb).sum()
+            total += loss.detach().float() * len(yb)
+            if first_batch is None:
+                first_batch = loss.detach().float().clone()
         schedule.step()
-        accuracy = float(hits) / len(y)
+        read_hits, read_total, read_first = torch.stack([hits, total, first_batch]).tolist()  # one sync
+        accuracy, epoch_loss = read_hits / len(y), read_total / len(y)
+        reason = divergence(epoch_loss, read_first)
+        if reason:
+            raise Diverged(0, epoch, reason, last_finite)
+        last_finite = epoch_loss
         log(f"pretrain {spec.backbone} on {spec.source}: epoch {epoch + 1}/{spec.epochs}, "
-            f"train accuracy {100 * accuracy:.1f}%")
+            f"loss {epoch_loss:.4f}, train accuracy {100 * accuracy:.1f}%")
     return backbone.eval(), accuracy
 
 
 def pretrain(spec: PretrainSpec, data_root: str | Path = "data", device: torch.device | str = "cpu",
              log=print) -> Path:
-    """Train (or find cached) the checkpoint ``spec`` names, under data_root/checkpoints/."""
-    path = Path(data_root) / "checkpoints" / spec.file_name()
+    """Train (or find cached) the checkpoint ``spec`` names, under data_root/checkpoints/.
+
+    A cached file is checked as ``load_checkpoint`` checks any: a damaged one (truncated,
+    garbage, NaN weights, not fitting the backbone) is trained again and replaced, with a log
+    line saying so. A pre-training that diverges raises Diverged and caches nothing; the new
+    file is written beside the old and renamed over it, so a reader never sees half a file."""
+    spec.validate()
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device", str(device), "no CUDA device is available here: use 'auto' or 'cpu'")
+    root = Path(data_root)
+    if root.exists() and not root.is_dir():
+        raise ConfigError("data_root", str(data_root), "a folder (checkpoints are cached under data_root/checkpoints)")
+    path = root / "checkpoints" / spec.file_name()
     if path.exists():
-        return path
+        problem = checkpoint_problem(path, spec.backbone, datasets.get(spec.source).input_shape)
+        if problem is None:
+            return path
+        log(f"pretrain: the cached checkpoint {path} is damaged ({problem}); training it again")
     dataset = load_dataset(spec.source, data_root)
     x, y = pretraining_images(dataset, spec.holdout)
-    backbone, accuracy = train_backbone(spec, x, y, dataset.num_classes, torch.device(device), log)
+    if len(y) == 0:
+        raise ConfigError("holdout", spec.holdout, f"a share of {spec.source}'s {len(dataset.train_y)} "
+                          "training images that holds at least one image")
+    backbone, accuracy = train_backbone(spec, x, y, dataset.num_classes, device, log)
     checkpoint = {"source": spec.source, "backbone": spec.backbone, "holdout": spec.holdout,
                   "input_shape": list(dataset.input_shape), "epochs": spec.epochs,
                   "train_images": len(y), "train_accuracy": accuracy,
                   "state_dict": {k: v.cpu() for k, v in backbone.state_dict().items()}}
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".part")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.part")  # one per process: no two writers share it
     torch.save(checkpoint, partial)
     partial.replace(path)  # atomic: an interrupted pre-training leaves no half checkpoint
     return path
@@ -139,24 +189,99 @@ def spec_for(pretrained: str, dataset: str, backbone: str) -> PretrainSpec | Non
     return None
 
 
-def load_checkpoint(path: str | Path) -> dict:
+# torch's paragraphs around a weights_only refusal; one advises loading the file unsafely
+TORCH_BOILERPLATE = ("Weights only load failed", "Please file an issue", "Check the documentation")
+
+
+def _load_error(error: Exception) -> str:
+    """`error` from torch.load in one line: its type and what went wrong, without the advice."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    detail = "; ".join(line for line in lines if line and not line.startswith(TORCH_BOILERPLATE))
+    return f"{type(error).__name__}: {detail[:200]}" if detail else type(error).__name__
+
+
+def _read(path: Path, backbone: str | None, input_shape: tuple[int, ...] | None) -> tuple[Any, str | None]:
+    """(what torch.load reads from `path`, None), or (None, why it is not a usable checkpoint)."""
+    if not path.is_file():
+        return None, "no such file"
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain values only
+    except Exception as error:  # noqa: BLE001 - garbage makes torch.load raise many kinds of error
+        return None, f"torch cannot load it as tensors and plain values ({_load_error(error)})"
+    problem = _contents_problem(checkpoint, backbone, input_shape)
+    return (None, problem) if problem else (checkpoint, None)
+
+
+def _contents_problem(checkpoint: Any, backbone: str | None,
+                      input_shape: tuple[int, ...] | None) -> str | None:
+    """Why `checkpoint` (what torch.load returned) is not a usable labkit checkpoint, or None.
+
+    Checked: a dict with CHECKPOINT_KEYS; the backbone is `backbone` (when given) and
+    registered; its state_dict has exactly the parameter and buffer names and shapes of that
+    backbone built for `input_shape` (the run's images; the checkpoint's own when None); every
+    floating-point tensor is finite (NaN weights come from a diverged training)."""
+    if not isinstance(checkpoint, dict):
+        return f"it holds a {type(checkpoint).__name__}, not a checkpoint dict"
+    missing = [key for key in CHECKPOINT_KEYS if key not in checkpoint]
+    if missing:
+        return f"it lacks the entries {', '.join(missing)}"
+    name = checkpoint["backbone"]
+    if backbone is not None and name != backbone:
+        return f"a checkpoint of backbone {backbone!r} is needed; this one holds {name!r}"
+    if name not in backbones:
+        return f"its backbone {name!r} is not one of {', '.join(backbones)}"
+    shape = checkpoint["input_shape"]
+    if not (isinstance(shape, (list, tuple)) and len(shape) == 3 and all(isinstance(d, int) and d > 0 for d in shape)):
+        return f"its input_shape {shape!r} is not (C, H, W)"
+    if input_shape is not None and tuple(shape) != tuple(input_shape):
+        return f"it was trained on images of shape {tuple(shape)}, not {tuple(input_shape)}"
+    state = checkpoint["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        return "its state_dict is not a dict of tensors"
+    with torch.device("meta"):  # shapes only: no memory, and the global random stream is untouched
+        expected = {k: tuple(v.shape) for k, v in backbones.get(name)(tuple(shape)).state_dict().items()}
+    if set(state) != set(expected):
+        lacking, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+        return (f"its state_dict does not fit backbone {name!r}: missing {', '.join(lacking) or 'nothing'}; "
+                f"unexpected {', '.join(extra) or 'nothing'}")
+    wrong = [f"{k} {tuple(state[k].shape)} (needs {expected[k]})" for k in expected if tuple(state[k].shape) != expected[k]]
+    if wrong:
+        return f"its state_dict does not fit backbone {name!r}: {'; '.join(wrong)}"
+    broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:
+        return f"its weights hold NaN or inf ({', '.join(broken)}): the training that made it diverged"
+    return None
+
+
+def checkpoint_problem(path: str | Path, backbone: str | None = None,
+                       input_shape: tuple[int, ...] | None = None) -> str | None:
+    """Why the file at `path` is not a usable checkpoint (see `load_checkpoint`), or None."""
+    return _read(Path(path), backbone, input_shape)[1]
+
+
+def load_checkpoint(path: str | Path, backbone: str | None = None,
+                    input_shape: tuple[int, ...] | None = None) -> dict:
+    """The checkpoint at `path`, after checking it is one labkit made and that it fits:
+    ConfigError on field "pretrained" saying what is wrong otherwise (not a file, not loadable
+    by torch, not a checkpoint dict, another backbone, a state_dict that does not fit the
+    backbone's names and shapes, non-finite weights; see `_contents_problem`), so a bad file is
+    refused by name instead of failing later inside load_state_dict."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError("pretrained", str(path), "a checkpoint file made by `python -m labkit pretrain`, "
                           "'auto' or 'auto:<dataset>'")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint, problem = _read(path, backbone, input_shape)
+    if problem:
+        raise ConfigError("pretrained", str(path), f"a checkpoint made by `python -m labkit pretrain`; {problem}")
+    return checkpoint
 
 
 def resolve(pretrained: str, dataset: str, backbone: str, data_root: str | Path,
             device: torch.device | str = "cpu", log=print) -> dict | None:
     """The checkpoint a run starts from (pre-training it first when asked and not cached), or
-    None when ``pretrained`` is empty."""
+    None when ``pretrained`` is empty. It is checked to fit ``backbone`` on ``dataset``'s images."""
     if not pretrained:
         return None
     spec = spec_for(pretrained, dataset, backbone)
     path = pretrain(spec, data_root, device, log) if spec else Path(pretrained)
-    checkpoint = load_checkpoint(path)
-    if checkpoint["backbone"] != backbone:
-        raise ConfigError("pretrained", str(path), f"a checkpoint of backbone {backbone!r}; "
-                          f"this one holds {checkpoint['backbone']!r}")
-    return checkpoint
+    return load_checkpoint(path, backbone, datasets.get(dataset).input_shape)

@@ -1,7 +1,9 @@
 """Name -> object registries, so the command line, the app and notebooks can walk the grid
-of datasets x scenarios x backbones x methods x losses by name (timm's register/list style)."""
+of datasets x scenarios x backbones x methods x losses by name (timm's register/list style);
+and the bad-input primitives they share: ConfigError, parse_bool, check_number."""
 from __future__ import annotations
 
+import math
 from typing import Callable, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -12,7 +14,16 @@ class ConfigError(ValueError):
 
     def __init__(self, field: str, value: object, valid: str):
         self.field, self.value, self.valid = field, value, valid
-        super().__init__(f"{field}={value!r} is not valid: {valid}")
+        super().__init__(f"{field}={short_repr(value)} is not valid: {valid}")
+
+
+def short_repr(value: object, limit: int = 200) -> str:
+    """repr(value), cut to `limit` characters (a huge int's repr may even be refused by Python)."""
+    try:
+        text = repr(value)
+    except ValueError:  # int too large for a decimal string
+        return f"<an int of {value.bit_length()} bits>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def parse_bool(value: object) -> bool:
@@ -25,6 +36,35 @@ def parse_bool(value: object) -> bool:
     if text in ("0", "false", "no"):
         return False
     raise ValueError(f"{value!r} is not a yes/no value: use true or false")
+
+
+def check_number(field: str, value: object, *, integer: bool = False, ge: float | None = None,
+                 gt: float | None = None, le: float | None = None, lt: float | None = None) -> int | float:
+    """`value` if it is an int or float (an int when `integer`; never a bool), finite as a float
+    (no NaN, no inf, no int beyond float's range) and within every bound given:
+    value >= ge, value > gt, value <= le, value < lt. Else ConfigError naming the range."""
+    kinds = int if integer else (int, float)
+    ok = isinstance(value, kinds) and not isinstance(value, bool) and (integer or _finite(value))
+    ok = ok and ((ge is None or value >= ge) and (gt is None or value > gt)
+                 and (le is None or value <= le) and (lt is None or value < lt))
+    if not ok:
+        raise ConfigError(field, value, describe_number(integer, ge=ge, gt=gt, le=le, lt=lt))
+    return value
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int beyond float's range
+        return False
+
+
+def describe_number(integer: bool, **bounds: float | None) -> str:
+    """'a whole number >= 1 and <= 10000', 'a finite number > 0': what check_number accepts."""
+    signs = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    limits = [f"{signs[name]} {bound:g}" if isinstance(bound, float) else f"{signs[name]} {bound}"
+              for name, bound in bounds.items() if bound is not None]
+    return ("a whole number" if integer else "a finite number") + (" " + " and ".join(limits) if limits else "")
 
 
 class Registry(Generic[T]):
@@ -53,7 +93,7 @@ class Registry(Generic[T]):
         return add
 
     def get(self, name: str) -> T:
-        if name not in self._entries:
+        if name not in self:
             raise ConfigError(self.field, name, f"choose one of {', '.join(self.names())}")
         return self._entries[name]
 
@@ -65,7 +105,7 @@ class Registry(Generic[T]):
         return list(self._entries)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return isinstance(name, str) and name in self._entries
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)

@@ -10,6 +10,19 @@ def _pct(value: float | None) -> str:
     return "  -  " if value is None or math.isnan(value) else f"{100 * value:5.1f}"
 
 
+def status_text(result: RunResult) -> str:
+    """How a run stands, in words: "finished", "diverged in task 2, epoch 3: ...", "stopped",
+    "failed: ...", or "(unfinished)" for a run still going or killed."""
+    failure = result.failure or {}
+    if result.status == "diverged":
+        return failure.get("message", "diverged")
+    if result.status == "failed":
+        return f"failed: {failure.get('message', 'an error')}"
+    if result.status in ("finished", "stopped"):
+        return result.status
+    return "(unfinished)"
+
+
 def matrix_table(result: RunResult, kind: str) -> str:
     """The accuracy matrix in percent: row t = after learning task t, column u = task u."""
     acc = result.matrix(kind)
@@ -33,6 +46,7 @@ def comparison_table(results: dict[str, RunResult], kind: str) -> str:
     rows = [head, "-" * len(head)]
     for name, r in results.items():
         s = r.summary(kind)
+        name = name if r.status == "finished" else f"{name} ({r.status})"  # a failure never reads as a result
         bwt = s["backward_transfer"]
         rows.append(f"{name:<10} {_pct(s['final_average_accuracy']):>8} {_pct(s['final_average_forgetting']):>8} "
                     f"{_pct(s['total_average_accuracy']):>8} {_pct(s['total_average_forgetting']):>8} "

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from labkit import metrics
+from labkit.outcome import STATUSES
 
 
 def square(rows: list[list[float]]) -> np.ndarray:
@@ -23,7 +24,10 @@ class RunResult:
 
     acc_taw[t][u] / acc_tag[t][u]: task-aware / task-agnostic accuracy on task u after learning
     task t (u <= t). epoch_losses[t][e]: mean training loss of epoch e of task t. knn_acc[t]:
-    the k-NN probe's accuracy on the features after task t (labkit.probe).
+    the k-NN probe's accuracy on the features after task t (labkit.probe). status: how the run
+    ended, or "running" (labkit.outcome.STATUSES); failure: for "diverged" and "failed", what
+    happened where ({"kind", "task", "epoch", "reason", "last_finite_loss", "message"}, the
+    fields known), else None.
     """
 
     config: dict
@@ -35,7 +39,13 @@ class RunResult:
     task_seconds: list[float] = field(default_factory=list)
     head_stats: list[dict[str, list[float]]] = field(default_factory=list)
     knn_acc: list[float] = field(default_factory=list)
-    finished: bool = False
+    status: str = "running"
+    failure: dict | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Every task learned (status "finished"); a diverged, failed or stopped run is not."""
+        return self.status == "finished"
 
     @property
     def tasks_done(self) -> int:
@@ -56,4 +66,20 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunResult":
-        return cls(**d)
+        """The inverse of to_dict; also reads results stored before `status` existed (a
+        boolean `finished`). Raises ValueError when `d` is not a stored result."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a result is a JSON object, not {type(d).__name__}")
+        d = dict(d)
+        if "finished" in d:
+            d.setdefault("status", "finished" if d.pop("finished") else "running")
+        try:
+            result = cls(**d)
+        except TypeError as error:
+            raise ValueError(f"not a run's result ({error})") from None
+        if result.status not in STATUSES:
+            raise ValueError(f"status {result.status!r} is not one of {', '.join(STATUSES)}")
+        if not isinstance(result.config, dict) or not all(
+                isinstance(rows, list) for rows in (result.acc_taw, result.acc_tag, result.epoch_losses)):
+            raise ValueError("its config or accuracy rows have the wrong type")
+        return result

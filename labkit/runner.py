@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import time
+import traceback
 from typing import Callable
 
 import torch
@@ -16,10 +17,11 @@ from labkit.config import RunConfig
 from labkit.data import Scenario, load_dataset, make_scenario
 from labkit.data.augment import random_crop_flip
 from labkit.data.loaders import batches
-from labkit.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted, TaskEvaluated
-from labkit.losses import losses
+from labkit.events import EpochEnded, Event, RunDiverged, RunFailed, RunFinished, RunStarted, TaskEvaluated
+from labkit.losses import ClassificationLoss, losses
 from labkit.methods import Method, TaskContext, methods
 from labkit.models import IncrementalNet, build_model
+from labkit.outcome import Diverged, divergence
 from labkit.probe import knn_probe
 from labkit.registry import ConfigError
 from labkit.result import RunResult
@@ -56,10 +58,14 @@ def grow_heads(model: IncrementalNet, scenario: Scenario, t: int) -> None:
 
 
 @torch.no_grad()
-def evaluate(model: IncrementalNet, scenario: Scenario, t: int) -> tuple[list[float], list[float], list[float]]:
-    """Accuracy on tasks 0..t: task-aware (argmax within task u's own head; in data-IL the one
-    head) and task-agnostic (argmax over all heads so far); and the mean logit of each head over
-    the test samples of those tasks (the head offsets softmax leaves free, METHODS.md section 1)."""
+def evaluate(model: IncrementalNet, scenario: Scenario, t: int,
+             loss: ClassificationLoss | None = None) -> tuple[list[float], list[float], list[float]]:
+    """Accuracy on tasks 0..t: task-aware (the prediction within task u's own head; in data-IL
+    the one head) and task-agnostic (over all heads so far), predicting as the training loss
+    does (argmax of the logits, or of the loss's own scores: spherical, Taylor); and the mean
+    logit of each head over the test samples of those tasks (the head offsets softmax leaves
+    free, METHODS.md section 1)."""
+    predict = loss.predictions if loss is not None else (lambda z: z.argmax(-1))
     model.eval()
     taw, tag = [], []
     logit_sums, count = torch.zeros(len(model.heads.sizes), device=scenario.tasks[0].test_y.device), 0
@@ -67,8 +73,8 @@ def evaluate(model: IncrementalNet, scenario: Scenario, t: int) -> tuple[list[fl
         hits_aw = hits_ag = 0
         for x, y in batches(task.test_x, task.test_y, EVAL_BATCH, shuffle=False):
             out = model.head_logits(x)
-            hits_ag += (torch.cat(out, 1).argmax(1) == y).sum()
-            own = out[u].argmax(1) + task.offset if scenario.multi_head else out[0].argmax(1)
+            hits_ag += (predict(torch.cat(out, 1)) == y).sum()
+            own = predict(out[u]) + task.offset if scenario.multi_head else predict(out[0])
             hits_aw += (own == y).sum()
             logit_sums += torch.stack([z.sum(0).mean() for z in out])
             count += len(y)
@@ -110,10 +116,14 @@ def validation_loss(method: Method, ctx: TaskContext) -> float | None:
     return float(total) / len(task.val_y)
 
 
-def train_task(config: RunConfig, method: Method, ctx: TaskContext, emit: Callable[[Event], None]) -> list[float]:
+def train_task(config: RunConfig, method: Method, ctx: TaskContext, emit: Callable[[Event], None],
+               loss_scale: float = 0.0) -> list[float]:
     """The optimiser loop of one task; returns the mean training loss of each epoch. Losses are
-    summed on the device and read once per epoch (no host sync per batch). With lr_patience,
-    FACIL's validation-driven decay and early stop (see RunConfig)."""
+    summed on the device and read once per epoch (no host sync per batch), with the first
+    batch's loss, kept on the device, read at the end of the first epoch. With lr_patience,
+    FACIL's validation-driven decay and early stop (see RunConfig). Raises Diverged after the
+    epoch whose loss is not finite or has exploded (labkit.outcome.divergence) past 10 x the
+    larger of the first batch's loss and `loss_scale` (the run's first epoch loss)."""
     x, y = method.training_data(ctx)
     if config.freeze_old_heads and ctx.scenario.multi_head:
         for head in ctx.model.heads.heads[: ctx.t]:
@@ -121,7 +131,7 @@ def train_task(config: RunConfig, method: Method, ctx: TaskContext, emit: Callab
     optimizer = make_optimizer(config, ctx.model)
     schedule = ValidationSchedule(config, ctx.model, optimizer)
     ctx.model.train()
-    epoch_losses = []
+    epoch_losses, first_batch = [], None
     for epoch in range(config.epochs):
         total = torch.zeros((), device=ctx.device)
         for xb, yb in batches(x, y, config.batch_size):
@@ -132,9 +142,15 @@ def train_task(config: RunConfig, method: Method, ctx: TaskContext, emit: Callab
             loss.backward()
             optimizer.step()
             total += loss.detach() * len(yb)
+            if first_batch is None:
+                first_batch = loss.detach().clone()
         epoch_losses.append(float(total) / len(y))
         val_loss = validation_loss(method, ctx)
         emit(EpochEnded(ctx.t, epoch, config.epochs, epoch_losses[-1], val_loss, schedule.lr))
+        reason = divergence(epoch_losses[-1], max(float(first_batch), loss_scale))
+        if reason:
+            finite = [v for v in epoch_losses if v == v and abs(v) != float("inf")]
+            raise Diverged(ctx.t, epoch, reason, finite[-1] if finite else None)
         if not schedule.step(val_loss):
             break
     schedule.keep_best()
@@ -224,13 +240,28 @@ def restore(checkpoint: dict, model: IncrementalNet, method: Method, scenario: S
 def run(config: RunConfig, on_event: Callable[[Event], None] | None = None, *,
         run_dir: RunDir | None = None) -> RunResult:
     """Run an experiment. With `run_dir`, events, the result after each task and a checkpoint
-    are written there, and a run_dir holding a checkpoint is resumed after its last task."""
+    are written there, and a run_dir holding a checkpoint is resumed after its last task.
+
+    The result's status says how it ended: "finished"; "diverged" (returned, not raised: the
+    completed tasks are kept and result.failure says where and why, labkit.outcome); "stopped"
+    (KeyboardInterrupt, re-raised) or "failed" (any other error, re-raised; with a run_dir the
+    traceback is kept in result.json)."""
     config.validate()
+    if run_dir is None:
+        return _run(config, on_event, None)
+    with run_dir.writing():  # one writer per folder: a second --resume of a live run is refused
+        return _run(config, on_event, run_dir)
+
+
+def _run(config: RunConfig, on_event: Callable[[Event], None] | None, run_dir: RunDir | None) -> RunResult:
     device = pick_device(config.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed image shapes: let cuDNN pick its fastest kernels
     dataset = load_dataset(config.dataset, config.data_root)  # a missing dataset fails here
-    checkpoint = pretrain.resolve(config.pretrained, config.dataset, config.backbone, config.data_root, device)
+    try:
+        checkpoint = pretrain.resolve(config.pretrained, config.dataset, config.backbone, config.data_root, device)
+    except Diverged as diverged:  # a setting that cannot train: refused before any task, nothing cached
+        raise ConfigError("pretrained", config.pretrained, f"its pre-training {diverged}; nothing was cached") from None
     if checkpoint is not None:
         dataset = pretrain.without_pretraining_images(dataset, checkpoint)
     scenario = scenario_on(make_scenario(dataset, config.scenario, config.tasks, config.seed,
@@ -245,10 +276,10 @@ def run(config: RunConfig, on_event: Callable[[Event], None] | None = None, *,
         if on_event is not None:
             on_event(event)
 
-    checkpoint = run_dir.load_checkpoint() if run_dir else None
+    checkpoint = resumable_checkpoint(run_dir, config) if run_dir else None
     result = (restore(checkpoint, model, method, scenario) if checkpoint
               else RunResult(config=config.to_dict(), run_id=run_id, device=str(device)))
-    result.device = str(device)
+    result.device, result.status, result.failure = str(device), "running", None
     emit(RunStarted(run_id, config.to_dict(), str(device), config.tasks, result.tasks_done))
     try:
         for t in range(result.tasks_done, config.tasks):
@@ -258,9 +289,10 @@ def run(config: RunConfig, on_event: Callable[[Event], None] | None = None, *,
             method.before_task(ctx)
             grow_heads(model, scenario, t)
             method.heads_grown(ctx)
-            result.epoch_losses.append(train_task(config, method, ctx, emit))
+            scale = result.epoch_losses[0][0] if result.epoch_losses else 0.0  # stored: a resume agrees
+            result.epoch_losses.append(train_task(config, method, ctx, emit, scale))
             method.after_task(ctx)
-            taw, tag, logit_means = evaluate(model, scenario, t)
+            taw, tag, logit_means = evaluate(model, scenario, t, ctx.loss)
             result.acc_taw.append(taw)
             result.acc_tag.append(tag)
             if config.knn_k:
@@ -268,18 +300,56 @@ def run(config: RunConfig, on_event: Callable[[Event], None] | None = None, *,
             result.head_stats.append(head_statistics(model, logit_means))
             result.task_seconds.append(time.perf_counter() - started)
             if run_dir is not None:
-                run_dir.save_checkpoint({"task": t, "model": model.state_dict(),
-                                         "method": method.state_dict(), "result": result.to_dict()})
+                run_dir.save_checkpoint({"task": t, "model": model.state_dict(), "method": method.state_dict(),
+                                         "result": result.to_dict(), "config": config.to_dict()})
                 run_dir.write_result(result)
             emit(TaskEvaluated(t, taw, tag, result.task_seconds[-1]))
+    except Diverged as diverged:
+        failure = diverged.to_dict()
+        if failure["last_finite_loss"] is None:  # none in this task: the last of the tasks before
+            earlier = [v for losses_ in result.epoch_losses for v in losses_ if v is not None and v == v]
+            failure["last_finite_loss"] = earlier[-1] if earlier else None
+        end(result, run_dir, "diverged", failure)
+        emit(RunDiverged(run_id, failure, result.tasks_done))
+        return result
     except BaseException as error:
+        stopped = isinstance(error, KeyboardInterrupt)
+        end(result, run_dir, "stopped" if stopped else "failed",
+            None if stopped else {"kind": "error", "message": f"{type(error).__name__}: {error}",
+                                  "traceback": traceback.format_exc()})
         emit(RunFailed(run_id, f"{type(error).__name__}: {error}", result.tasks_done))
         raise
-    result.finished = True
-    if run_dir is not None:
-        run_dir.write_result(result)
+    end(result, run_dir, "finished")
     emit(RunFinished(run_id, result.summary(natural_kind(config.scenario))))
     return result
+
+
+def end(result: RunResult, run_dir: RunDir | None, status: str, failure: dict | None = None) -> None:
+    """Record how the run ended in its result (and result.json): the completed tasks stay."""
+    result.status, result.failure = status, failure
+    if run_dir is not None:
+        run_dir.write_result(result)
+
+
+def resumable_checkpoint(run_dir: RunDir, config: RunConfig) -> dict | None:
+    """The checkpoint a run in `run_dir` resumes from, checked: None for a run with no completed
+    task; ConfigError when tasks were completed but the checkpoint is missing or unreadable, or
+    the checkpoint belongs to another config or holds fewer tasks than result.json."""
+    stored = run_dir.result()
+    checkpoint = run_dir.load_checkpoint()
+    done = stored.tasks_done if stored else 0
+    if checkpoint is None:
+        if done:
+            raise ConfigError("resume", run_dir.run_id, f"the run completed {done} task(s) but its checkpoint.pt is "
+                              "missing, so it cannot continue where it stopped; start a new run")
+        return None
+    if checkpoint.get("config", config.to_dict()) != config.to_dict():
+        raise ConfigError("resume", run_dir.run_id, "its checkpoint was written by another config than its "
+                          "config.json: the folder was changed by hand; start a new run")
+    if checkpoint["task"] + 1 < done:
+        raise ConfigError("resume", run_dir.run_id, f"its checkpoint holds {checkpoint['task'] + 1} task(s) but "
+                          f"result.json lists {done}: the folder was changed by hand")
+    return checkpoint
 
 
 def natural_kind(scenario: str) -> str:

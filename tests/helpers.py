@@ -39,7 +39,7 @@ class Stepper:
     def finish(self, ctx: TaskContext) -> tuple[list[float], list[float]]:
         train_task(self.config, self.method, ctx, lambda event: None)
         self.method.after_task(ctx)
-        return evaluate(self.model, self.scenario, ctx.t)[:2]
+        return evaluate(self.model, self.scenario, ctx.t, ctx.loss)[:2]
 
     def learn(self) -> tuple[list[float], list[float]]:
         return self.finish(self.begin())

@@ -66,6 +66,7 @@ def test_the_widgets_build_the_run_config(runs_dir, started):
     assert not at.exception and not errors(at)
     assert started == [RunConfig(dataset="digits", scenario="task-il", tasks=3, backbone="cnn", method="ewc",
                                  loss="mse", epochs=2, seed=7, data_root="data",
+                                 optimizer="adam", lr=1e-3,  # the cnn's recipe (labkit.recipes)
                                  method_params={"lamb": 100.0, "alpha": 0.5, "fisher_labels": "true"})]
     assert at.session_state.run_id == list_runs(runs_dir)[0].run_id
 

@@ -122,21 +122,6 @@ def test_an_unreadable_run_folder_raises_a_config_error_and_is_skipped(tmp_path)
     assert (bad.path / "config.json").read_text() == "{not json"  # left as it was
 
 
-def test_result_from_events_follows_a_resumed_run():
-    events = [
-        {"type": "run_started", "run_id": "r", "config": {}, "device": "cpu", "num_tasks": 2, "start_task": 0},
-        {"type": "epoch_ended", "task": 0, "epoch": 0, "epochs": 1, "loss": 1.0},
-        {"type": "task_evaluated", "task": 0, "acc_taw": [0.9], "acc_tag": [0.9], "seconds": 0.1},
-        {"type": "epoch_ended", "task": 1, "epoch": 0, "epochs": 1, "loss": 5.0},  # interrupted here
-        {"type": "run_failed", "run_id": "r", "error": "KeyboardInterrupt: stopped", "tasks_done": 1},
-        {"type": "run_started", "run_id": "r", "config": {}, "device": "cpu", "num_tasks": 2, "start_task": 1},
-        {"type": "epoch_ended", "task": 1, "epoch": 0, "epochs": 1, "loss": 2.0},
-        {"type": "task_evaluated", "task": 1, "acc_taw": [0.5, 0.8], "acc_tag": [0.0, 0.8], "seconds": 0.1},
-        {"type": "run_finished", "run_id": "r", "summary": {}},
-    ]
-    result = live.result_from_events({"tasks": 2}, "r", events)
-    assert result.acc_tag == [[0.9], [0.0, 0.8]] and result.epoch_losses == [[1.0], [2.0]] and result.finished
-    assert json.dumps(result.to_dict())  # still a plain, storable record
 
 
 def test_dlcft_runs_in_the_background_from_a_pretrained_backbone(runs_dir, tmp_path):

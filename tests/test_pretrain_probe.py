@@ -82,3 +82,28 @@ def test_pretrain_command(tmp_path, capsys):
                  "--data-root", str(tmp_path)]) == 0
     assert "pre-trained on 287 images of digits" in capsys.readouterr().out
     assert main(["pretrain", "--dataset", "digits", "--holdout", "1.5", "--data-root", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize("option, value, field", [
+    ("--batch-size", "0", "batch_size"), ("--epochs", "0", "epochs"), ("--lr", "nan", "lr"),
+    ("--lr", "inf", "lr"), ("--lr", "0", "lr"), ("--lr", "-0.1", "lr"), ("--holdout", "1", "holdout"),
+    ("--holdout", "-0.1", "holdout"), ("--holdout", "nan", "holdout"), ("--holdout", "0.0001", "holdout"),
+    ("--dataset", "mnist", "dataset"), ("--backbone", "vit", "backbone"),
+])
+def test_pretrain_command_refuses_bad_options_before_any_work(tmp_path, capsys, option, value, field):
+    """--holdout 0.0001 of digits' 1,437 training images rounds to none."""
+    args = ["pretrain", "--dataset", "digits", "--backbone", "mlp", "--epochs", "1", "--data-root", str(tmp_path)]
+    assert main([*args, option, value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {field}=") and "is not valid" in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())  # nothing trained, nothing cached
+
+
+def test_pretrain_refuses_a_data_root_it_cannot_use(tmp_path, capsys):
+    (tmp_path / "a_file").write_text("not a folder")
+    assert main(["pretrain", "--dataset", "digits", "--backbone", "mlp", "--data-root", str(tmp_path / "a_file")]) == 2
+    assert capsys.readouterr().err.startswith("error: data_root=")
+    assert main(["pretrain", "--dataset", "cifar10", "--backbone", "mlp", "--data-root", str(tmp_path / "typo")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="weight_decay"):
+        PretrainSpec(source="digits", backbone="mlp", weight_decay=-1.0).validate()

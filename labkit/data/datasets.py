@@ -1,8 +1,11 @@
 """Datasets by name: sklearn's bundled digits, Fashion-MNIST, CIFAR-10/100 and user arrays.
 
 Fashion-MNIST and CIFAR files are looked for on disk first and downloaded through torchvision
-only when it is installed. Every loader returns an ArrayDataset: float32 images (N, C, H, W)
-standardised per channel with the train set's statistics, and int64 labels.
+only when it is installed; a data_root that is not an existing folder is refused (no silent
+fallback to a system copy). CIFAR's pickled batches are read by an unpickler that builds numpy
+arrays and plain values only. Every loader returns an ArrayDataset: float32 images (N, C, H, W)
+standardised per channel with the train set's statistics (user feature vectors: per feature),
+and int64 labels.
 """
 from __future__ import annotations
 
@@ -65,10 +68,14 @@ def load_dataset(name: str, data_root: str | Path = "data") -> ArrayDataset:
 # ---------------------------------------------------------------- arrays -> ArrayDataset
 
 
-def _standardise(train_x: torch.Tensor, test_x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Subtract the train set's per-channel mean from both sets and divide by its per-channel
-    (population) std, in place; a constant channel is divided by 1."""
-    std, mean = torch.std_mean(train_x, dim=(0, 2, 3), correction=0, keepdim=True)
+def _standardise(train_x: torch.Tensor, test_x: torch.Tensor,
+                 per_feature: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Subtract the train set's mean from both sets and divide by its (population) std, in place;
+    a constant channel or feature is divided by 1. Images: one mean and std per channel, over
+    every pixel. Feature vectors (per_feature): one per feature, since features measured in
+    different units (wine's proline in the hundreds, its hue near 1) must not share a scale."""
+    dims = (0,) if per_feature else (0, 2, 3)
+    std, mean = torch.std_mean(train_x, dim=dims, correction=0, keepdim=True)
     std = torch.where(std > 0, std, torch.ones_like(std))
     return train_x.sub_(mean).div_(std), test_x.sub_(mean).div_(std)
 
@@ -129,7 +136,10 @@ def _num_classes(given: int | None, train_y: torch.Tensor, test_y: torch.Tensor)
 
 def _to_dataset(name: str, train_x: Any, train_y: Any, test_x: Any, test_y: Any,
                 num_classes: int | None) -> ArrayDataset:
-    """Validate arrays and build a standardised ArrayDataset from them."""
+    """Validate arrays and build a standardised ArrayDataset from them: per feature when
+    train_x holds (N, D) feature vectors, else per channel."""
+    train_x = _tensor(train_x, "train_x")
+    per_feature = train_x.ndim == 2
     train_x, test_x = _images(train_x, "train_x"), _images(test_x, "test_x")
     if test_x.shape[1:] != train_x.shape[1:]:
         raise ConfigError("test_x", f"samples of shape {tuple(test_x.shape[1:])}",
@@ -137,15 +147,46 @@ def _to_dataset(name: str, train_x: Any, train_y: Any, test_x: Any, test_y: Any,
     train_y = _labels(train_y, "train_y", "train_x", len(train_x))
     test_y = _labels(test_y, "test_y", "test_x", len(test_x))
     num_classes = _num_classes(num_classes, train_y, test_y)
-    train_x, test_x = _standardise(train_x, test_x)
+    train_x, test_x = _standardise(train_x, test_x, per_feature)
     return ArrayDataset(name, train_x, train_y, test_x, test_y, num_classes)
 
 
 # ---------------------------------------------------------------- finding files
 
 
+@dataclass(frozen=True)
+class FileLayout:
+    """Where a dataset's files may be, in search order: `in_root` (folders under data_root), then
+    `elsewhere` (system-wide copies, searched whatever data_root is); `is_complete(folder)` says
+    whether a folder holds every file, `expected` names them."""
+
+    in_root: list[Path]
+    elsewhere: list[Path]
+    is_complete: Callable[[Path], bool]
+    expected: str
+
+    @property
+    def folders(self) -> list[Path]:
+        return [*self.in_root, *self.elsewhere]
+
+
 def _first_complete(folders: list[Path], is_complete: Callable[[Path], bool]) -> Path | None:
     return next((folder for folder in folders if is_complete(folder)), None)
+
+
+def _missing_root(dataset: str, data_root: Path, layout: FileLayout) -> str | None:
+    """Why `data_root` cannot be used, or None when it is a folder. A data_root that does not
+    exist is refused rather than skipped: otherwise a mistyped folder silently falls back to a
+    system copy while the run's stored config names the folder it never read. The message names
+    the folder where the files were found instead, so it can be passed."""
+    if data_root.is_dir():
+        return None
+    problem = "is not a folder" if data_root.exists() else "does not exist"
+    found = _first_complete(layout.elsewhere, layout.is_complete)
+    hint = (f"the {dataset} files were found in {found}: pass that folder as data_root (or create "
+            f"this one)" if found else f"create it (a torchvision download goes into it) or pass the "
+            f"folder that holds {layout.in_root[0].name}/")
+    return f"an existing folder: {data_root.absolute()} {problem}; {hint}"
 
 
 def _try_download(download: Callable[[Any], object]) -> str:
@@ -163,17 +204,20 @@ def _try_download(download: Callable[[Any], object]) -> str:
     return "torchvision downloaded, but the expected files were still missing afterwards"
 
 
-def _find_or_download(dataset: str, data_root: Path, folders: list[Path],
-                      is_complete: Callable[[Path], bool], expected: str,
+def _find_or_download(dataset: str, data_root: Path, layout: FileLayout,
                       download: Callable[[Any], object]) -> Path:
-    """The first of `folders` that holds the dataset's files, downloading through torchvision
-    (into data_root) when none does; DatasetNotFoundError names every folder otherwise."""
-    found = _first_complete(folders, is_complete)
+    """The first of the layout's folders that holds the dataset's files, downloading through
+    torchvision (into data_root) when none does; ConfigError when data_root is not a folder,
+    DatasetNotFoundError naming every folder searched when the files are nowhere."""
+    problem = _missing_root(dataset, data_root, layout)
+    if problem:
+        raise ConfigError("data_root", str(data_root), problem)
+    found = _first_complete(layout.folders, layout.is_complete)
     if found is None:
         outcome = _try_download(download)
-        found = _first_complete(folders, is_complete)
+        found = _first_complete(layout.folders, layout.is_complete)
         if found is None:
-            raise DatasetNotFoundError(dataset, data_root, folders, expected, outcome)
+            raise DatasetNotFoundError(dataset, data_root, layout.folders, layout.expected, outcome)
     return found
 
 
@@ -206,22 +250,82 @@ def _has_fashion_mnist(folder: Path) -> bool:
     return all(_idx_path(folder, stem) for stem in FASHION_MNIST_FILES)
 
 
-def _fashion_mnist_folders(data_root: Path) -> list[Path]:
-    return [data_root / "fashion_mnist", data_root / "FashionMNIST" / "raw", *FASHION_MNIST_SYSTEM_DIRS]
+def _file_layout(name: str, data_root: Path) -> FileLayout | None:
+    """Where the files of built-in dataset `name` are looked for; None for one that reads no
+    files (digits, your arrays)."""
+    if name == "fashion_mnist":
+        return FileLayout([data_root / "fashion_mnist", data_root / "FashionMNIST" / "raw"],
+                          list(FASHION_MNIST_SYSTEM_DIRS), _has_fashion_mnist,
+                          ", ".join(f"{stem}.gz" for stem in FASHION_MNIST_FILES) + " (or uncompressed)")
+    if name in CIFAR_FILES:
+        folder, train_files, test_file = CIFAR_FILES[name]
+        files = (*train_files, test_file)
+        return FileLayout([data_root / folder], [], lambda f: all((f / file).is_file() for file in files),
+                          ", ".join(files))
+    return None
+
+
+def _latin1_bytes(text: str, encoding: str) -> bytes:
+    """What a pickle written by Python 3 at protocol 2 calls to rebuild a bytes object
+    (``_codecs.encode(text, "latin1")``); any other codec is refused."""
+    if encoding != "latin1":
+        raise pickle.UnpicklingError(f"_codecs.encode with codec {encoding!r}")
+    return text.encode("latin1")
+
+
+class CifarUnpickler(pickle.Unpickler):
+    """An unpickler that builds only what a CIFAR batch holds, so a crafted file cannot run code.
+
+    Dicts, lists, bytes, strings and ints are pickle opcodes of their own; the only globals a
+    batch needs are numpy's array reconstruction (the module is ``numpy.core`` in files written
+    by numpy 1, ``numpy._core`` by numpy 2) and, in files written by Python 3 at protocol 2,
+    ``_codecs.encode`` for bytes (admitted for the latin-1 codec only). Any other global (os.system,
+    builtins.eval, subprocess.Popen, ...) raises ForbiddenGlobal before anything is called."""
+
+    ALLOWED: dict[tuple[str, str], Any] = {
+        ("numpy.core.multiarray", "_reconstruct"): np.ndarray.__reduce__(np.zeros(1))[0],
+        ("numpy._core.multiarray", "_reconstruct"): np.ndarray.__reduce__(np.zeros(1))[0],
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): _latin1_bytes,
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return self.ALLOWED[(module, name)]
+        except KeyError:
+            raise ForbiddenGlobal(f"{module}.{name}") from None
+
+
+class ForbiddenGlobal(pickle.UnpicklingError):
+    """A pickle asked for a global that CifarUnpickler does not build."""
+
+
+def _unpickle_cifar(path: Path) -> Any:
+    """The object pickled in `path`, read with CifarUnpickler; ConfigError (field data_root)
+    when the file asks for anything else or is not a readable pickle at all."""
+    not_cifar = "a CIFAR batch (a pickled dict of numpy arrays, lists and bytes); this file is not one"
+    try:
+        with open(path, "rb") as file:
+            return CifarUnpickler(file, encoding="bytes").load()
+    except ForbiddenGlobal as error:
+        raise ConfigError("data_root", str(path), f"{not_cifar}: it asks to call {error}, which CIFAR "
+                          "batches never hold, so it was not loaded") from None
+    except Exception as error:  # noqa: BLE001 - garbage makes pickle raise many kinds of error
+        raise ConfigError("data_root", str(path), f"{not_cifar} ({type(error).__name__}: {error})") from None
 
 
 def _read_cifar(folder: Path, files: tuple[str, ...], label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, 3, 32, 32) uint8 and labels from CIFAR python batches: pickled dicts with
     b"data" (N, 3072) rows holding the red, green and blue 32x32 planes, and labels under
-    `label_key`. (pickle is the format itself; only open files you trust.)"""
+    `label_key`. The pickles are read by CifarUnpickler, which builds nothing else."""
     xs, ys = [], []
     for name in files:
-        with open(folder / name, "rb") as file:
-            batch = pickle.load(file, encoding="bytes")
+        batch = _unpickle_cifar(folder / name)
         data = np.asarray(batch.get(b"data") if isinstance(batch, dict) else None)
-        if data.ndim != 2 or data.shape[1] != 3072 or label_key not in batch:
+        if data.ndim != 2 or data.shape[1] != 3072 or data.dtype.kind not in "iu" or label_key not in batch:
             raise ConfigError("data_root", str(folder / name),
-                              f"a CIFAR batch: a dict with b'data' (N, 3072) and {label_key!r}")
+                              f"a CIFAR batch: a dict with integer b'data' (N, 3072) and {label_key!r}")
         xs.append(data.astype(np.uint8).reshape(-1, 3, 32, 32))
         ys.append(np.asarray(batch[label_key], dtype=np.int64))
     return np.concatenate(xs), np.concatenate(ys)
@@ -244,25 +348,22 @@ def _load_digits(data_root: Path) -> ArrayDataset:
 def _load_fashion_mnist(data_root: Path) -> ArrayDataset:
     """Fashion-MNIST from its four IDX files (.gz or uncompressed)."""
     folder = _find_or_download(
-        "fashion_mnist", data_root, _fashion_mnist_folders(data_root), _has_fashion_mnist,
-        expected=", ".join(f"{stem}.gz" for stem in FASHION_MNIST_FILES) + " (or uncompressed)",
+        "fashion_mnist", data_root, _file_layout("fashion_mnist", data_root),
         download=lambda tv: tv.datasets.FashionMNIST(str(data_root), train=True, download=True))
     train_x, train_y, test_x, test_y = (_read_idx(_idx_path(folder, stem)) for stem in FASHION_MNIST_FILES)
     return _to_dataset("fashion_mnist", train_x[:, None], train_y, test_x[:, None], test_y, 10)
 
 
-def _load_cifar(name: str, folder_name: str, train_files: tuple[str, ...], test_file: str,
-                label_key: bytes, num_classes: int, torchvision_class: str,
+def _load_cifar(name: str, label_key: bytes, num_classes: int, torchvision_class: str,
                 data_root: Path) -> ArrayDataset:
-    """CIFAR from `data_root/folder_name`, downloaded there by torchvision if missing.
+    """CIFAR from its folder under data_root (CIFAR_FILES), downloaded there by torchvision if
+    missing.
 
     torchvision's CIFAR classes are used only to download: they md5-check every batch file
     when constructed, so they cannot read files in the same format written by anyone else."""
-    files = (*train_files, test_file)
+    _, train_files, test_file = CIFAR_FILES[name]
     folder = _find_or_download(
-        name, data_root, [data_root / folder_name],
-        lambda candidate: all((candidate / f).is_file() for f in files),
-        expected=", ".join(files),
+        name, data_root, _file_layout(name, data_root),
         download=lambda tv: getattr(tv.datasets, torchvision_class)(str(data_root), train=True, download=True))
     train_x, train_y = _read_cifar(folder, train_files, label_key)
     test_x, test_y = _read_cifar(folder, (test_file,), label_key)
@@ -281,10 +382,10 @@ for _info, _doc in [
     (DatasetInfo("fashion_mnist", 10, (1, 28, 28), _load_fashion_mnist),
      "Fashion-MNIST: 28x28 grey clothing images, 60k train / 10k test, 10 classes (IDX files)"),
     (DatasetInfo("cifar10", 10, (3, 32, 32), partial(
-        _load_cifar, "cifar10", *CIFAR_FILES["cifar10"], b"labels", 10, "CIFAR10")),
+        _load_cifar, "cifar10", b"labels", 10, "CIFAR10")),
      "CIFAR-10: 32x32 colour images, 50k train / 10k test, 10 classes (python batches)"),
     (DatasetInfo("cifar100", 100, (3, 32, 32), partial(
-        _load_cifar, "cifar100", *CIFAR_FILES["cifar100"], b"fine_labels", 100, "CIFAR100")),
+        _load_cifar, "cifar100", b"fine_labels", 100, "CIFAR100")),
      "CIFAR-100: 32x32 colour images, 50k train / 10k test, 100 fine classes (python files)"),
 ]:
     datasets.register(_info.name, _doc)(_info)
@@ -293,23 +394,21 @@ BUILT_IN_DATASETS = frozenset(datasets.names())
 
 
 def missing_files(name: str, data_root: str | Path = "data") -> str | None:
-    """Why `name`'s files are not on disk, or None when they are (or it needs none: digits, your
-    arrays). Only looks for the files: loads nothing and downloads nothing, so it is cheap."""
+    """Why `name` cannot be loaded from `data_root`, or None when its files are there (or it
+    needs none: digits, your arrays). The same checks as loading (a data_root that is not an
+    existing folder is refused, naming where the files are instead), but it only looks: loads
+    nothing and downloads nothing, so it is cheap."""
     root = Path(data_root).expanduser()
-    if name == "fashion_mnist":
-        folders, expected = _fashion_mnist_folders(root), "the four Fashion-MNIST IDX files"
-        found = _first_complete(folders, _has_fashion_mnist)
-    elif name in CIFAR_FILES:
-        folder, train_files, test_file = CIFAR_FILES[name]
-        folders, files = [root / folder], (*train_files, test_file)
-        expected = ", ".join(files)
-        found = _first_complete(folders, lambda f: all((f / file).is_file() for file in files))
-    else:
+    layout = _file_layout(name, root)
+    if layout is None:
         return None
-    if found is not None:
+    problem = _missing_root(name, root, layout)
+    if problem:
+        return f"data_root {problem}"
+    if _first_complete(layout.folders, layout.is_complete) is not None:
         return None
-    searched = "; ".join(str(folder.absolute()) for folder in folders)
-    return f"no {name} files found: looked in {searched} for {expected}"
+    searched = "; ".join(str(folder.absolute()) for folder in layout.folders)
+    return f"no {name} files found: looked in {searched} for {layout.expected}"
 
 
 # ---------------------------------------------------------------- user arrays
@@ -321,7 +420,8 @@ def from_arrays(name: str, train_x: Any, train_y: Any, test_x: Any, test_y: Any,
 
     x: (N, C, H, W) images, (N, H, W) one-channel images or (N, D) feature vectors (stored as
     (N, 1, 1, D)); y: integer labels in 0..num_classes-1 (num_classes defaults to the largest
-    label + 1). x is standardised per channel with the train statistics, like every dataset.
+    label + 1). x is standardised with the train statistics: images per channel, like every
+    dataset, and feature vectors per feature.
     Registering a name again replaces the earlier arrays; built-in names cannot be shadowed.
     """
     if not isinstance(name, str) or not name or name in BUILT_IN_DATASETS:

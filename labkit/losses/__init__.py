@@ -23,7 +23,8 @@ from labkit.losses.fenchel_young import entmax15, entmax15_loss, entmax_bisect, 
 from labkit.losses.sampled import (Proposal, frequency_proposal, in_batch_negatives_loss, linear_class_logits,
                                    model_proposal, nce_loss, negative_sampling_loss, sampled_softmax_loss,
                                    uniform_proposal)
-from labkit.losses.softmax_alternatives import ova_bce_loss, spherical_softmax_loss, taylor_softmax_loss
+from labkit.losses.softmax_alternatives import (ova_bce_loss, spherical_scores, spherical_softmax_loss, taylor_scores,
+                                                taylor_softmax_loss)
 from labkit.registry import Registry
 
 
@@ -32,6 +33,13 @@ class ClassificationLoss:
     fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     likelihood: str | None  # "categorical", "gaussian", or None: not a negative log-likelihood
     onehot_scale: float = 1.0  # the target a label stands for: onehot_scale * onehot(y)
+    # what the loss predicts by, when its probabilities do not rise with the logit (spherical,
+    # Taylor): unnormalised probabilities per class, whose argmax is the prediction; None: the logits
+    scores: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    def predictions(self, logits: torch.Tensor) -> torch.Tensor:
+        """The predicted class of each row: argmax of `scores(logits)` (of the logits if None)."""
+        return (logits if self.scores is None else self.scores(logits)).argmax(-1)
 
 
 losses: Registry[ClassificationLoss] = Registry("loss")
@@ -43,9 +51,9 @@ losses.register("sparsemax", "sparsemax loss: sparse probabilities, zero once th
 losses.register("entmax15", "1.5-entmax loss: sparse probabilities, zero once the margin 2 is met")(
     ClassificationLoss(entmax15_loss, None))
 losses.register("spherical", "spherical softmax NLL: p ~ z^2 + 0.01, not order preserving")(
-    ClassificationLoss(spherical_softmax_loss, None))
+    ClassificationLoss(spherical_softmax_loss, None, scores=spherical_scores))
 losses.register("taylor", "Taylor softmax NLL: p ~ 1 + z + z^2/2, not order preserving")(
-    ClassificationLoss(taylor_softmax_loss, None))
+    ClassificationLoss(taylor_softmax_loss, None, scores=taylor_scores))
 losses.register("ova_bce", "one-vs-all binary cross-entropy, summed over classes")(
     ClassificationLoss(ova_bce_loss, None))
 

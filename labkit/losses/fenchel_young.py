@@ -40,7 +40,9 @@ def sparsemax(z: torch.Tensor) -> torch.Tensor:
     """
     z_sorted = z.sort(dim=-1, descending=True).values
     cumsum = z_sorted.cumsum(-1)
-    support_size = (1 + _ranks(z) * z_sorted > cumsum).sum(-1, keepdim=True)
+    # k >= 1 for every finite z; clamped so that non-finite logits give NaN (a diverged run the
+    # runner reports) instead of an index error
+    support_size = (1 + _ranks(z) * z_sorted > cumsum).sum(-1, keepdim=True).clamp(min=1)
     tau = (cumsum.gather(-1, support_size - 1) - 1) / support_size
     return (z - tau).clamp(min=0)
 
@@ -79,7 +81,7 @@ def entmax15(z: torch.Tensor) -> torch.Tensor:
     spread = (s_sorted ** 2).cumsum(-1) - k * mean ** 2  # S_k
     with torch.no_grad():
         tau_all = mean - ((1 - spread) / k).clamp(min=0).sqrt()
-        support_size = (tau_all <= s_sorted).sum(-1, keepdim=True)
+        support_size = (tau_all <= s_sorted).sum(-1, keepdim=True).clamp(min=1)  # as in sparsemax
     tau = mean.gather(-1, support_size - 1) - (
         (1 - spread.gather(-1, support_size - 1)) / support_size).sqrt()
     return (s - tau).clamp(min=0) ** 2

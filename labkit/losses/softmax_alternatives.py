@@ -18,6 +18,16 @@ def _normalised_nll(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (scores.sum(-1).log() - scores.gather(-1, y[:, None]).squeeze(-1).log()).mean()
 
 
+def spherical_scores(z: torch.Tensor, eps: float = 1e-2) -> torch.Tensor:
+    """z^2 + eps: the spherical softmax's unnormalised probabilities, what it predicts by."""
+    return z ** 2 + eps
+
+
+def taylor_scores(z: torch.Tensor) -> torch.Tensor:
+    """1 + z + z^2 / 2: the Taylor softmax's unnormalised probabilities, what it predicts by."""
+    return 1 + z + z ** 2 / 2
+
+
 def spherical_softmax_loss(z: torch.Tensor, y: torch.Tensor, eps: float = 1e-2) -> torch.Tensor:
     """Negative log-likelihood of the spherical softmax (Vincent et al. 2015):
 
@@ -26,7 +36,7 @@ def spherical_softmax_loss(z: torch.Tensor, y: torch.Tensor, eps: float = 1e-2) 
     eps > 0 keeps every p_k positive (a zero score would otherwise have p = 0 and infinite loss);
     it is a hyper-parameter of the loss, not only a numerical guard.
     """
-    return _normalised_nll(z ** 2 + eps, y)
+    return _normalised_nll(spherical_scores(z, eps), y)
 
 
 def taylor_softmax_loss(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -35,7 +45,7 @@ def taylor_softmax_loss(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
         p_k = (1 + z_k + z_k^2 / 2) / sum_j (1 + z_j + z_j^2 / 2),   L = -log p_y .
     """
-    return _normalised_nll(1 + z + z ** 2 / 2, y)
+    return _normalised_nll(taylor_scores(z), y)
 
 
 def ova_bce_loss(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -20,27 +20,74 @@ import torch
 
 from labkit.data.types import Scenario, Task
 from labkit.losses import ClassificationLoss
-from labkit.registry import ConfigError, Registry, parse_bool
+from labkit.registry import ConfigError, Registry, check_number, parse_bool
 
 
 @dataclass(frozen=True)
 class Param:
-    """A hyper-parameter a method declares: default, meaning and (optionally) allowed values."""
+    """A hyper-parameter a method declares: default, meaning, and what values are allowed.
+
+    choices: the allowed values (text parameters). Numbers: finite, of the default's type (an
+    int parameter takes no fractional value), within the bounds given: >= ge, > gt, <= le,
+    < lt (None: unbounded), e.g. a temperature Param(2.0, "...", gt=0), a share ge=0, le=1.
+    """
 
     default: Any
     doc: str
     choices: tuple | None = None
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def __post_init__(self) -> None:
+        self.coerce("default", self.default)  # a declaration whose default it would refuse is a bug
 
     def coerce(self, field: str, value: Any) -> Any:
-        """`value` converted to the default's type (the command line passes strings)."""
+        """`value` converted to the default's type (the command line passes strings) and checked
+        against the choices or the bounds; ConfigError naming `field`, the value and the range."""
         kind = type(self.default)
-        try:
-            out = kind(value) if kind is not bool else parse_bool(value)
-        except (TypeError, ValueError):
-            raise ConfigError(field, value, f"expected a {kind.__name__}") from None
-        if self.choices is not None and out not in self.choices:
+        if kind is bool:
+            try:
+                return parse_bool(value)
+            except ValueError:
+                raise ConfigError(field, value, "true or false") from None
+        if kind in (int, float):
+            return self.checked_number(field, value)
+        if self.choices is not None and (not isinstance(value, kind) or value not in self.choices):
             raise ConfigError(field, value, f"choose one of {', '.join(map(str, self.choices))}")
-        return out
+        if not isinstance(value, kind):
+            raise ConfigError(field, value, f"expected a {kind.__name__}")
+        return value
+
+    def checked_number(self, field: str, value: Any) -> int | float:
+        """A number (or its text) as the default's type, refused unless finite, whole for an int
+        parameter, and within the bounds."""
+        integer = type(self.default) is int
+        try:
+            return check_number(field, _as_number(value, integer), integer=integer,
+                                ge=self.ge, gt=self.gt, le=self.le, lt=self.lt)
+        except ConfigError as error:
+            raise ConfigError(field, value, error.valid) from None
+
+
+def _as_number(value: Any, integer: bool) -> Any:
+    """The int (integer) or float that `value` stands for: its text ("5" for an int; "0.5",
+    "1e-3" for a float) or a float with no fraction (2.0 for an int). Anything else is returned
+    as it is, for check_number to refuse: "1.5", "2.0" or 1.5 for an int, "x", None, a bool."""
+    if isinstance(value, str):
+        try:
+            return int(value) if integer else float(value)
+        except ValueError:
+            return value
+    if integer and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not integer and isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except OverflowError:  # beyond float's range
+            return value
+    return value
 
 
 @dataclass

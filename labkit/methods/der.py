@@ -26,7 +26,7 @@ class DER(ER):
     """
 
     name = "der"
-    params = {**ER.params, "alpha": Param(0.3, "weight alpha of the logit-matching term")}
+    params = {**ER.params, "alpha": Param(0.3, "weight alpha of the logit-matching term", ge=0)}
 
     def replay_loss(self, ctx: TaskContext, n: int) -> torch.Tensor:
         return self.alpha * self.logit_replay(ctx, n)

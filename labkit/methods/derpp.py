@@ -18,7 +18,7 @@ class DERpp(DER):
     """
 
     name = "derpp"
-    params = {**DER.params, "beta": Param(0.5, "weight beta of the replayed labels' task loss")}
+    params = {**DER.params, "beta": Param(0.5, "weight beta of the replayed labels' task loss", ge=0)}
 
     def replay_loss(self, ctx: TaskContext, n: int) -> torch.Tensor:
         return super().replay_loss(ctx, n) + self.beta * self.label_replay(ctx, n)

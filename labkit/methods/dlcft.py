@@ -94,11 +94,13 @@ class DLCFT(Method):
     recipe = {"optimizer": "adam", "lr": 1e-3, "pretrained": "auto"}
     params = {
         "curvature": Param("kfac", "K-FAC, or TK-FAC (each layer's trace matched to the exact Fisher's)", CURVATURES),
-        "alpha": Param(15.0, "scale of the one-hot regression target alpha * e_y"),
-        "lamb": Param(0.5, "class-IL: share of the penalty in R = lamb * penalty + (1 - lamb) * replay"),
-        "buffer_size": Param(500, "class-IL replay buffer (reservoir); 0 for none"),
-        "mc_samples": Param(1, "Monte-Carlo targets per image for the factors G"),
-        "fisher_images": Param(5000, "training images of a task the factors are estimated on (at most)"),
+        "alpha": Param(15.0, "scale of the one-hot regression target alpha * e_y", gt=0),
+        "lamb": Param(0.5, "class-IL: share of the penalty in R = lamb * penalty + (1 - lamb) * replay",
+                      ge=0, le=1),
+        "buffer_size": Param(500, "class-IL replay buffer (reservoir); 0 for none", ge=0, le=100_000),  # as ER's
+        # at most 1000 Monte-Carlo targets: a batch keeps all of its draws in memory at once
+        "mc_samples": Param(1, "Monte-Carlo targets per image for the factors G", ge=1, le=1000),
+        "fisher_images": Param(5000, "training images of a task the factors are estimated on (at most)", ge=1),
     }
 
     def __init__(self, **params):

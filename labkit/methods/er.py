@@ -22,7 +22,9 @@ class ER(Method):
     """
 
     name = "er"
-    params = {"buffer_size": Param(500, "examples the reservoir memory holds (DLCFT: 500)")}
+    # at most 100,000: more than any dataset here has training images (the memory is allocated whole)
+    params = {"buffer_size": Param(500, "examples the reservoir memory holds (DLCFT: 500); 0 keeps none",
+                                   ge=0, le=100_000)}
 
     def __init__(self, **params):
         super().__init__(**params)

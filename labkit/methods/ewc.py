@@ -22,8 +22,8 @@ class EWC(Method):
     name = "ewc"
     autocast_safe = False  # the quadratic penalty's small differences need fp32
     params = {
-        "lamb": Param(5000.0, "penalty weight lambda"),
-        "alpha": Param(0.5, "weight of the old Fisher when merging with the new one"),
+        "lamb": Param(5000.0, "penalty weight lambda", ge=0),
+        "alpha": Param(0.5, "weight of the old Fisher when merging with the new one", ge=0, le=1),
         "fisher_labels": Param("argmax", "labels the Fisher is taken at", FISHER_LABELS),
     }
 

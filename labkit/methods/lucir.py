@@ -113,14 +113,14 @@ class Lucir(Method):
     remedy: ClassVar[LucirRemedy] = LUCIR_REMEDIES[""]
     losses = ("ce",)
     params = {
-        "lamb_base": Param(5.0, "base weight lambda_base of the less-forget constraint"),
-        "lamb_mr": Param(1.0, "weight of the margin ranking loss"),
-        "margin": Param(0.5, "margin m of the ranking loss"),
-        "K": Param(2, "number of hardest new classes each old sample is ranked against"),
-        "memory": Param(0, "total exemplar budget split over the classes seen (0: per_class each)"),
-        "per_class": Param(20, "exemplars kept per class when memory is 0"),
-        "gamma1": Param(0.1, "weight gamma1 of the per-task KD of the -s/-sr/-bsr variants"),
-        "T": Param(1.0, "temperature of the per-task KD"),
+        "lamb_base": Param(5.0, "base weight lambda_base of the less-forget constraint", ge=0),
+        "lamb_mr": Param(1.0, "weight of the margin ranking loss", ge=0),
+        "margin": Param(0.5, "margin m of the ranking loss", ge=0),
+        "K": Param(2, "number of hardest new classes each old sample is ranked against (0: none)", ge=0),
+        "memory": Param(0, "total exemplar budget split over the classes seen (0: per_class each)", ge=0),
+        "per_class": Param(20, "exemplars kept per class when memory is 0", ge=0),
+        "gamma1": Param(0.1, "weight gamma1 of the per-task KD of the -s/-sr/-bsr variants", ge=0),
+        "T": Param(1.0, "temperature of the per-task KD", gt=0),
     }
 
     def __init__(self, **params):

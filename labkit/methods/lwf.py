@@ -24,8 +24,8 @@ class LwF(Method):
     remedy: ClassVar[Remedy] = REMEDIES[""]
     losses = ("ce",)
     params = {
-        "lamb": Param(1.0, "weight lambda of the distillation terms"),
-        "T": Param(2.0, "distillation temperature"),
+        "lamb": Param(1.0, "weight lambda of the distillation terms", ge=0),
+        "T": Param(2.0, "distillation temperature", gt=0),
     }
 
     def __init__(self, **params):

@@ -57,9 +57,9 @@ class LwM(LwF):
 
     name = "lwm"
     params = {
-        "beta": Param(1.0, "weight beta of the distillation terms"),
-        "gamma": Param(1.0, "weight gamma of the attention distillation"),
-        "T": Param(2.0, "distillation temperature"),
+        "beta": Param(1.0, "weight beta of the distillation terms", ge=0),
+        "gamma": Param(1.0, "weight gamma of the attention distillation", ge=0),
+        "T": Param(2.0, "distillation temperature", gt=0),
     }
 
     @classmethod

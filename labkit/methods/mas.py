@@ -28,8 +28,8 @@ class MAS(EWC):
 
     name = "mas"
     params = {
-        "lamb": Param(0.01, "penalty weight lambda"),
-        "alpha": Param(0.5, "weight of the old importance when merging with the new one"),
+        "lamb": Param(0.01, "penalty weight lambda", ge=0),
+        "alpha": Param(0.5, "weight of the old importance when merging with the new one", ge=0, le=1),
     }
 
     @classmethod

@@ -26,7 +26,7 @@ from labkit.models import IncrementalNet
 from labkit.probe import knn_probe
 from labkit.result import RunResult
 from labkit.runner import build_run_model, grow_heads, natural_kind, pick_device, scenario_on
-from labkit.sweep import mean_spread
+from labkit.sweep import mean_spread, trained
 
 # Seq-CIFAR-100, 10 tasks, final accuracy (%): Table 1 (data-IL), Table 2 (task-/class-IL; DLCFT
 # there is TK-FAC), Table 3 (ablation: DLCFT with K-FAC, and OSLA = non-linear + softmax CE with
@@ -51,16 +51,17 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
 
 
 def scenario_table(results: dict[str, list[RunResult]], scenario: str) -> pd.DataFrame:
-    """One row per comparison row: seeds, accuracy, accuracy sd, forgetting, forgetting sd, k-NN,
+    """One row per comparison row: seeds, diverged (runs left out), accuracy, accuracy sd, forgetting, forgetting sd, k-NN,
     k-NN sd (ours, percent, the scenario's own accuracy kind) and published (NaN where the paper
     has no number)."""
     rows = {}
-    for label, runs in results.items():
+    for label, all_runs in results.items():
+        runs = trained(all_runs)  # diverged runs are left out of the means, and counted
         summaries = [r.summary(natural_kind(scenario)) for r in runs]
         acc = mean_sd([s["final_average_accuracy"] for s in summaries])
         forgetting = mean_sd([s["final_average_forgetting"] for s in summaries])
         knn = mean_sd([r.knn_acc[-1] for r in runs]) if all(r.knn_acc for r in runs) else (np.nan, np.nan)
-        rows[label] = {"seeds": len(runs), "accuracy": acc[0], "accuracy sd": acc[1], "forgetting": forgetting[0],
+        rows[label] = {"seeds": len(all_runs), "diverged": len(all_runs) - len(runs), "accuracy": acc[0], "accuracy sd": acc[1], "forgetting": forgetting[0],
                        "forgetting sd": forgetting[1], "k-NN": knn[0], "k-NN sd": knn[1],
                        "published": PUBLISHED[scenario].get(label, np.nan)}
     return pd.DataFrame.from_dict(rows, orient="index")

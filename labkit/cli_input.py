@@ -1,0 +1,42 @@
+"""Comma-separated lists typed on the command line (`table --methods lwf,ewc --seeds 0,1,2`),
+read into checked values: every item present (no empty ones), each at most once, seeds whole
+numbers within numpy's range, names registered. Bad input is a ConfigError naming the option."""
+from __future__ import annotations
+
+from labkit.config import SEED_MAX
+from labkit.registry import ConfigError, Registry
+
+
+def split_items(text: str, field: str, example: str) -> list[str]:
+    """The comma-separated items of `text`, stripped; refused when empty, with an empty item
+    ("1,,2", "1,") or with an item repeated."""
+    items = [item.strip() for item in text.split(",")]
+    if not text.strip() or "" in items:
+        raise ConfigError(field, text, f"a comma-separated list with no empty item, e.g. {example}")
+    repeated = sorted({item for item in items if items.count(item) > 1})
+    if repeated:
+        raise ConfigError(field, text, f"each item once; {', '.join(repeated)} is repeated")
+    return items
+
+
+def parse_seeds(text: str, field: str = "seeds") -> list[int]:
+    """'0,1,2' -> [0, 1, 2]; each seed a whole number in 0 .. 2**32 - 1 (numpy's range)."""
+    seeds = []
+    for item in split_items(text, field, "0,1,2"):
+        try:
+            seed = int(item)
+        except ValueError:
+            seed = None
+        if seed is None or not 0 <= seed <= SEED_MAX:
+            raise ConfigError(field, item, f"comma-separated whole numbers from 0 to {SEED_MAX}, e.g. 0,1,2")
+        seeds.append(seed)
+    return seeds
+
+
+def parse_names(text: str, registry: Registry, field: str) -> list[str]:
+    """'lwf,ewc' -> ['lwf', 'ewc'], each a name registered in `registry`."""
+    names = split_items(text, field, ",".join(registry.names()[:2]))
+    for name in names:
+        if name not in registry:
+            raise ConfigError(field, name, f"comma-separated names from: {', '.join(registry.names())}")
+    return names

@@ -1,0 +1,52 @@
+"""The bad-input catalogue (benchmarks/bad_inputs.py) on the command line, RunConfig and the app:
+every input refused with a message naming its field, no traceback, no orphan run folder; and
+the catalogue's own classifier tells a traceback, an unclear message and an orphan apart."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import bad_inputs  # noqa: E402
+from bad_inputs import Case  # noqa: E402
+
+
+def test_the_catalogue_holds_over_100_inputs_on_all_three_surfaces():
+    cases = bad_inputs.catalogue()
+    assert len(cases) >= 100
+    assert {c.surface for c in cases} == {"cli", "config", "app"}
+    assert len({(c.surface, c.label) for c in cases}) == len(cases)
+
+
+def test_every_bad_input_is_refused_by_name_with_no_traceback_and_no_orphan_folder():
+    outcomes = bad_inputs.run_catalogue()
+    counts = bad_inputs.counts(outcomes)
+    assert counts["traceback"] == 0 and counts["orphan folders"] == 0, bad_inputs.report(outcomes)
+    assert counts["refused"] == counts["inputs"], bad_inputs.report(outcomes)
+
+
+def crash(runs_dir, work, prepared):
+    raise TypeError("boom")
+
+
+def leave_a_folder(runs_dir, work, prepared):
+    (runs_dir / "20260101-000000-finetune-digits-abcdef").mkdir()
+    return True, "error: tasks=0 is not valid: a whole number >= 1"
+
+
+def vague(runs_dir, work, prepared):
+    return True, "error: something went wrong"
+
+
+def accept(runs_dir, work, prepared):
+    return False, "accepted"
+
+
+def test_the_classifier_tells_tracebacks_unclear_messages_orphans_and_completed_runs():
+    cases = [Case("config", label, "tasks", attempt)
+             for label, attempt in (("crash", crash), ("folder", leave_a_folder), ("vague", vague), ("ok", accept))]
+    outcomes = bad_inputs.run_catalogue(cases)
+    assert [o.kind for o in outcomes] == ["traceback", "refused", "unclear", "completed"]
+    assert "TypeError: boom" in outcomes[0].message
+    assert [o.orphans for o in outcomes] == [0, 1, 0, 0]
+    assert bad_inputs.counts(outcomes)["orphan folders"] == 1
+    assert "TRACEBACK [config] crash" in bad_inputs.report(outcomes)
