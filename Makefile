@@ -37,7 +37,9 @@ test: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-## The Streamlit app on http://127.0.0.1:$(PORT) (make app PORT=8502 for another port).
+## The Streamlit app on http://127.0.0.1:$(PORT) (make app PORT=8502 for another port):
+## `streamlit run app.py` that first starts the fork server the app's runs are forked from, so the
+## first Run does not wait for torch's imports (run by path: it starts before this process's own).
 app: $(STAMP)
-	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true \
+	$(PY) labkit/app_server.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false --client.toolbarMode viewer

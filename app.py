@@ -170,6 +170,16 @@ def chart(container, fig, key: str) -> None:
     container.plotly_chart(fig, key=key, theme=None)
 
 
+def preload_charts() -> None:
+    """A small plotly chart, drawn off screen on every page: the browser loads plotly's script
+    (4.7 MB) and draws its first chart while the page is read, not after the first Run, where it
+    took seconds (benchmarks/app_first_chart.py)."""
+    with st.container(key="chart_preload"):
+        st.html("<style>.st-key-chart_preload {position: absolute; left: -9999px; width: 600px; "
+                "visibility: hidden}</style>")
+        st.plotly_chart({"data": [{"type": "scatter", "x": [1, 2], "y": [1, 2]}, {"type": "heatmap", "z": [[1]]}]},
+                        key="chart_preload_plot", theme=None)
+
 
 def followed_run() -> str | None:
     """This session's run id (kept in the URL too, so a page reload keeps following it)."""
@@ -338,3 +348,4 @@ with live_tab:
     run_tab(config, problem)
 with compare:
     compare_tab()
+preload_charts()

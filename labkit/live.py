@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 
-from labkit import plots
+from labkit import app_server, plots
 from labkit.config import RunConfig
 from labkit.data.datasets import datasets, missing_files
 from labkit.losses import losses
@@ -46,17 +45,16 @@ _server: subprocess.Popen | None = None
 _server_lock = threading.Lock()
 
 
-def warm_up() -> subprocess.Popen:
+def warm_up(server: subprocess.Popen | None = None) -> subprocess.Popen:
     """Start the fork server if it is not running (it imports torch and labkit in the
-    background), so the first Run does not wait for the imports; return it."""
+    background), so the first Run does not wait for the imports; return it. `server`: one
+    already started (labkit.app_server starts it before its own imports), used from now on."""
     global _server
     with _server_lock:
-        if _server is None or _server.poll() is not None:
-            package_parent = str(Path(__file__).resolve().parent.parent)
-            path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
-            _server = subprocess.Popen([sys.executable, "-m", "labkit.live_worker"], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": path},
-                                       start_new_session=True)
+        if server is not None:
+            _server = server
+        elif _server is None or _server.poll() is not None:
+            _server = app_server.start_fork_server()
         return _server
 
 

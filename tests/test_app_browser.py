@@ -1,6 +1,7 @@
-"""The app in a real browser: Debian's chromium driven by playwright opens `streamlit run app.py`,
-picks a method, presses Run, waits for the forgetting chart to show two tasks and saves a
-screenshot to test-artifacts/app.png (look at it)."""
+"""The app in a real browser: Debian's chromium driven by playwright opens the app as `make app`
+starts it (labkit/app_server.py: the fork server, then `streamlit run app.py`), picks a method,
+presses Run, waits for the forgetting chart to show two tasks and saves a screenshot to
+test-artifacts/app.png (look at it)."""
 from __future__ import annotations
 
 import os
@@ -30,11 +31,11 @@ def free_port() -> int:
 
 @pytest.fixture
 def app_url(tmp_path):
-    """`streamlit run app.py` on a free localhost port, storing runs under tmp_path."""
+    """The app as `make app` starts it, on a free localhost port, storing runs under tmp_path."""
     port = free_port()
     env = {**os.environ, "LABKIT_RUNS_DIR": str(tmp_path / "runs")}
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "labkit/app_server.py", "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
          "--client.toolbarMode", "viewer"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
