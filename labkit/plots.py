@@ -129,3 +129,13 @@ def head_imbalance(result: RunResult, stat: str = "weight_norm") -> go.Figure:
                       yaxis_title=HEAD_STATS[stat])
     fig.update_xaxes(dtick=1)
     return fig
+
+
+def widget_output(fig: go.Figure) -> dict:
+    """`fig` as one notebook output, for an ipywidgets Output whose `outputs` a callback replaces
+    whole (`out.outputs = (widget_output(fig),)`): the figure is redrawn in place in JupyterLab,
+    and nothing is captured. (Capturing with `with out:` stalls notebook execution outside a
+    browser: nbclient answers each captured output with a message to the kernel, which in a few
+    cells in a hundred leaves the cell's reply unread until its timeout;
+    benchmarks/widget_cell_stalls.py measures it.)"""
+    return {"output_type": "display_data", "data": fig._repr_mimebundle_(), "metadata": {}}
