@@ -29,8 +29,12 @@ def test_every_loss_learns_each_task_from_the_defaults(loss):
     assert min(diagonal(result)) >= LEARNED, diagonal(result)
 
 
-@pytest.mark.parametrize("scenario", ["class-il", "task-il"])
-@pytest.mark.parametrize("backbone", list(backbones))
+# Every backbone in class-IL, and task-IL too (where the cnn used to fail) for all but the
+# resnet18s: at these defaults each of their runs takes about 37 s here, the rest about 2 s.
+CASES = [(b, s) for b in backbones for s in ("class-il", "task-il") if s == "class-il" or "resnet18" not in b]
+
+
+@pytest.mark.parametrize("backbone, scenario", CASES)
 def test_every_backbone_learns_each_task_from_the_defaults(backbone, scenario):
     result = run(cli_config("--backbone", backbone, "--scenario", scenario))
     assert result.status == "finished", result.failure
