@@ -6,6 +6,7 @@ The runner, not the method, runs the optimiser and evaluates, so every method is
 from __future__ import annotations
 
 import copy
+import math
 import time
 import traceback
 from typing import Callable
@@ -149,7 +150,7 @@ def train_task(config: RunConfig, method: Method, ctx: TaskContext, emit: Callab
         emit(EpochEnded(ctx.t, epoch, config.epochs, epoch_losses[-1], val_loss, schedule.lr))
         reason = divergence(epoch_losses[-1], max(float(first_batch), loss_scale))
         if reason:
-            finite = [v for v in epoch_losses if v == v and abs(v) != float("inf")]
+            finite = [v for v in epoch_losses if math.isfinite(v)]
             raise Diverged(ctx.t, epoch, reason, finite[-1] if finite else None)
         if not schedule.step(val_loss):
             break
@@ -307,7 +308,7 @@ def _run(config: RunConfig, on_event: Callable[[Event], None] | None, run_dir: R
     except Diverged as diverged:
         failure = diverged.to_dict()
         if failure["last_finite_loss"] is None:  # none in this task: the last of the tasks before
-            earlier = [v for losses_ in result.epoch_losses for v in losses_ if v is not None and v == v]
+            earlier = [v for losses_ in result.epoch_losses for v in losses_ if v is not None and math.isfinite(v)]
             failure["last_finite_loss"] = earlier[-1] if earlier else None
         end(result, run_dir, "diverged", failure)
         emit(RunDiverged(run_id, failure, result.tasks_done))

@@ -7,13 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from browser import CHROMIUM, FLAGS, free_port, needs_chromium
+from browser import CHROMIUM, FLAGS, free_port, needs_chromium, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,17 +31,11 @@ def app_url(tmp_path):
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not come up:\n{server.stdout.read().decode(errors='replace')}")
-            time.sleep(0.2)
+        def healthy() -> bool:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                return reply.status == 200
+
+        wait_until_up(healthy, server, 60, "streamlit", lambda: server.stdout.read().decode(errors="replace"))
         yield url
     finally:
         os.killpg(server.pid, 15)

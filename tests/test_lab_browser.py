@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import CHROMIUM, FLAGS, free_port, needs_chromium
+from browser import CHROMIUM, FLAGS, free_port, needs_chromium, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = "01_softmax_non_identifiability.ipynb"
@@ -108,16 +108,8 @@ def lab(tmp_path):
                                   stderr=subprocess.STDOUT, start_new_session=True)
     kernels: set[int] = set()
     try:
-        deadline = time.monotonic() + START_MS / 1000
-        while True:
-            try:
-                if api(url, token, "/api/status") == 200:
-                    break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"jupyter lab did not come up:\n{log.read_text(errors='replace')}")
-            time.sleep(0.2)
+        wait_until_up(lambda: api(url, token, "/api/status") == 200, server, START_MS / 1000, "jupyter lab",
+                      lambda: log.read_text(errors="replace"))
         yield url, token, copy, lambda: kernels.update(children(server.pid))
     finally:
         kernels.update(children(server.pid))
