@@ -87,3 +87,16 @@ def summarize(acc: np.ndarray) -> dict:
         "total_average_forgetting": _json_float(total_average_forgetting(acc)),
         "backward_transfer": _json_float(backward_transfer(acc)),
     }
+
+
+def chance_levels(num_classes: int, num_tasks: int, scenario: str) -> tuple[list[float], list[float]]:
+    """Accuracy of a uniform random guess: (task-aware chance per task u, task-agnostic chance
+    after each step t).
+
+    class-IL / task-IL cut the classes into groups as np.array_split does: task-aware chance on
+    task u is 1/|group u| (the guess is among that task's classes), task-agnostic chance after
+    step t is 1/(classes seen up to t). data-IL has every class in every task: 1/num_classes."""
+    if scenario == "data-il":
+        return [1 / num_classes] * num_tasks, [1 / num_classes] * num_tasks
+    sizes = [len(g) for g in np.array_split(np.arange(num_classes), num_tasks)]
+    return [1 / s for s in sizes], [1 / sum(sizes[: t + 1]) for t in range(num_tasks)]
