@@ -8,16 +8,14 @@ import signal
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from labkit import comparisons, pretrain, recipes, report, sweep
 from labkit.cli_input import parse_names, parse_seeds
 from labkit.config import RunConfig
 from labkit.data import datasets, scenarios
-from labkit.events import EpochEnded, Event, RunStarted
 from labkit.losses import losses
 from labkit.methods import methods
 from labkit.models import backbones
+from labkit.progress import ProgressBar
 from labkit.presets import presets
 from labkit.registry import ConfigError, parse_bool
 from labkit.result import RunResult
@@ -28,26 +26,6 @@ DEMO_METHODS = ("finetune", "lwf", "ewc", "joint")
 DEMO_CONFIG = RunConfig(dataset="digits", scenario="class-il", tasks=5, backbone="mlp", epochs=10,
                         batch_size=32, lr=0.05, seed=0)
 CONFIG_FIELDS = [f for f in dataclasses.fields(RunConfig) if f.name != "method_params"]
-
-
-class ProgressBar:
-    """A tqdm bar over all epochs of a run, fed by the run's events; it appears once the run has
-    started (data loaded), so a refused run prints only its error."""
-
-    def __init__(self, config: RunConfig, label: str):
-        self.epochs, self.label, self.bar = config.epochs, label, None
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
-            self.bar = tqdm(total=event.num_tasks * self.epochs, initial=event.start_task * self.epochs,
-                            desc=self.label, unit="epoch", leave=False)
-        elif isinstance(event, EpochEnded):
-            self.bar.update(1)
-            self.bar.set_postfix(task=event.task + 1, loss=f"{event.loss:.3f}")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def run_and_store(config: RunConfig, runs_dir: Path, run_dir: RunDir | None = None) -> tuple[RunDir, RunResult]:
