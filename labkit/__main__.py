@@ -1,15 +1,14 @@
-"""Command line: python -m labkit run | list | runs | show | table | compare | demo | pretrain."""
+"""Command line: python -m labkit run | list | runs | show | sweep | table | compare | demo | pretrain."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shutil
 import signal
 import sys
 from pathlib import Path
 
-from labkit import comparisons, pretrain, recipes, report, sweep
-from labkit.cli_input import parse_names, parse_seeds
+from labkit import comparisons, pretrain, report, sweep
+from labkit.cli_config import add_config_args, config_from, given_fields
 from labkit.config import RunConfig
 from labkit.data import datasets, scenarios
 from labkit.losses import losses
@@ -17,15 +16,15 @@ from labkit.methods import methods
 from labkit.models import backbones
 from labkit.progress import ProgressBar
 from labkit.presets import presets
-from labkit.registry import ConfigError, parse_bool
+from labkit.registry import ConfigError
 from labkit.result import RunResult
 from labkit.runner import natural_kind, pick_device, run
 from labkit.store import DEFAULT_RUNS_DIR, RunDir, list_runs
+from labkit.sweep import commands as sweep_commands
 
 DEMO_METHODS = ("finetune", "lwf", "ewc", "joint")
 DEMO_CONFIG = RunConfig(dataset="digits", scenario="class-il", tasks=5, backbone="mlp", epochs=10,
                         batch_size=32, lr=0.05, seed=0)
-CONFIG_FIELDS = [f for f in dataclasses.fields(RunConfig) if f.name != "method_params"]
 
 
 def run_and_store(config: RunConfig, runs_dir: Path, run_dir: RunDir | None = None) -> tuple[RunDir, RunResult]:
@@ -80,39 +79,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return outcome_code(run_dir.run_id, result)
 
 
-def given_fields(args: argparse.Namespace) -> dict:
-    return {f.name: getattr(args, f.name) for f in CONFIG_FIELDS if getattr(args, f.name) is not None}
-
-
-def config_from(args: argparse.Namespace) -> RunConfig:
-    """The preset (or RunConfig's defaults); in the fields the preset leaves at their defaults, the
-    training defaults of the chosen method, loss and backbone (labkit.recipes: e.g. Adam for mse);
-    then every field given on the command line, each on its own."""
-    given = given_fields(args)
-    base = presets.get(args.preset) if args.preset else RunConfig()
-    chosen = base.replace(**given)
-    defaults = recipes.training_defaults(chosen.method, chosen.loss, chosen.backbone)
-    config = recipes.fill_unset(base, defaults).replace(**given)
-    return config.replace(method_params=parse_params(args.param)) if args.param else config
-
-
-def cmd_table(args: argparse.Namespace) -> int:
-    """Methods x seeds: mean and spread of total average accuracy and forgetting (%). The lists,
-    and the config of every method, are checked before the first run."""
-    methods_ = parse_names(args.methods, methods, "methods")
-    seeds = parse_seeds(args.seeds, "seeds")
-    base = config_from(args)
-    for name in methods_:
-        base.replace(method=name).validate()
-    print(f"{base.dataset} {base.scenario}, {base.tasks} tasks, {base.backbone}, {base.epochs} epochs, "
-          f"seeds {seeds}; totals over the accuracy matrix (TAw = task-aware, TAg = task-agnostic)")
-    results = sweep.run_seeds(base, methods_, seeds, lambda m, seed, r: print(
-        f"  {m} seed {seed}: " + (report.status_text(r) if r.status == "diverged" else
-                                  f"TAw total {100 * r.summary('taw')['total_average_accuracy']:.1f}%"), flush=True))
-    print(sweep.markdown_table(sweep.seed_table(results)))
-    return diverged_code(results)
-
-
 def diverged_code(results: dict[str, list[RunResult]]) -> int:
     """0 when no run diverged; else one line on stderr saying how many, and 3."""
     runs = [r for rs in results.values() for r in rs]
@@ -121,42 +87,6 @@ def diverged_code(results: dict[str, list[RunResult]]) -> int:
         return 0
     print(f"error: {diverged} of {len(runs)} runs diverged (marked so above; means leave them out)", file=sys.stderr)
     return 3
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    """A named comparison (methods each trained their own way) over seeds: final metrics. The
-    seeds and every row's config are checked before the first run."""
-    comparison = comparisons.comparisons.get(args.name)
-    seeds = parse_seeds(args.seeds, "seeds")
-    changes = {k: v for k, v in (("epochs", args.epochs), ("device", args.device), ("data_root", args.data_root))
-               if v is not None}
-    configs = comparison.configs(**changes)
-    for config in configs.values():
-        config.validate()
-    base = comparison.base.replace(**changes)
-    print(f"{args.name}: {base.dataset} {base.scenario}, {base.tasks} tasks, {base.backbone}, {base.epochs} epochs, "
-          f"pretrained {base.pretrained or 'no'}, seeds {seeds}")
-    results = comparisons.run_comparison(
-        configs, seeds, lambda label, seed, r: print(
-            f"  {label} seed {seed}: " + (report.status_text(r) if r.status == "diverged" else "final accuracy "
-                                          f"{100 * r.summary(natural_kind(r.config['scenario']))['final_average_accuracy']:.1f}%"),
-            flush=True),
-        run_fn=lambda config: run_and_store(config, args.runs_dir)[1])
-    print(comparisons.final_table(results))
-    return diverged_code(results)
-
-
-def parse_params(items: list[str]) -> dict[str, str]:
-    """--param KEY=VALUE items -> {KEY: VALUE}; each KEY once (the method checks the values)."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError("param", item, "KEY=VALUE, e.g. --param lamb=5000")
-        if key in out:
-            raise ConfigError("param", item, f"each KEY once: {key} is given twice")
-        out[key] = value
-    return out
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -242,17 +172,6 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         print(f"runs on {args.dataset} with --pretrained {path} leave those images out of their tasks")
 
 
-def add_config_args(parser: argparse.ArgumentParser) -> None:
-    """--preset, one option per RunConfig field, and --param KEY=VALUE for method parameters."""
-    parser.add_argument("--preset", help=f"start from a named config: {', '.join(presets)}")
-    for f in CONFIG_FIELDS:
-        kind = parse_bool if isinstance(f.default, bool) else type(f.default)
-        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None,
-                            help=f"default {f.default}")
-    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="a method hyper-parameter (see `list`); repeat for several")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m labkit", description=__doc__)
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where runs are stored")
@@ -266,18 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_show = sub.add_parser("show", help="a stored run's matrix and metrics")
     p_show.add_argument("run_id")
     p_show.set_defaults(func=cmd_show)
-    p_table = sub.add_parser("table", help="several methods over several seeds: mean and spread of the totals")
-    add_config_args(p_table)
-    p_table.add_argument("--methods", required=True, help="comma-separated, e.g. lwf,lwf-s,lwf-bsr")
-    p_table.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
-    p_table.set_defaults(func=cmd_table)
-    p_cmp = sub.add_parser("compare", help="a named comparison of methods over seeds (see `list`)")
-    p_cmp.add_argument("name", help=f"one of: {', '.join(comparisons.comparisons)}")
-    p_cmp.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
-    p_cmp.add_argument("--epochs", type=int, help="epochs per task for every row (default: the comparison's)")
-    p_cmp.add_argument("--device")
-    p_cmp.add_argument("--data-root")
-    p_cmp.set_defaults(func=cmd_compare)
+    sweep_commands.add_commands(sub, add_config_args)
     p_pre = sub.add_parser("pretrain", help="pre-train and cache a backbone checkpoint (DLCFT starts from one)")
     p_pre.add_argument("--dataset", default="fashion_mnist", help="the dataset to pre-train on")
     p_pre.add_argument("--backbone", default="mlp-leaky")

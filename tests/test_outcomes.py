@@ -122,8 +122,9 @@ def test_a_failing_run_keeps_its_completed_tasks_and_its_traceback(tmp_path, mon
     assert state.status == "failed" and "RuntimeError: boom" in state.error and "after_task" in state.details
 
 
-def test_table_names_diverged_runs_and_exits_3(nan_in_task_2, capsys):
-    code = main(["table", "--tasks", "2", "--epochs", "1", "--methods", "finetune", "--seeds", "0,1", "--device", "cpu"])
+def test_table_names_diverged_runs_and_exits_3(nan_in_task_2, capsys, tmp_path):
+    code = main(["--runs-dir", str(tmp_path), "table", "--tasks", "2", "--epochs", "1", "--methods", "finetune",
+                 "--seeds", "0,1", "--device", "cpu", "--workers", "0"])
     out = capsys.readouterr()
     assert code == 3 and "2 of 2 runs diverged" in out.err
-    assert "finetune seed 0: diverged in task 2" in out.out and "| finetune | diverged |" in out.out
+    assert "finetune seed 0: diverged in task 2" in out.err and "| finetune | - | - | - | - | 0 of 2 (2 diverged) |" in out.out

@@ -40,13 +40,13 @@ def test_mean_spread_and_table_from_hand_made_results():
     assert "| lwf | 80.0 ± 0.0 | 40.0 ± 14.1 |" in table
 
 
-def test_table_command_runs_methods_over_seeds(capsys):
+def test_table_command_runs_methods_over_seeds(capsys, tmp_path):
     from labkit.__main__ import main
 
-    assert main(["table", "--preset", "rethinking-digits", "--tasks", "2", "--epochs", "1",
-                 "--methods", "lwf,lwf-s", "--seeds", "0,1", "--device", "cpu"]) == 0
+    assert main(["--runs-dir", str(tmp_path), "table", "--preset", "rethinking-digits", "--tasks", "2", "--epochs",
+                 "1", "--methods", "lwf,lwf-s", "--seeds", "0,1", "--device", "cpu", "--workers", "0"]) == 0
     out = capsys.readouterr().out
-    assert "| lwf |" in out and "| lwf-s |" in out and "TAW acc" in out
+    assert "| lwf |" in out and "| lwf-s |" in out and "TAw acc" in out and "Δ TAw acc" in out
     assert main(["table", "--methods", "lwf,nosuch", "--seeds", "0"]) == 2
 
 

@@ -1,0 +1,167 @@
+"""The command line's grids: `sweep` (any grid), `table` (methods x seeds) and `compare` (a named
+comparison x seeds). All three build cells and run them through one loop (labkit.sweep.execute),
+so each is stored, resumable and on Ray alike; re-running one with the same options reads its
+stored runs and prints at once."""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+from labkit import comparisons, report
+from labkit.cli_config import config_from
+from labkit.cli_input import parse_names, parse_seeds
+from labkit.config import RunConfig
+from labkit.methods import methods
+from labkit.registry import ConfigError
+from labkit.sweep import effects
+from labkit.sweep.execute import CellOutcome, run_sweep
+from labkit.sweep.grid import Cell, grid_cells, parse_axis, parse_grid, typed_params
+from labkit.sweep.record import SweepRecord, list_sweeps
+
+
+def add_execution_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, default=None,
+                        help="CPUs of the local Ray (default: all of this machine's); 0 runs the cells one after "
+                             "another in this process, without Ray")
+    parser.add_argument("--address", default=None,
+                        help="join a running Ray cluster instead: auto, or ray://HOST:PORT (runs-dir must be a "
+                             "folder every node sees)")
+    parser.add_argument("--cpus-per-run", type=int, default=1, help="CPUs and torch threads per run (default 1)")
+    parser.add_argument("--gpus-per-run", type=float, default=None,
+                        help="fraction of a GPU each run reserves (default 0.25 where there are GPUs, else 0)")
+
+
+def _execute(name: str, cells: list[Cell], args: argparse.Namespace) -> list[CellOutcome]:
+    return run_sweep(name, cells, args.runs_dir, workers=args.workers, address=args.address,
+                     cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
+
+
+def auto_name(prefix: str, cells: list[Cell]) -> str:
+    """A name that is the same for the same cells, so a repeated `table` finds its runs."""
+    digest = hashlib.sha256("\n".join(sorted(c.identity for c in cells)).encode()).hexdigest()[:10]
+    return f"{prefix}-{digest}"
+
+
+def outcomes_code(outcomes: list[CellOutcome]) -> int:
+    """0 when every cell finished; else one line on stderr per kind of failure: 3 for diverged
+    runs (an outcome, in the table), 1 for runs that failed (their error is in their run folder)."""
+    failed = [o for o in outcomes if o.status not in ("finished", "diverged")]
+    diverged = [o for o in outcomes if o.status == "diverged"]
+    for o in diverged + failed:
+        text = o.error or report.status_text(o.result)
+        print(f"error: {o.cell.label} seed {o.cell.config.seed}: {text} [{o.run_id}]", file=sys.stderr)
+    if diverged:
+        print(f"error: {len(diverged)} of {len(outcomes)} runs diverged (marked so above; means leave them out)",
+              file=sys.stderr)
+    return 1 if failed else 3 if diverged else 0
+
+
+def print_effects(outcomes: list[CellOutcome], baseline: dict | None, metrics: tuple[str, ...],
+                  csv_path: Path | None) -> None:
+    rows = effects.effect_rows(outcomes, baseline, metrics)
+    print(effects.markdown(rows, metrics))
+    if any(r["vs"] for r in rows):
+        print(f"Δ: paired by seed against {', '.join(f'{k}={v}' for k, v in baseline.items())}, in points, "
+              "[95% interval], seeds where it is positive; n.s.: the interval holds 0 (not separated)")
+    if csv_path is not None:
+        effects.to_csv(rows, metrics, csv_path)
+        print(f"written to {csv_path}")
+
+
+def parse_baseline(text: str | None) -> dict | None:
+    if text is None:
+        return None
+    key, values = parse_axis(text)
+    if len(values) != 1:
+        raise ConfigError("baseline", text, "one KEY=VALUE, e.g. method=lwf")
+    return {key: values[0]}
+
+
+def stored_cells(name: str, runs_dir: Path) -> list[Cell]:
+    record = SweepRecord(name, runs_dir)
+    if not record.cells:
+        known = ", ".join(list_sweeps(runs_dir)) or "none stored"
+        raise ConfigError("name", name, f"no sweep of that name in {runs_dir} (stored: {known}); give --grid to "
+                          "start one")
+    return [Cell(c["key"], typed_params(RunConfig.from_dict(c["config"]).validate())) for c in record.cells]
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """A grid over RunConfig fields and method parameters on top of the config the other options
+    make; every cell checked before the first runs. Without --grid: the stored sweep NAME again
+    (its unfinished cells resume, then its table)."""
+    baseline = parse_baseline(args.baseline)
+    cells = grid_cells(config_from(args), parse_grid(args.grid)) if args.grid else stored_cells(args.name, args.runs_dir)
+    metrics = effects.FINALS if args.finals else effects.TOTALS
+    outcomes = _execute(args.name, cells, args)
+    print(f"sweep {args.name}: {len(cells)} runs stored in {args.runs_dir}")
+    print_effects(outcomes, baseline, metrics, args.csv)
+    return outcomes_code(outcomes)
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    """Methods x seeds: mean and spread of total average accuracy and forgetting (%), and each
+    method's paired difference against the first. The lists and every cell are checked first."""
+    methods_ = parse_names(args.methods, methods, "methods")
+    seeds = parse_seeds(args.seeds, "seeds")
+    base = config_from(args)
+    cells = grid_cells(base, {"method": methods_, "seed": seeds})
+    print(f"{base.dataset} {base.scenario}, {base.tasks} tasks, {base.backbone}, {base.epochs} epochs, "
+          f"seeds {seeds}; totals over the accuracy matrix (TAw = task-aware, TAg = task-agnostic)")
+    outcomes = _execute(auto_name("table", cells), cells, args)
+    print_effects(outcomes, {"method": methods_[0]} if len(methods_) > 1 else None, effects.TOTALS, None)
+    return outcomes_code(outcomes)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """A named comparison (methods each trained their own way) over seeds: final metrics. The
+    seeds and every row's config are checked before the first run."""
+    comparison = comparisons.comparisons.get(args.name)
+    seeds = parse_seeds(args.seeds, "seeds")
+    changes = {k: v for k, v in (("epochs", args.epochs), ("device", args.device), ("data_root", args.data_root))
+               if v is not None}
+    cells = [Cell({"row": label, "seed": seed}, typed_params(config.replace(seed=seed).validate()))
+             for label, config in comparison.configs(**changes).items() for seed in seeds]
+    base = comparison.base.replace(**changes)
+    print(f"{args.name}: {base.dataset} {base.scenario}, {base.tasks} tasks, {base.backbone}, {base.epochs} epochs, "
+          f"pretrained {base.pretrained or 'no'}, seeds {seeds}")
+    outcomes = _execute(auto_name(f"compare-{args.name}", cells), cells, args)
+    by_row: dict[str, list] = {}
+    for o in outcomes:
+        if o.result is not None:
+            by_row.setdefault(o.cell.key["row"], []).append(o.result)
+    print(comparisons.final_table(by_row))
+    return outcomes_code(outcomes)
+
+
+def add_commands(sub, add_config_args) -> None:
+    """The `sweep`, `table` and `compare` sub-commands."""
+    p_sweep = sub.add_parser("sweep", help="a grid of runs (fields, seeds, --param values) on Ray, stored and resumable")
+    p_sweep.add_argument("name", help="the sweep's name; its record is RUNS_DIR/NAME.sweep.json")
+    add_config_args(p_sweep)
+    p_sweep.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                         help="one axis of the grid: a RunConfig field or param.NAME, values comma-separated, "
+                              "whole-number ranges as 0-9; repeat for more axes")
+    p_sweep.add_argument("--baseline", metavar="KEY=VALUE", help="paired differences against this group, "
+                                                                  "e.g. method=lwf")
+    p_sweep.add_argument("--finals", action="store_true", help="final average accuracy and forgetting instead "
+                                                               "of the totals over the matrix")
+    p_sweep.add_argument("--csv", type=Path, help="also write the table as CSV to this file")
+    add_execution_args(p_sweep)
+    p_sweep.set_defaults(func=cmd_sweep)
+    p_table = sub.add_parser("table", help="several methods over several seeds: mean and spread of the totals")
+    add_config_args(p_table)
+    p_table.add_argument("--methods", required=True, help="comma-separated, e.g. lwf,lwf-s,lwf-bsr")
+    p_table.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    add_execution_args(p_table)
+    p_table.set_defaults(func=cmd_table)
+    p_cmp = sub.add_parser("compare", help="a named comparison of methods over seeds (see `list`)")
+    p_cmp.add_argument("name", help=f"one of: {', '.join(comparisons.comparisons)}")
+    p_cmp.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    p_cmp.add_argument("--epochs", type=int, help="epochs per task for every row (default: the comparison's)")
+    p_cmp.add_argument("--device")
+    p_cmp.add_argument("--data-root")
+    add_execution_args(p_cmp)
+    p_cmp.set_defaults(func=cmd_compare)
