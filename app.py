@@ -26,6 +26,10 @@ from labkit.models import backbones
 from labkit.recipes import training_defaults
 from labkit.registry import ConfigError
 from labkit.runner import natural_kind
+from labkit.sweep import effects
+from labkit.sweep import figures as sweep_figures
+from labkit.sweep.execute import stored_outcomes
+from labkit.sweep.record import list_sweeps
 
 RUNS_DIR = Path(os.environ.get("LABKIT_RUNS_DIR", "data/runs"))
 DATA_ROOT = os.environ.get("LABKIT_DATA_ROOT", "data")
@@ -306,7 +310,35 @@ def run_tab(config: RunConfig, problem: str | None) -> None:
 # ---------------------------------------------------------------- compare stored runs
 
 
+def sweep_section() -> None:
+    """A stored sweep's groups: mean ± std, and paired differences against a chosen group."""
+    names = list_sweeps(RUNS_DIR)
+    if not names:
+        return
+    st.subheader("Sweeps")
+    name = st.selectbox("Sweep (made by `python -m labkit sweep`, `table` or `compare`)", names, key="sweep_name")
+    try:
+        outcomes = stored_outcomes(name, RUNS_DIR)
+    except ConfigError as error:
+        st.error(f"Sweep {name} cannot be read: {error}. Nothing in it was changed.")
+        return
+    metric = st.radio("Metric", list(effects.TOTALS + effects.FINALS), horizontal=True, key="sweep_metric",
+                      format_func=sweep_figures.metric_title)
+    groups = list(dict.fromkeys(o.cell.label for o in outcomes))
+    base_label = st.selectbox("Baseline (differences are paired by seed against it)", groups, key="sweep_base")
+    base_key = next(o.cell.key for o in outcomes if o.cell.label == base_label)
+    rows = effects.effect_rows(outcomes, {k: v for k, v in base_key.items() if k != "seed"}, (metric,))
+    left, right = st.columns(2)
+    chart(left, sweep_figures.group_bars(rows, metric), "sweep_bars")
+    chart(right, sweep_figures.paired_bars(rows, metric), "sweep_pairs")
+    st.markdown(effects.markdown(rows, (metric,)))
+    st.download_button("Download this sweep's table (CSV)", effects.to_csv(rows, (metric,)), f"{name}.csv", "text/csv",
+                       key="download_sweep_csv")
+    st.subheader("Runs")
+
+
 def compare_tab() -> None:
+    sweep_section()
     try:
         states, problems = live.stored_states(RUNS_DIR)
     except OSError as error:

@@ -176,3 +176,20 @@ def test_a_method_starts_from_its_recipe_and_dlcft_runs(runs_dir, started):
     assert not errors(at)
     config = started[-1]
     assert (config.method, config.optimizer, config.lr, config.pretrained) == ("dlcft", "adam", 1e-3, "auto")
+
+
+def test_a_stored_sweep_is_shown_with_paired_intervals(runs_dir):
+    from labkit.sweep.execute import run_sweep
+    from labkit.sweep.grid import grid_cells
+
+    base = RunConfig(dataset="digits", scenario="task-il", tasks=2, epochs=1, device="cpu")
+    run_sweep("two-methods", grid_cells(base, {"method": ["finetune", "lwf"], "seed": [0, 1, 2]}), runs_dir,
+              workers=0, progress=False)
+    at = app()
+    assert at.selectbox(key="sweep_name").value == "two-methods"
+    at.selectbox(key="sweep_base").set_value("finetune").run()
+    assert not at.exception, at.exception
+    table = "\n".join(m.value for m in at.markdown)
+    assert "| finetune |" in table and "| lwf |" in table and "baseline" in table and "/3" in table
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("paired by seed" in t for t in titles) and any("std over seeds" in t for t in titles)

@@ -12,13 +12,12 @@ from pathlib import Path
 from labkit import comparisons, report
 from labkit.cli_config import config_from
 from labkit.cli_input import parse_names, parse_seeds
-from labkit.config import RunConfig
 from labkit.methods import methods
 from labkit.registry import ConfigError
 from labkit.sweep import effects
 from labkit.sweep.execute import CellOutcome, run_sweep
 from labkit.sweep.grid import Cell, grid_cells, parse_axis, parse_grid, typed_params
-from labkit.sweep.record import SweepRecord, list_sweeps
+from labkit.sweep.record import SweepRecord
 
 
 def add_execution_args(parser: argparse.ArgumentParser) -> None:
@@ -79,21 +78,12 @@ def parse_baseline(text: str | None) -> dict | None:
     return {key: values[0]}
 
 
-def stored_cells(name: str, runs_dir: Path) -> list[Cell]:
-    record = SweepRecord(name, runs_dir)
-    if not record.cells:
-        known = ", ".join(list_sweeps(runs_dir)) or "none stored"
-        raise ConfigError("name", name, f"no sweep of that name in {runs_dir} (stored: {known}); give --grid to "
-                          "start one")
-    return [Cell(c["key"], typed_params(RunConfig.from_dict(c["config"]).validate())) for c in record.cells]
-
-
 def cmd_sweep(args: argparse.Namespace) -> int:
     """A grid over RunConfig fields and method parameters on top of the config the other options
     make; every cell checked before the first runs. Without --grid: the stored sweep NAME again
     (its unfinished cells resume, then its table)."""
     baseline = parse_baseline(args.baseline)
-    cells = grid_cells(config_from(args), parse_grid(args.grid)) if args.grid else stored_cells(args.name, args.runs_dir)
+    cells = grid_cells(config_from(args), parse_grid(args.grid)) if args.grid else SweepRecord(args.name, args.runs_dir).stored_cells()
     metrics = effects.FINALS if args.finals else effects.TOTALS
     outcomes = _execute(args.name, cells, args)
     print(f"sweep {args.name}: {len(cells)} runs stored in {args.runs_dir}")

@@ -42,7 +42,10 @@ class CellOutcome:
 
     @property
     def status(self) -> str:
-        return self.result.status if self.result is not None else "failed"
+        """The run's status; "failed" when nothing could be read, "pending" before it started."""
+        if self.result is not None:
+            return self.result.status
+        return "failed" if self.error else "pending"
 
 
 def run_cell(config: dict, run_path: str, threads: int) -> dict:
@@ -123,6 +126,20 @@ def run_sweep(name: str, cells: list[Cell], runs_dir: Path = DEFAULT_RUNS_DIR, *
     finally:
         bar.close()
     return outcomes  # type: ignore[return-value]
+
+
+def stored_outcomes(name: str, runs_dir: Path = DEFAULT_RUNS_DIR) -> list[CellOutcome]:
+    """The cells of the stored sweep `name` as they stand now, running nothing (for the app and
+    notebooks): a cell not started yet is "pending", a damaged one "failed" with why."""
+    record = SweepRecord(name, runs_dir)
+    outcomes = []
+    for cell in record.stored_cells():
+        run_id = record.run_id(cell)
+        try:
+            outcomes.append(CellOutcome(cell, run_id, _stored(runs_dir, run_id)[1]))
+        except ConfigError as error:
+            outcomes.append(CellOutcome(cell, run_id, None, str(error)))
+    return outcomes
 
 
 def _folder(cell: Cell, record: SweepRecord, runs_dir: Path) -> RunDir:

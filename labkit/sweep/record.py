@@ -13,7 +13,8 @@ from pathlib import Path
 
 from labkit.registry import ConfigError
 from labkit.store import DEFAULT_RUNS_DIR, write_json_atomic
-from labkit.sweep.grid import Cell
+from labkit.config import RunConfig
+from labkit.sweep.grid import Cell, typed_params
 
 SUFFIX = ".sweep.json"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -58,6 +59,14 @@ class SweepRecord:
             if self._index(cell) is None:
                 self.cells.append({"key": cell.key, "config": cell.config.to_dict(), "run_id": None})
         self.save()
+
+    def stored_cells(self) -> list[Cell]:
+        """The cells the record holds, each config checked again (ConfigError if one no longer is valid)."""
+        if not self.cells:
+            known = ", ".join(list_sweeps(self.runs_dir)) or "none stored"
+            raise ConfigError("name", self.name, f"no sweep of that name in {self.runs_dir} (stored: {known}); "
+                              "give --grid to start one")
+        return [Cell(c["key"], typed_params(RunConfig.from_dict(c["config"]).validate())) for c in self.cells]
 
     def run_id(self, cell: Cell) -> str | None:
         i = self._index(cell)
