@@ -75,7 +75,7 @@ def cli(label: str, field: str, argv: list[str] | Callable[[Path, Path], list[st
 
     def attempt(runs_dir: Path, work: Path, prepared: object) -> tuple[bool, str]:
         args = list(prepared) if callable(argv) else list(argv)
-        if tiny and args and args[0] in ("run", "table"):
+        if tiny and args and args[0] in ("run", "table", "sweep"):
             args = [args[0], *TINY, *args[1:]]
         err = io.StringIO()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
@@ -209,6 +209,24 @@ OTHER_COMMANDS = [  # (label, argv, field named)
     ("table --seeds 1.5", ["table", "--methods", "lwf", "--seeds", "1.5"], "seeds"),
     ("table --epochs 0", ["table", "--methods", "lwf", "--epochs", "0"], "epochs"),
     ("table --param T=0", ["table", "--methods", "lwf,lwf-s", "--param", "T=0"], "method_params.T"),
+    ("table --workers -1", ["table", "--methods", "lwf", "--workers", "-1"], "workers"),
+    ("sweep ../x", ["sweep", "../x", "--grid", "seed=0"], "name"),
+    ("sweep x.sweep.json", ["sweep", "x.sweep.json", "--grid", "seed=0"], "name"),
+    ("sweep --grid methd=lwf", ["sweep", "s", "--grid", "methd=lwf"], "grid"),
+    ("sweep --grid method=", ["sweep", "s", "--grid", "method="], "grid"),
+    ("sweep --grid seed=3-1", ["sweep", "s", "--grid", "seed=3-1"], "grid[seed]"),
+    ("sweep --grid seed=0,0", ["sweep", "s", "--grid", "seed=0,0"], "grid[seed]"),
+    ("sweep --grid method=lwf,nope", ["sweep", "s", "--grid", "method=lwf,nope"], "method"),
+    ("sweep --grid epochs=two", ["sweep", "s", "--grid", "epochs=two"], "epochs"),
+    ("sweep --grid seed twice", ["sweep", "s", "--grid", "seed=0", "--grid", "seed=1"], "grid"),
+    ("sweep ewc --grid param.lamb=-1", ["sweep", "s", "--method", "ewc", "--grid", "param.lamb=-1"],
+     "method_params.lamb"),
+    ("sweep --grid param.nope=1", ["sweep", "s", "--grid", "param.nope=1"], "method_params"),
+    ("sweep unknown name, no grid", ["sweep", "never-made"], "name"),
+    ("sweep --baseline method", ["sweep", "s", "--grid", "seed=0", "--baseline", "method"], "baseline"),
+    ("sweep --workers -1", ["sweep", "s", "--grid", "seed=0", "--workers", "-1"], "workers"),
+    ("sweep --cpus-per-run 0", ["sweep", "s", "--grid", "seed=0", "--cpus-per-run", "0"], "cpus_per_run"),
+    ("sweep --gpus-per-run 2", ["sweep", "s", "--grid", "seed=0", "--gpus-per-run", "2"], "gpus_per_run"),
     ("compare nope", ["compare", "nope"], "comparison"),
     ("compare --epochs 0", ["compare", "dlcft-digits-class-il", "--epochs", "0", "--seeds", "0"], "epochs"),
     ("compare --epochs -1", ["compare", "dlcft-digits-class-il", "--epochs", "-1", "--seeds", "0"], "epochs"),

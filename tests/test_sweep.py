@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labkit.config import RunConfig
 from labkit.methods.base import Method
@@ -43,6 +45,17 @@ def test_bad_grid_items_name_what_is_wrong(items, field):
     with pytest.raises(ConfigError) as error:
         parse_grid(items)
     assert error.value.field == field
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30), st.sampled_from(["seed", "epochs", "lr", "method", "freeze_old_heads", "param.lamb", "x"]))
+def test_any_grid_text_is_read_or_refused_with_a_config_error(values, key):
+    try:
+        parsed_key, parsed = parse_grid([f"{key}={values}"]).popitem()
+    except ConfigError as error:
+        assert error.field in ("grid", f"grid[{key}]", key)
+    else:
+        assert parsed_key == key and parsed and len(parsed) >= len(values.split(","))
 
 
 def test_a_bad_cell_is_refused_before_anything_is_written(tmp_path):

@@ -72,9 +72,12 @@ def print_effects(outcomes: list[CellOutcome], baseline: dict | None, metrics: t
 def parse_baseline(text: str | None) -> dict | None:
     if text is None:
         return None
-    key, values = parse_axis(text)
+    try:
+        key, values = parse_axis(text)
+    except ConfigError:
+        values = []
     if len(values) != 1:
-        raise ConfigError("baseline", text, "one KEY=VALUE, e.g. method=lwf")
+        raise ConfigError("baseline", text, "one KEY=VALUE naming a group of the grid, e.g. method=lwf")
     return {key: values[0]}
 
 
