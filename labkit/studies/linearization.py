@@ -9,9 +9,11 @@ computations behind notebook 03.
 
         L(v) = L(v1) + g1^T (v - v1) + 1/2 (v - v1)^T H (v - v1),   H = 2/(N K) J^T J   (Eq. 8)
 
-    with H constant (the Gauss-Newton matrix at theta0) and g1 = 0 at task 1's optimum v1, so the
-    quadratic penalty with task 1's Hessian *is* task 1's loss. With softmax CE, or the non-linear
-    network, the same expansion leaves higher-order terms.
+    with H constant (the Gauss-Newton matrix at theta0): exact, with no higher-order terms. The
+    quadratic penalty 1/2 (v - v1)^T H (v - v1) alone (DLCFT Eq. 8) is task 1's loss up to the
+    constant L1(v1) and the linear term g1^T (v - v1), which vanishes only at task 1's minimum
+    (penalty_optima: what dropping it costs). With softmax CE, or the non-linear network, the
+    expansion leaves higher-order terms.
 (c) K-FAC (labkit.curvature.kfac_factors) against the exact Fisher F = 1/N J^T J of the unit-variance
     Gaussian likelihood (F = K/2 * H of (b)), on a network small enough for the exact matrix.
 
@@ -158,12 +160,16 @@ def penalty_vs_loss(model: nn.Module, task1: tuple[torch.Tensor, torch.Tensor],
     """Continual fine-tuning on two tasks for four models: {linearised, network} x {mse, ce}.
     Each model learns task 1 (v1, `steps` of full-batch Adam from theta0 or delta = 0), then task 2
     from v1 (v2). Along the path v1 + s (v2 - v1) we compare task 1's loss with its second-order
-    expansion around v1, built from task 1's exact gradient g1 and Hessian H1 (at a minimum g1 = 0
-    and the expansion is L1(v1) plus the quadratic penalty):
+    expansion around v1, built from task 1's exact gradient g1 and Hessian H1,
 
-        L1(v) ~= L1(v1) + g1^T (v - v1) + 1/2 (v - v1)^T H1 (v - v1)
+        L1(v) ~= L1(v1) + g1^T (v - v1) + 1/2 (v - v1)^T H1 (v - v1)          ("quadratic")
 
-    Rows: model, loss, fraction s, task1_loss, quadratic, relative_error, gradient_norm (|g1|)."""
+    and with the same expansion without the gradient term, L1(v1) + 1/2 (v - v1)^T H1 (v - v1)
+    ("penalty_only": the constant plus the quadratic penalty, DLCFT Eq. 8/10, which is the expansion
+    only where g1 = 0, at a minimum of L1).
+
+    Rows: model, loss, fraction s, task1_loss, quadratic, penalty_only, relative_error (of
+    quadratic), gradient_norm (|g1|)."""
     rows = []
     for kind in ("linearized", "network"):
         m = linearize(model) if kind == "linearized" else model
@@ -177,10 +183,68 @@ def penalty_vs_loss(model: nn.Module, task1: tuple[torch.Tensor, torch.Tensor],
                 step = s * (v2 - v1)
                 with torch.no_grad():
                     true = loss1(v1 + step).item()
-                    quadratic = (loss1(v1) + g1 @ step + 0.5 * step @ h1 @ step).item()
+                    penalty_only = (loss1(v1) + 0.5 * step @ h1 @ step).item()
+                    quadratic = penalty_only + (g1 @ step).item()
                 rows.append({"model": kind, "loss": name, "fraction": s, "task1_loss": true, "quadratic": quadratic,
-                             "relative_error": abs(true - quadratic) / true, "gradient_norm": g1.norm().item()})
+                             "penalty_only": penalty_only, "relative_error": abs(true - quadratic) / true,
+                             "gradient_norm": g1.norm().item()})
     return pd.DataFrame(rows)
+
+
+def quadratic_minimum(loss: Callable[[Vector], torch.Tensor], v: Vector) -> Vector:
+    """A minimiser of a convex quadratic loss: one Newton step v - H^+ grad L(v) with the
+    pseudo-inverse of its (positive semi-definite, possibly singular) Hessian H, exact from any v
+    for a least-squares loss (its gradient J^T r lies in the range of H = c J^T J); of the
+    minimisers, the one nearest v."""
+    return v - torch.linalg.pinv(hessian(loss)(v), hermitian=True) @ torch.func.grad(loss)(v)
+
+
+def penalty_optima(model: nn.Module, task1: tuple[torch.Tensor, torch.Tensor],
+                   task2: tuple[torch.Tensor, torch.Tensor], steps: int = 500) -> pd.DataFrame:
+    """What the quadratic penalty's dropped gradient term costs, on the linearised model with MSE
+    (every objective below is then an exact quadratic, minimised exactly by quadratic_minimum).
+
+    Task 1 is learned with `steps` of full-batch Adam from delta = 0 (v1: where training stopped,
+    not a minimum; g1 = grad L1(v1)), or exactly (v1* = argmin L1, where g1 = 0). Then task 2 is
+    learned with task 1 stood for by
+      "joint":            L1 itself: min L1 + L2, the best a continual learner can do;
+      "with gradient":    L1(v1) + g1^T (v - v1) + 1/2 (v - v1)^T H1 (v - v1): equal to L1, so the same minimiser;
+      "penalty only":     1/2 (v - v1)^T H1 (v - v1), DLCFT's penalty (Eq. 10), anchored at v1;
+      "penalty, fitted":  1/2 (v - v1*)^T H1 (v - v1*), the same penalty anchored at task 1's minimum.
+    (DLCFT's 1 : (t - 1) weighting, Eq. 11, is 1 : 1 for two tasks: the same minimisers.)
+
+    Rows (indexed by objective): task1_loss, task2_loss, total (L1 + L2 at the objective's
+    minimiser), excess (total minus the joint minimum), anchor_gradient (|grad L1| at the anchor),
+    task1_at_anchor (L1 at the anchor) and gradient_at_minimum (|grad| of each objective at
+    its minimiser: zero up to rounding)."""
+    lin = linearize(model)
+    loss1, v0 = loss_function(lin, *task1, "mse")
+    loss2, _ = loss_function(lin, *task2, "mse")
+    v1 = fit(loss1, v0, steps)
+    v1_star = quadratic_minimum(loss1, v1)
+    h1 = hessian(loss1)(v1)
+    g1 = torch.func.grad(loss1)(v1)
+
+    def penalty(anchor: Vector) -> Callable[[Vector], torch.Tensor]:
+        return lambda v: 0.5 * (v - anchor) @ h1 @ (v - anchor)
+
+    objectives = {
+        "joint": (lambda v: loss1(v) + loss2(v), v1),
+        "with gradient": (lambda v: loss2(v) + loss1(v1) + g1 @ (v - v1) + penalty(v1)(v), v1),
+        "penalty only": (lambda v: loss2(v) + penalty(v1)(v), v1),
+        "penalty, fitted": (lambda v: loss2(v) + penalty(v1_star)(v), v1_star),
+    }
+    optima = {name: quadratic_minimum(f, anchor) for name, (f, anchor) in objectives.items()}
+    joint_total = (loss1(optima["joint"]) + loss2(optima["joint"])).item()
+    rows = []
+    for name, v in optima.items():
+        f, anchor = objectives[name]
+        l1, l2 = loss1(v).item(), loss2(v).item()
+        rows.append({"objective": name, "task1_loss": l1, "task2_loss": l2, "total": l1 + l2,
+                     "excess": l1 + l2 - joint_total, "anchor_gradient": torch.func.grad(loss1)(anchor).norm().item(),
+                     "task1_at_anchor": loss1(anchor).item(),
+                     "gradient_at_minimum": torch.func.grad(f)(v).norm().item()})
+    return pd.DataFrame(rows).set_index("objective")
 
 
 # (c) K-FAC against the exact curvature ---------------------------------------------------------

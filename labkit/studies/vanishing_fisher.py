@@ -13,22 +13,35 @@ vanish; MSE's H_n = I does not depend on the fit. The diagonal Fisher is taken t
 labels sampled from the model (the true Fisher, whose expectation over labels gives H_n) and at
 the argmax labels (labkit's EWC default, FACIL's): at the argmax label the gradient is the
 residual z - alpha onehot, which goes to 0 as MSE fits too, so that Fisher vanishes for both.
+
+ewc_run then runs EWC (with the true Fisher) through the runner on a task-IL sequence, one loss at
+a time, and reads from the run's checkpoints what the penalty held after each task.
 """
 from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
+from labkit.config import RunConfig
 from labkit.curvature import diagonal_fisher, max_fisher_eigenvalue, softmax_ce_logit_hessian
 from labkit.data import ArrayDataset, load_dataset
+from labkit.events import Event, TaskEvaluated
 from labkit.losses import ClassificationLoss, losses
 from labkit.models import build_model
+from labkit.result import RunResult
+from labkit.runner import run
+from labkit.store import RunDir
 
 
 def track_training(loss: str, *, dataset: str = "digits", steps: int = 600, every: int = 25, lr: float = 0.05,
                    batch_size: int = 64, fisher_samples: int = 500, power_iters: int = 30, seed: int = 0,
-                   data_root: str = "data") -> pd.DataFrame:
+                   data_root: str = "data", progress: bool = False) -> pd.DataFrame:
     """Train build_model("mlp") + one head on all classes of `dataset` with the registered
     `loss` ("ce" or "mse"), SGD with momentum 0.9, and return one row per checkpoint (step 0,
     every `every` steps, and the last):
@@ -36,7 +49,7 @@ def track_training(loss: str, *, dataset: str = "digits", steps: int = 600, ever
     step, loss (mean training loss), train_accuracy, test_accuracy, p_true (mean softmax
     probability of the true class), max_eigenvalue (lambda_max of F), fisher_trace (sum of the
     diagonal Fisher, sampled labels), fisher_trace_argmax (the same at argmax labels); the Fisher
-    quantities over the first `fisher_samples` training images.
+    quantities over the first `fisher_samples` training images. progress: a tqdm bar over the steps.
     """
     data = load_dataset(dataset, data_root)
     spec = losses.get(loss)
@@ -46,7 +59,7 @@ def track_training(loss: str, *, dataset: str = "digits", steps: int = 600, ever
     gen = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     rows = []
-    for step in range(steps + 1):
+    for step in tqdm(range(steps + 1), desc=f"training with {loss}", unit="step", leave=False, disable=not progress):
         if step % every == 0 or step == steps:
             rows.append({"step": step, **checkpoint(model, data, spec, fisher_samples, power_iters, seed)})
         if step < steps:
@@ -101,3 +114,48 @@ def logit_hessian_spectrum(num_classes: int = 10, max_margin: float = 20.0, poin
         "ce_trace": (1 - (p ** 2).sum(1)).numpy(),
         "mse_max_eigenvalue": 1.0,
     })
+
+
+def ewc_run(loss: str, *, method: str = "ewc", lamb: float = 100.0, seed: int = 0, epochs: int = 20,
+            tasks: int = 5, optimizer: str = "adam", lr: float = 1e-2, dataset: str = "digits",
+            fisher_labels: str = "exact", data_root: str = "data") -> tuple[RunResult, pd.DataFrame]:
+    """One continual run (task-IL, `tasks` tasks of `dataset`, the mlp) of `method` ("ewc" or
+    "finetune") with `loss`, and what EWC's penalty held after each task t (one row per task):
+
+    fisher_total: sum_i F_ii of the Fisher EWC holds after task t (the true Fisher with
+        fisher_labels="exact"; from the second task on, EWC's merge alpha F_old + (1 - alpha) F_new);
+    penalty: (lambda / 2) sum_i F_{t-1, ii} (theta_t,i - theta*_{t-1, i})^2, the penalty the
+        parameters theta_t reached at the end of task t pay (NaN for the first task).
+
+    The numbers are read from the run's checkpoint after every task (a RunDir in a temporary
+    folder); for "finetune" both columns are NaN.
+    """
+    params = dict(lamb=lamb, fisher_labels=fisher_labels) if method == "ewc" else {}
+    config = RunConfig(dataset=dataset, scenario="task-il", tasks=tasks, method=method, loss=loss, epochs=epochs,
+                       optimizer=optimizer, lr=lr, seed=seed, knn_k=0, data_root=data_root, method_params=params)
+    states: list[dict] = []
+    with tempfile.TemporaryDirectory() as folder:
+        run_dir = RunDir.create(config.to_dict(), Path(folder))
+
+        def keep_state(event: Event) -> None:
+            if isinstance(event, TaskEvaluated) and method == "ewc":
+                state = run_dir.load_checkpoint()
+                states.append({"model": state["model"], **state["method"]})
+
+        result = run(config, keep_state, run_dir=run_dir)
+    rows = []
+    for t in range(result.tasks_done):
+        row = {"task": t, "fisher_total": math.nan, "penalty": math.nan}
+        if states:
+            row["fisher_total"] = total(states[t]["fisher"])
+            if t > 0:
+                old, theta = states[t - 1], states[t]["model"]
+                row["penalty"] = 0.5 * lamb * total({n: f * (theta[n] - old["anchor"][n]) ** 2
+                                                     for n, f in old["fisher"].items()})
+        rows.append(row)
+    return result, pd.DataFrame(rows)
+
+
+def total(tensors: dict[str, torch.Tensor]) -> float:
+    """The sum of every entry of every tensor, in float64."""
+    return sum(t.double().sum() for t in tensors.values()).item()
