@@ -7,9 +7,12 @@ CPU versions keep that split with rates raised for their few epochs (SGD 0.01, A
 """
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 
 from labkit.config import RunConfig
+from labkit.data import datasets
+from labkit.metrics import chance_levels
 from labkit.presets import presets
 from labkit.registry import Registry
 from labkit.result import RunResult
@@ -61,6 +64,21 @@ for scenario, methods in SCENARIO_METHODS.items():
             Comparison(presets.get(preset), dlcft_rows(methods, *recipes)))
 
 
+def chance_after_each_task(config: RunConfig, kind: str | None = None) -> list[float]:
+    """Chance level (a uniform guess, fraction) of the average accuracy A_t after each task t of
+    a run of `config`, in `kind` (default: the scenario's own): task-aware, the mean of 1/|classes
+    of task u| over u <= t; task-agnostic, 1/(classes seen up to t) (labkit.metrics.chance_levels)."""
+    taw, tag = chance_levels(datasets.get(config.dataset).num_classes, config.tasks, config.scenario)
+    if (kind or natural_kind(config.scenario)) == "taw":
+        return [statistics.fmean(taw[: t + 1]) for t in range(config.tasks)]
+    return tag
+
+
+def final_chance(config: RunConfig) -> float:
+    """Chance level of the final average accuracy in the scenario's own kind (fraction)."""
+    return chance_after_each_task(config)[-1]
+
+
 def spread(values: list[float]) -> str:
     """'mean ± sample std' in percent ('diverged' for no value)."""
     return percent_cell(*mean_spread(values))
@@ -70,8 +88,12 @@ def final_table(results: dict[str, list[RunResult]]) -> str:
     """Markdown: per row, the final average accuracy and forgetting in the scenario's own kind
     (task-aware for task-IL, task-agnostic otherwise) and the final k-NN probe accuracy, each
     mean ± sample std over the seeds whose run did not diverge, in percent, and the runs each
-    mean is over."""
-    lines = ["| method | final accuracy | final forgetting | k-NN after last task | runs |", "|---|---|---|---|---|"]
+    mean is over; the headers give the chance levels of the first row's config."""
+    first = RunConfig.from_dict(next(iter(results.values()))[0].config)
+    chance, knn_chance = 100 * final_chance(first), 100 * chance_after_each_task(first, "tag")[-1]
+    header = (f"| method | final accuracy (chance {chance:.1f}) | final forgetting | "
+              f"k-NN after last task (chance {knn_chance:.1f}) | runs |")
+    lines = [header, "|---|---|---|---|---|"]
     for label, runs in results.items():
         kind = natural_kind(runs[0].config["scenario"])
         kept = trained(runs)

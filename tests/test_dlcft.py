@@ -9,6 +9,7 @@ from labkit import RunConfig
 from labkit.methods.dlcft import gaussian_nll
 from labkit.models.linearize import Linearized
 from labkit.registry import ConfigError
+from labkit.result import RunResult
 from labkit.runner import run
 from labkit.store import RunDir
 from helpers import Stepper, Stop, stop_after_task
@@ -150,3 +151,91 @@ def test_losses_are_refused_with_the_reason():
         DLCFT.replace(loss="ce").validate()
     with pytest.raises(ConfigError, match="loss"):
         DLCFT.replace(method="osla").validate()
+
+
+# ---------------------------------------------------------------- notebook 05's tables (labkit.studies.dlcft_comparison)
+def made(seed: int, final: float, scenario: str = "class-il", status: str = "finished") -> RunResult:
+    """A hand-made two-task result whose final average accuracy (either kind) is `final`."""
+    rows = [[1.0], [2 * final - 0.5, 0.5]]
+    return RunResult(config={"seed": seed, "scenario": scenario, "dataset": "digits", "tasks": 2},
+                     acc_taw=rows, acc_tag=rows, knn_acc=[0.9, 0.8], status=status)
+
+
+def test_paired_differences_pair_by_seed_and_leave_diverged_runs_out():
+    from labkit.studies import dlcft_comparison as study
+
+    dlcft = [made(0, 0.80), made(1, 0.70), made(2, 0.0, status="diverged")]
+    osla = [made(1, 0.60), made(0, 0.75), made(2, 0.10)]  # another order: pairs go by seed
+    assert study.final_by_seed(dlcft, "class-il") == pytest.approx({0: 0.80, 1: 0.70})
+    d = study.paired(dlcft, osla, "class-il")
+    assert (d.n, d.mean, d.positive) == (2, pytest.approx(0.075), 2)
+    table = study.differences({"dlcft": dlcft, "osla": osla}, "class-il")
+    assert list(table.index) == ["dlcft − osla"] and table.loc["dlcft − osla", "seeds"] == 2
+    assert table.loc["dlcft − osla", "reading"] == d.text()
+    assert study.paired([made(0, 0.5, status="diverged")], osla, "class-il") is None
+
+
+def test_tables_state_chance_and_the_papers_table():
+    from labkit.comparisons import chance_after_each_task, final_chance
+    from labkit.studies import dlcft_comparison as study
+
+    class_il = RunConfig(dataset="digits", scenario="class-il", tasks=5)
+    assert chance_after_each_task(class_il) == pytest.approx([1 / 2, 1 / 4, 1 / 6, 1 / 8, 1 / 10])
+    assert final_chance(class_il.replace(scenario="task-il")) == pytest.approx(0.5)
+    assert final_chance(class_il.replace(scenario="data-il")) == pytest.approx(0.1)
+    results = {"osla": [made(0, 0.6), made(1, 0.7)], "dlcft": [made(0, 0.8), made(1, 0.7, status="diverged")]}
+    shown = study.formatted(study.scenario_table(results, "class-il"), class_il)
+    assert list(shown.columns) == ["final accuracy (chance 10.0)", "final forgetting", "k-NN after last task (chance 10.0)",
+                                   "runs", "paper: Seq-CIFAR-100, 10 tasks (Tables 2 and 3)"]
+    assert shown.loc["dlcft"].tolist() == ["80.0 ± 0.0", "-10.0 ± 0.0", "80.0 ± 0.0", "1 of 2 (1 diverged)", "59.9"]  # forgetting 1.0 - 1.1
+    assert shown.loc["osla", "final accuracy (chance 10.0)"] == "65.0 ± 7.1"
+
+
+def test_ablation_table_pairs_the_gain_and_quotes_table_3_only():
+    from labkit.studies import dlcft_comparison as study
+
+    by_label = {"osla": [made(0, 0.6), made(1, 0.7)], "dlcft": [made(0, 0.8), made(1, 0.8)]}
+    table = study.ablation_table({"class-il": by_label, "task-il": by_label, "data-il": {"osla": by_label["osla"]}})
+    assert list(table.index) == ["class-IL", "task-IL"]  # data-IL lacks a row
+    assert table.loc["class-IL", "ours: gain, paired by seed"].startswith("+15.0 points")
+    assert table.loc["class-IL", "paper (Table 3): gain"] == "+14.93"
+    assert table.loc["task-IL", "paper (Table 3): gain"] == "-"  # the paper has no task-IL ablation
+
+
+def test_buffer_sweep_configs_and_frame():
+    from labkit.studies import dlcft_comparison as study
+
+    configs = {"er": RunConfig(method="er"), "dlcft": DLCFT.replace(method_params={"curvature": "tkfac"})}
+    changed = study.with_buffer(configs, 20)
+    assert changed["er"].method_params == {"buffer_size": 20}
+    assert changed["dlcft"].method_params == {"curvature": "tkfac", "buffer_size": 20}
+    frame = study.buffer_frame({500: {"er": [made(0, 0.9), made(1, 0.7)]}, 0: {"er": [made(0, 0.2), made(1, 0.2)]}},
+                               "class-il")
+    assert list(frame.index) == [0, 500] and frame.loc[500, ("er", "mean")] == pytest.approx(80.0)
+    assert frame.loc[0, ("er", "sd")] == pytest.approx(0.0)
+
+
+def test_command_line_comparison_table_states_chance():
+    from labkit.comparisons import final_table
+
+    table = final_table({"dlcft": [made(0, 0.8), made(1, 0.6, status="diverged")]})
+    assert "final accuracy (chance 10.0)" in table.splitlines()[0]
+    assert "| dlcft | 80.0 ± 0.0 |" in table and "1 of 2 (1 diverged)" in table
+
+
+def test_run_rows_runs_every_row_and_seed():
+    from labkit.studies import dlcft_comparison as study
+
+    config = RunConfig(dataset="digits", tasks=2, epochs=1, device="cpu", knn_k=0)
+    results = study.run_rows({"finetune": config, "er": config.replace(method="er")}, [0, 1], "test")
+    assert {k: [r.config["seed"] for r in v] for k, v in results.items()} == {"finetune": [0, 1], "er": [0, 1]}
+
+
+def test_figures_draw_the_chance_line():
+    from labkit.studies import dlcft_comparison as study
+
+    frame = study.buffer_frame({0: {"er": [made(0, 0.2)]}, 500: {"er": [made(0, 0.9)]}}, "class-il")
+    fig = study.buffer_figure(frame, "t", chance=0.1)
+    assert [trace.name for trace in fig.data] == ["er", "chance"] and list(fig.data[1].y) == [10.0, 10.0]
+    curves = study.curves_figure(study.tasks_frame({"er": [50.0, 40.0]}), "t", "y", chance=[0.5, 0.25])
+    assert list(curves.data[-1].y) == [50.0, 25.0]

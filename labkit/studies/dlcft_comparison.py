@@ -1,14 +1,16 @@
-"""DLCFT's comparisons (labkit.comparisons) as tables beside the paper's published numbers, and the
-per-task curves of its Figs. 5 and 6: the computations behind notebook 05.
+"""DLCFT's comparisons (labkit.comparisons) as tables beside the paper's published numbers, the
+paired-by-seed differences that say which gaps the seeds separate, and the per-task curves of
+its Figs. 5 and 6: the computations behind notebook 05.
 
-Every number is in percent. For each comparison row (one method, its own recipe) over seeds:
+For each comparison row (one method, its own recipe) over seeds:
 
     final accuracy    A_T = 1/T sum_u acc[T, u]     (task-aware in task-IL, task-agnostic otherwise)
     final forgetting  F_T = 1/(T-1) sum_{u<T} max_{t<T} acc[t, u] - acc[T, u]
     k-NN              the k-NN probe of the backbone's features after the last task (labkit.probe)
 
-each as mean and sample standard deviation over seeds, next to the paper's final accuracy on
-Seq-CIFAR-100 with 10 tasks and a ResNet-18 pre-trained on ImageNet32 (Shon et al., ECCV 2022).
+each as mean and sample standard deviation over the seeds whose run did not diverge, next to the
+paper's final accuracy on Seq-CIFAR-100 with 10 tasks and a ResNet-18 pre-trained on ImageNet32
+(Shon et al., ECCV 2022). Tables are in percent; paired differences (labkit.paired) in fractions.
 """
 from __future__ import annotations
 
@@ -16,17 +18,20 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
+from tqdm import tqdm
 
 from labkit import pretrain
+from labkit.comparisons import chance_after_each_task, final_chance
 from labkit.config import RunConfig
 from labkit.curvature import kfac_factors
-from labkit.data import load_dataset, make_scenario
+from labkit.data import Scenario, load_dataset, make_scenario
 from labkit.methods import methods
 from labkit.models import IncrementalNet
+from labkit.paired import PairedDifference, paired_difference
 from labkit.probe import knn_probe
 from labkit.result import RunResult
 from labkit.runner import build_run_model, grow_heads, natural_kind, pick_device, scenario_on
-from labkit.sweep import mean_spread, trained
+from labkit.sweep import mean_spread, run_comparison, trained
 
 # Seq-CIFAR-100, 10 tasks, final accuracy (%): Table 1 (data-IL), Table 2 (task-/class-IL; DLCFT
 # there is TK-FAC), Table 3 (ablation: DLCFT with K-FAC, and OSLA = non-linear + softmax CE with
@@ -39,15 +44,43 @@ PUBLISHED: dict[str, dict[str, float]] = {
     "class-il": {"er": 43.52, "der": 58.07, "derpp": 53.29, "osla": 44.93, "dlcft": 59.86,
                  "dlcft-tkfac": 59.98},
 }
-# Table 3 with K-FAC: the same penalty on the non-linear softmax-CE network vs the linearised MSE one.
+PUBLISHED_SOURCE = {"data-il": "Table 1", "task-il": "Table 2", "class-il": "Tables 2 and 3"}
+# Table 3 with K-FAC: the same penalty on the non-linear softmax-CE network vs the linearised MSE one
+# (10 tasks; the paper has no task-IL ablation).
 ABLATION_ROWS = {"osla": "non-linear + softmax CE (OSLA)", "dlcft": "linear + MSE (DLCFT)"}
+ABLATION_PUBLISHED = {"data-il": {"osla": 79.23, "dlcft": 81.95}, "class-il": {"osla": 44.93, "dlcft": 59.86}}
 SCENARIO_NAMES = {"data-il": "data-IL", "task-il": "task-IL", "class-il": "class-IL"}
+
+
+def run_rows(configs: dict[str, RunConfig], seeds: list[int], desc: str) -> dict[str, list[RunResult]]:
+    """labkit.sweep.run_comparison (label -> one result per seed) with a progress bar over its runs."""
+    with tqdm(total=len(configs) * len(seeds), desc=desc, unit="run") as bar:
+        def done(label: str, seed: int, result: RunResult) -> None:
+            bar.set_postfix_str(f"{label}, seed {seed}: {result.status}")
+            bar.update(1)
+
+        return run_comparison(configs, seeds, on_result=done)
 
 
 def mean_sd(values: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for one value), in percent."""
     mean, sd = mean_spread(values)
     return 100 * mean, 100 * sd
+
+
+def final_by_seed(runs: list[RunResult], scenario: str) -> dict[int, float]:
+    """seed -> final average accuracy (fraction, the scenario's own kind) of the runs that did
+    not diverge."""
+    kind = natural_kind(scenario)
+    return {r.config["seed"]: r.summary(kind)["final_average_accuracy"] for r in trained(runs)}
+
+
+def paired(a: list[RunResult], b: list[RunResult], scenario: str) -> PairedDifference | None:
+    """Final accuracy of a minus b, paired by seed over the seeds where neither diverged (None
+    when there is no such seed)."""
+    fa, fb = final_by_seed(a, scenario), final_by_seed(b, scenario)
+    seeds = sorted(fa.keys() & fb.keys())
+    return paired_difference([fa[s] for s in seeds], [fb[s] for s in seeds]) if seeds else None
 
 
 def scenario_table(results: dict[str, list[RunResult]], scenario: str) -> pd.DataFrame:
@@ -60,71 +93,88 @@ def scenario_table(results: dict[str, list[RunResult]], scenario: str) -> pd.Dat
         summaries = [r.summary(natural_kind(scenario)) for r in runs]
         acc = mean_sd([s["final_average_accuracy"] for s in summaries])
         forgetting = mean_sd([s["final_average_forgetting"] for s in summaries])
-        knn = mean_sd([r.knn_acc[-1] for r in runs]) if all(r.knn_acc for r in runs) else (np.nan, np.nan)
+        knn = mean_sd([r.knn_acc[-1] for r in runs]) if runs and all(r.knn_acc for r in runs) else (np.nan, np.nan)
         rows[label] = {"seeds": len(all_runs), "diverged": len(all_runs) - len(runs), "accuracy": acc[0], "accuracy sd": acc[1], "forgetting": forgetting[0],
                        "forgetting sd": forgetting[1], "k-NN": knn[0], "k-NN sd": knn[1],
                        "published": PUBLISHED[scenario].get(label, np.nan)}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def formatted(table: pd.DataFrame) -> pd.DataFrame:
-    """A scenario_table for reading: 'mean ± sd' strings with one decimal, '-' for no number."""
+def formatted(table: pd.DataFrame, config: RunConfig) -> pd.DataFrame:
+    """A scenario_table for reading: 'mean ± sd' strings with one decimal, '-' for no number; the
+    accuracy columns' headers give their chance level (a uniform guess) for `config`'s dataset and
+    scenario, the published column its source."""
     def cell(mean: float, sd: float | None = None) -> str:
         if np.isnan(mean):
             return "-"
         return f"{mean:.1f}" if sd is None else f"{mean:.1f} ± {sd:.1f}"
 
+    chance = 100 * final_chance(config)
+    knn_chance = 100 * chance_after_each_task(config, "tag")[-1]  # every class seen, global labels
     return pd.DataFrame({
-        "final accuracy": [cell(r["accuracy"], r["accuracy sd"]) for _, r in table.iterrows()],
+        f"final accuracy (chance {chance:.1f})": [cell(r["accuracy"], r["accuracy sd"]) for _, r in table.iterrows()],
         "final forgetting": [cell(r["forgetting"], r["forgetting sd"]) for _, r in table.iterrows()],
-        "k-NN after last task": [cell(r["k-NN"], r["k-NN sd"]) for _, r in table.iterrows()],
-        "published (CIFAR-100)": [cell(r["published"]) for _, r in table.iterrows()],
+        f"k-NN after last task (chance {knn_chance:.1f})": [cell(r["k-NN"], r["k-NN sd"]) for _, r in table.iterrows()],
+        "runs": [f"{int(r['seeds'])}" if not r["diverged"] else
+                 f"{int(r['seeds'] - r['diverged'])} of {int(r['seeds'])} ({int(r['diverged'])} diverged)"
+                 for _, r in table.iterrows()],
+        f"paper: Seq-CIFAR-100, 10 tasks ({PUBLISHED_SOURCE[config.scenario]})": [cell(r["published"]) for _, r in table.iterrows()],
     }, index=table.index)
 
 
-def rank_agreement(table: pd.DataFrame) -> float:
-    """Spearman correlation between our accuracy and the published one over the rows that have
-    both (1: same order; NaN with fewer than three such rows)."""
-    both = table.dropna(subset=["published"])
-    if len(both) < 3:
-        return float("nan")
-    return float(both["accuracy"].corr(both["published"], method="spearman"))
+def differences(results: dict[str, list[RunResult]], scenario: str, reference: str = "dlcft") -> pd.DataFrame:
+    """`reference` minus every other row, final accuracy paired by seed: mean, 95% interval
+    (percentage points), seeds, whether the interval excludes 0, and the reading as text."""
+    rows = {}
+    for label, runs in results.items():
+        if label == reference:
+            continue
+        d = paired(results[reference], runs, scenario)
+        if d is None:
+            rows[f"{reference} − {label}"] = {"reading": "no pair of runs that did not diverge"}
+            continue
+        rows[f"{reference} − {label}"] = {"mean": 100 * d.mean, "low": 100 * d.low, "high": 100 * d.high,
+                                          "seeds": d.n, "separated": d.separated, "reading": d.text()}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def ablation_table(results: dict[str, dict[str, list[RunResult]]]) -> pd.DataFrame:
-    """DLCFT's Table 3 with K-FAC, one row per scenario that has both rows: ours (mean over seeds)
-    for the non-linear softmax-CE network (`osla`) and the linearised MSE one (`dlcft`), the gain
-    (dlcft - osla, paired by seed: mean and sd), and the published numbers where there are."""
+    """DLCFT's Table 3 with K-FAC, one row per scenario that has both rows: ours (mean over seeds,
+    percent) for the non-linear softmax-CE network (`osla`) and the linearised MSE one (`dlcft`),
+    the gain dlcft - osla paired by seed (labkit.paired), and the paper's Table 3 where it has the
+    scenario."""
     rows = {}
     for scenario, by_label in results.items():
         if not all(label in by_label for label in ABLATION_ROWS):
             continue
-        kind = natural_kind(scenario)
-        final = {label: [r.summary(kind)["final_average_accuracy"] for r in by_label[label]] for label in ABLATION_ROWS}
-        gains = [b - a for a, b in zip(final["osla"], final["dlcft"])]
-        published = [PUBLISHED[scenario].get(label, np.nan) for label in ABLATION_ROWS]
+        gain = paired(by_label["dlcft"], by_label["osla"], scenario)
+        published = ABLATION_PUBLISHED.get(scenario, {})
         rows[SCENARIO_NAMES[scenario]] = {
-            **{f"ours: {ABLATION_ROWS[label]}": mean_sd(final[label])[0] for label in ABLATION_ROWS},
-            "ours: gain": mean_sd(gains)[0], "ours: gain sd": mean_sd(gains)[1],
-            **{f"published: {ABLATION_ROWS[label]}": p for label, p in zip(ABLATION_ROWS, published)},
-            "published: gain": published[1] - published[0]}
+            **{f"ours: {ABLATION_ROWS[label]}": f"{mean_sd(list(final_by_seed(by_label[label], scenario).values()))[0]:.1f}"
+               for label in ABLATION_ROWS},
+            "ours: gain, paired by seed": gain.text() if gain else "-",
+            **{f"paper (Table 3): {ABLATION_ROWS[label]}": f"{published[label]:.2f}" if published else "-"
+               for label in ABLATION_ROWS},
+            "paper (Table 3): gain": f"{published['dlcft'] - published['osla']:+.2f}" if published else "-"}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def accuracy_after_each_task(results: dict[str, list[RunResult]]) -> pd.DataFrame:
-    """Average accuracy A_t after each task t (percent, mean over seeds; the scenario's own kind):
-    index "tasks learned" 1..T, one column per row label (DLCFT's Fig. 5 for data-IL)."""
+    """Average accuracy A_t after each task t (percent, mean over the seeds that did not diverge;
+    the scenario's own kind): index "tasks learned" 1..T, one column per row label (DLCFT's Fig. 5
+    for data-IL)."""
     columns = {}
     for label, runs in results.items():
         kind = natural_kind(runs[0].config["scenario"])
-        columns[label] = 100 * np.mean([r.summary(kind)["average_accuracy"] for r in runs], axis=0)
+        columns[label] = 100 * np.mean([r.summary(kind)["average_accuracy"] for r in trained(runs)], axis=0)
     return tasks_frame(columns)
 
 
 def knn_after_each_task(results: dict[str, list[RunResult]]) -> pd.DataFrame:
-    """The k-NN probe after each task (percent, mean over seeds), one column per row label
-    (DLCFT's Fig. 6 for data-IL)."""
-    return tasks_frame({label: 100 * np.mean([r.knn_acc for r in runs], axis=0) for label, runs in results.items()})
+    """The k-NN probe after each task (percent, mean over the seeds that did not diverge), one
+    column per row label (DLCFT's Fig. 6 for data-IL)."""
+    return tasks_frame({label: 100 * np.mean([r.knn_acc for r in trained(runs)], axis=0)
+                        for label, runs in results.items()})
 
 
 def tasks_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -133,41 +183,96 @@ def tasks_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
     return frame
 
 
-def curves_figure(frame: pd.DataFrame, title: str, yaxis_title: str, dashed: tuple[str, ...] = ()) -> go.Figure:
-    """One line per column of a tasks_frame against tasks learned; columns in `dashed` dashed."""
+def curves_figure(frame: pd.DataFrame, title: str, yaxis_title: str, dashed: tuple[str, ...] = (),
+                  chance: list[float] | None = None) -> go.Figure:
+    """One line per column of a tasks_frame against tasks learned; columns in `dashed` dashed;
+    `chance` (fractions, one per task) as a dotted grey line."""
     fig = go.Figure()
     for label in frame.columns:
         fig.add_trace(go.Scatter(x=list(frame.index), y=list(frame[label]), mode="lines+markers", name=label,
                                  line=dict(dash="dash") if label in dashed else None))
+    if chance is not None:
+        fig.add_trace(go.Scatter(x=list(frame.index), y=[100 * c for c in chance], mode="lines", name="chance",
+                                 line=dict(dash="dot", color="grey")))
     fig.update_layout(title=title, xaxis_title="tasks learned", yaxis_title=yaxis_title)
     fig.update_xaxes(dtick=1)
     return fig
 
 
-def pretrained_model(config: RunConfig):
-    """The scenario and the model a run of `config` starts from (pre-trained backbone, not
-    linearised; the first task's head grown), as labkit.runner.run builds them."""
+def with_buffer(configs: dict[str, RunConfig], size: int) -> dict[str, RunConfig]:
+    """The same rows with a replay buffer of `size` images (method_params buffer_size)."""
+    return {label: c.replace(method_params={**c.method_params, "buffer_size": size}) for label, c in configs.items()}
+
+
+def buffer_frame(results: dict[int, dict[str, list[RunResult]]], scenario: str) -> pd.DataFrame:
+    """Final accuracy (percent) against buffer size: index buffer size, columns (row label,
+    "mean" or "sd") over the seeds that did not diverge."""
+    rows: dict[int, dict] = {}
+    for size, by_label in results.items():
+        for label, runs in by_label.items():
+            rows.setdefault(size, {})[(label, "mean")], rows[size][(label, "sd")] = \
+                mean_sd(list(final_by_seed(runs, scenario).values()))
+    return pd.DataFrame.from_dict(rows, orient="index").sort_index()
+
+
+def buffer_figure(frame: pd.DataFrame, title: str, chance: float) -> go.Figure:
+    """A buffer_frame as one line per row label with ±1 sd error bars, buffer size on the x axis;
+    `chance` (a fraction) as a dotted grey line."""
+    fig = go.Figure()
+    sizes = list(frame.index)
+    for label in dict.fromkeys(label for label, _ in frame.columns):
+        fig.add_trace(go.Scatter(x=sizes, y=list(frame[(label, "mean")]), mode="lines+markers", name=label,
+                                 error_y=dict(type="data", array=list(frame[(label, "sd")]))))
+    fig.add_trace(go.Scatter(x=sizes, y=[100 * chance] * len(sizes), mode="lines", name="chance",
+                             line=dict(dash="dot", color="grey")))
+    fig.update_layout(title=title, xaxis_title="replay buffer (images)", yaxis_title="final accuracy (%)")
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def scenario_of(config: RunConfig) -> tuple[Scenario, dict | None]:
+    """The tasks a run of `config` learns (the pre-training images left out) and the pre-trained
+    checkpoint it starts from, as labkit.runner.run builds them."""
     device = pick_device(config.device)
     dataset = load_dataset(config.dataset, config.data_root)
     checkpoint = pretrain.resolve(config.pretrained, config.dataset, config.backbone, config.data_root, device)
     if checkpoint is not None:
         dataset = pretrain.without_pretraining_images(dataset, checkpoint)
-    scenario = scenario_on(make_scenario(dataset, config.scenario, config.tasks, config.seed, config.val_fraction),
-                           device)
-    model: IncrementalNet = build_run_model(config, scenario, methods.get("finetune")(), checkpoint).to(device)
+    return scenario_on(make_scenario(dataset, config.scenario, config.tasks, config.seed, config.val_fraction),
+                       device), checkpoint
+
+
+def train_images_per_task(config: RunConfig) -> list[int]:
+    """How many training images each task of a run of `config` has."""
+    return [len(task.train_y) for task in scenario_of(config)[0].tasks]
+
+
+def pretrained_model(config: RunConfig):
+    """The scenario and the model a run of `config` starts from (pre-trained backbone, not
+    linearised; the first task's head grown), as labkit.runner.run builds them."""
+    scenario, checkpoint = scenario_of(config)
+    model: IncrementalNet = build_run_model(config, scenario, methods.get("finetune")(), checkpoint).to(
+        pick_device(config.device))
     grow_heads(model, scenario, 0)
     return scenario, model
 
 
-def pretrained_knn(config: RunConfig, seeds: list[int]) -> np.ndarray:
-    """The k-NN probe (percent, mean over seeds) after each task of the pre-trained backbone,
-    never fine-tuned: what the probe reads when only its references (the training images of the
+def pretrained_knn(config: RunConfig, seeds: list[int]) -> dict[int, list[float]]:
+    """seed -> the k-NN probe (fractions) after each task of the pre-trained backbone, never
+    fine-tuned: what the probe reads when only its references (the training images of the
     tasks seen so far) grow. The baseline Fig. 6's rise has to be read against."""
-    curves = []
+    curves = {}
     for seed in seeds:
         scenario, model = pretrained_model(config.replace(seed=seed))
-        curves.append([knn_probe(model, scenario, t, config.knn_k) for t in range(config.tasks)])
-    return 100 * np.mean(curves, axis=0)
+        curves[seed] = [knn_probe(model, scenario, t, config.knn_k) for t in range(config.tasks)]
+    return curves
+
+
+def knn_gain(runs: list[RunResult], frozen: dict[int, list[float]]) -> PairedDifference | None:
+    """The k-NN probe after the last task of the fine-tuned runs minus the never fine-tuned
+    backbone's, paired by seed (None when no run finished)."""
+    pairs = [(r.knn_acc[-1], frozen[r.config["seed"]][-1]) for r in trained(runs) if r.knn_acc]
+    return paired_difference(*map(list, zip(*pairs))) if pairs else None
 
 
 def trace_correction(config: RunConfig, images: int = 2000) -> pd.Series:
