@@ -1,0 +1,178 @@
+"""Notebook 04's computations ("Rethinking softmax", METHODS.md section 1): each variant's
+paired-by-seed difference from its plain method, the model a run holds after every task, and
+LwM's attention as its distillation sees it (Grad-CAM maps of a teacher and of its students).
+
+Paired differences: runs of the same seed share the class order and the initial weights, so
+d_s = variant_s - plain_s removes what the seed does to both (labkit.paired); a diverged run
+drops its seed from the pair.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+import torch.nn.functional as F
+from plotly.subplots import make_subplots
+
+from labkit import metrics
+from labkit.config import RunConfig
+from labkit.data import Scenario, load_dataset, make_scenario
+from labkit.events import Event, TaskEvaluated
+from labkit.methods import methods
+from labkit.methods.lwm import attention_distillation, grad_cam
+from labkit.models import IncrementalNet, build_model
+from labkit.paired import PairedDifference, paired_difference
+from labkit.result import RunResult
+from labkit.runner import grow_heads, run
+from labkit.store import RunDir
+
+# label -> (kind, total metric of RunResult.summary)
+TOTALS = {"TAw acc": ("taw", "total_average_accuracy"), "TAw forg": ("taw", "total_average_forgetting"),
+          "TAg acc": ("tag", "total_average_accuracy"), "TAg forg": ("tag", "total_average_forgetting")}
+
+
+def chance_totals(num_classes: int, num_tasks: int, scenario: str) -> tuple[float, float]:
+    """The total average accuracy (mean of the accuracy matrix's lower triangle) a uniform guess
+    scores, task-aware and task-agnostic (labkit.metrics.chance_levels per cell)."""
+    aware, agnostic = metrics.chance_levels(num_classes, num_tasks, scenario)
+    by_task = np.tile(np.array(aware)[None, :], (num_tasks, 1))  # cell (t, u): chance on task u
+    by_step = np.tile(np.array(agnostic)[:, None], (1, num_tasks))  # cell (t, u): chance after step t
+    return metrics.total_average_accuracy(by_task), metrics.total_average_accuracy(by_step)
+
+
+def paired_against(results: dict[str, list[RunResult]], baseline: str,
+                   totals: dict[str, tuple[str, str]] = TOTALS) -> dict[str, dict[str, PairedDifference]]:
+    """method -> total's label -> paired difference (method - baseline) over the seeds both ran
+    without diverging, for every method of `results` but the baseline."""
+    base = {r.config["seed"]: r for r in results[baseline] if r.status != "diverged"}
+    out = {}
+    for method, runs in results.items():
+        if method == baseline:
+            continue
+        pairs = [(r, base[r.config["seed"]]) for r in runs if r.status != "diverged" and r.config["seed"] in base]
+        out[method] = {label: paired_difference([a.summary(kind)[metric] for a, _ in pairs],
+                                                [b.summary(kind)[metric] for _, b in pairs])
+                       for label, (kind, metric) in totals.items()}
+    return out
+
+
+def paired_frame(differences: dict[str, dict[str, PairedDifference]]) -> pd.DataFrame:
+    """The differences as text, one row per method: '+1.2 points [+0.3, +2.1], positive in 3 of
+    3 seeds', with ': not separated' where the 95% interval holds zero."""
+    return pd.DataFrame({m: {label: d.text() for label, d in row.items()} for m, row in differences.items()}).T
+
+
+def separated(differences: dict[str, dict[str, PairedDifference]]) -> list[tuple[str, str, PairedDifference]]:
+    """The (method, total's label, difference) whose 95% interval excludes zero."""
+    return [(m, label, d) for m, row in differences.items() for label, d in row.items() if d.separated]
+
+
+class ModelKeeper:
+    """A `run_fn` for sweep.run_comparison that also keeps, for the methods named, the model's
+    state after every task: the run writes labkit's own checkpoint to a temporary run folder,
+    read back after each task. Other methods run as labkit.runner.run does."""
+
+    def __init__(self, methods_kept: list[str]):
+        self.methods_kept = set(methods_kept)
+        self.states: dict[tuple[str, int], list[dict]] = {}  # (method, seed) -> state after task t
+
+    def __call__(self, config: RunConfig) -> RunResult:
+        if config.method not in self.methods_kept:
+            return run(config)
+        states = self.states[(config.method, config.seed)] = []
+        with tempfile.TemporaryDirectory() as folder:
+            run_dir = RunDir.create(config.to_dict(), Path(folder))
+
+            def keep(event: Event) -> None:
+                if isinstance(event, TaskEvaluated):
+                    states.append(run_dir.load_checkpoint()["model"])
+
+            return run(config, keep, run_dir=run_dir)
+
+    def models(self, config: RunConfig) -> tuple[list[IncrementalNet], Scenario]:
+        """The kept run of config's method and seed: its model after each task (in eval mode, on
+        the CPU) and its scenario. For runs from scratch whose method leaves the built model as
+        it is (not a pre-trained or linearised backbone: DLCFT's)."""
+        dataset = load_dataset(config.dataset, config.data_root)
+        scenario = make_scenario(dataset, config.scenario, config.tasks, config.seed, config.val_fraction)
+        models = []
+        for t, state in enumerate(self.states[(config.method, config.seed)]):
+            model = build_model(config.backbone, scenario.input_shape, methods.get(config.method).head_kind)
+            for u in range(t + 1):
+                grow_heads(model, scenario, u)
+            model.load_state_dict(state)
+            models.append(model.eval())
+        return models, scenario
+
+
+def top_class_attention(model: IncrementalNet, x: torch.Tensor, old_heads: int,
+                        classes: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Grad-CAM maps Q (N, H, W) of the last conv block for class c_n among the logits of heads
+    0..old_heads-1 (c_n = their argmax, LwM's "top base class", unless `classes` are given),
+    and c. Computed as LwM's loss computes the teacher's (labkit.methods.lwm), in eval mode."""
+    model.eval()
+    with torch.no_grad():
+        feature_map = model.backbone.conv_features(x)
+    feature_map.requires_grad_(True)
+    with torch.enable_grad():
+        logits = torch.cat(model.heads(model.backbone.pool(feature_map))[:old_heads], dim=1)
+        classes = logits.argmax(dim=1) if classes is None else classes
+        cam = grad_cam(feature_map, logits.gather(1, classes[:, None]).squeeze(1))
+    return cam.detach(), classes
+
+
+def attention_distances(teacher: IncrementalNet, students: dict[str, IncrementalNet], x: torch.Tensor,
+                        old_heads: int) -> dict[str, float]:
+    """Per student, LwM's attention-distillation loss L_AD between its Grad-CAM and the teacher's
+    on x (mean over the images), both for the teacher's top old class: 0 when the maps agree up
+    to scale."""
+    teacher_cam, classes = top_class_attention(teacher, x, old_heads)
+    return {name: float(attention_distillation(top_class_attention(m, x, old_heads, classes)[0], teacher_cam))
+            for name, m in students.items()}
+
+
+def attention_drift(keeper: ModelKeeper, config: RunConfig, methods_kept: list[str],
+                    seeds: list[int]) -> dict[str, dict[int, list[float]]]:
+    """method -> step t (1..T-1) -> per seed, L_AD between the Grad-CAM of the model after task t
+    and of its own teacher (the same run after task t-1), on the test images of the old tasks
+    0..t-1 (the images whose attention should be kept; LwM trains L_AD on task t's images)."""
+    out: dict[str, dict[int, list[float]]] = {m: {t: [] for t in range(1, config.tasks)} for m in methods_kept}
+    for method in methods_kept:
+        for seed in seeds:
+            models, scenario = keeper.models(config.replace(method=method, seed=seed))
+            for t in range(1, config.tasks):
+                x = torch.cat([scenario.tasks[u].test_x for u in range(t)])
+                out[method][t].append(attention_distances(models[t - 1], {"student": models[t]}, x, t)["student"])
+    return out
+
+
+def attention_figure(pairs: dict[str, tuple[IncrementalNet, IncrementalNet]], x: torch.Tensor,
+                     old_heads: int, title: str) -> go.Figure:
+    """One row per image: the image, then for each named (teacher, student) pair the Grad-CAM
+    map of the teacher and of the student for that teacher's top old class, each map divided by
+    its largest value (L_AD compares maps up to scale) and enlarged to the image's size
+    (nearest neighbour)."""
+    maps = {}
+    for name, (teacher, student) in pairs.items():
+        teacher_cam, classes = top_class_attention(teacher, x, old_heads)
+        maps[f"{name} teacher"] = teacher_cam
+        maps[f"{name} student"] = top_class_attention(student, x, old_heads, classes)[0]
+    columns = ["image"] + list(maps)
+    fig = make_subplots(rows=len(x), cols=len(columns), column_titles=columns,
+                        horizontal_spacing=0.02, vertical_spacing=0.02)
+    for n in range(len(x)):
+        fig.add_trace(go.Heatmap(z=x[n, 0].tolist(), colorscale="gray_r", showscale=False), row=n + 1, col=1)
+        for c, cam in enumerate(maps.values(), start=2):
+            q = F.interpolate(cam[n][None, None], size=tuple(x.shape[-2:]), mode="nearest")[0, 0]
+            fig.add_trace(go.Heatmap(z=(q / q.max().clamp_min(1e-12)).tolist(), coloraxis="coloraxis"),
+                          row=n + 1, col=c)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False, autorange="reversed")
+    fig.update_layout(title=title, coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1, colorbar_title="map / max"),
+                      height=120 * len(x) + 110, width=120 * len(columns) + 120)
+    return fig
+
