@@ -1,5 +1,6 @@
-"""labkit.studies.vanishing_fisher.ewc_run: the Fisher totals and penalties it reads from a run's
-checkpoints are EWC's own, as a task-by-task run through the runner's pieces sees them."""
+"""labkit.studies.vanishing_fisher: the Fisher totals and penalties ewc_run reads from a run's
+checkpoints are EWC's own, as a task-by-task run through the runner's pieces sees them; track_training
+records the Fisher trace at three kinds of labels."""
 import math
 
 import pytest
@@ -7,7 +8,7 @@ from helpers import Stepper
 
 from labkit import RunConfig
 from labkit.runner import train_task
-from labkit.studies.vanishing_fisher import ewc_run, total
+from labkit.studies.vanishing_fisher import ewc_run, total, track_training
 
 SETTINGS = dict(lamb=100.0, seed=0, epochs=1, tasks=3, optimizer="adam", lr=1e-2)
 
@@ -35,3 +36,11 @@ def test_ewc_run_reads_ewcs_fisher_and_penalty(loss):
 def test_finetune_run_has_no_penalty_columns():
     result, table = ewc_run("ce", method="finetune", **SETTINGS)
     assert result.finished and table[["fisher_total", "penalty"]].isna().all().all()
+
+
+def test_track_training_traces_three_fishers():
+    rows = track_training("ce", steps=20, every=10, fisher_samples=32, power_iters=10)
+    assert list(rows.step) == [0, 10, 20]
+    # the trace of the true Fisher bounds its largest eigenvalue (power iteration: from below)
+    assert (rows.fisher_trace_exact >= rows.max_eigenvalue * (1 - 1e-6)).all()
+    assert (rows[["fisher_trace_exact", "fisher_trace_sampled", "fisher_trace_argmax"]] > 0).all().all()

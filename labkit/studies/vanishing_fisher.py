@@ -9,10 +9,15 @@ eigenvalue of the Fisher of the loss's likelihood,
 
 and the total sum_i F_ii of EWC's diagonal Fisher, which scales its penalty
 0.5 lambda sum_i F_ii (theta_i - theta*_i)^2. As p_n -> onehot(y_n), CE's H_n -> 0 and both
-vanish; MSE's H_n = I does not depend on the fit. The diagonal Fisher is taken two ways: with
-labels sampled from the model (the true Fisher, whose expectation over labels gives H_n) and at
-the argmax labels (labkit's EWC default, FACIL's): at the argmax label the gradient is the
-residual z - alpha onehot, which goes to 0 as MSE fits too, so that Fisher vanishes for both.
+vanish; MSE's H_n = I does not depend on the fit. The diagonal Fisher is taken three ways: the
+true Fisher exactly (the expectation over the model's labels, which gives H_n), its one-label
+Monte-Carlo estimate (labels sampled from the model), and at the argmax labels (labkit's EWC
+default, FACIL's). Under CE, per sample, the true Fisher's logit factor is of order 1 - p_y and
+the argmax-label one's of order (1 - p_y)^2 (its gradient is J^T (p - e_y)); a sampled label is
+then almost always the argmax one, so the estimate follows the argmax-label Fisher, far below
+the true one. Under MSE the
+argmax-label gradient is the residual z - alpha onehot, which goes to 0 as the data are fit, so
+that Fisher vanishes too.
 
 ewc_run then runs EWC (with the true Fisher) through the runner on a task-IL sequence, one loss at
 a time, and reads from the run's checkpoints what the penalty held after each task.
@@ -47,9 +52,10 @@ def track_training(loss: str, *, dataset: str = "digits", steps: int = 600, ever
     every `every` steps, and the last):
 
     step, loss (mean training loss), train_accuracy, test_accuracy, p_true (mean softmax
-    probability of the true class), max_eigenvalue (lambda_max of F), fisher_trace (sum of the
-    diagonal Fisher, sampled labels), fisher_trace_argmax (the same at argmax labels); the Fisher
-    quantities over the first `fisher_samples` training images. progress: a tqdm bar over the steps.
+    probability of the true class), max_eigenvalue (lambda_max of F), and the sum of the diagonal
+    Fisher at three kinds of labels: fisher_trace_exact (the true Fisher, exactly),
+    fisher_trace_sampled (its one-label estimate) and fisher_trace_argmax; the Fisher quantities
+    over the first `fisher_samples` training images. progress: a tqdm bar over the steps.
     """
     data = load_dataset(dataset, data_root)
     spec = losses.get(loss)
@@ -78,8 +84,8 @@ def checkpoint(model: torch.nn.Module, data: ArrayDataset, spec: ClassificationL
         train_logits, test_logits = model(data.train_x), model(data.test_x)
 
     def diagonal_total(labels: str) -> float:
-        fisher = diagonal_fisher(model, x, y, likelihood=spec.likelihood, labels=labels,
-                                 onehot_scale=spec.onehot_scale, generator=torch.Generator().manual_seed(seed))
+        fisher = diagonal_fisher(model, x, y, likelihood=spec.likelihood, labels=labels, onehot_scale=spec.onehot_scale,
+                                 batch_size=512, generator=torch.Generator().manual_seed(seed))
         return sum(f.sum() for f in fisher.values()).item()
 
     return {
@@ -89,7 +95,8 @@ def checkpoint(model: torch.nn.Module, data: ArrayDataset, spec: ClassificationL
         "p_true": torch.softmax(train_logits, 1).gather(1, data.train_y[:, None]).mean().item(),
         "max_eigenvalue": max_fisher_eigenvalue(model, x, likelihood=spec.likelihood, iters=power_iters,
                                                 generator=torch.Generator().manual_seed(seed)),
-        "fisher_trace": diagonal_total("sampled"),
+        "fisher_trace_exact": diagonal_total("exact"),
+        "fisher_trace_sampled": diagonal_total("sampled"),
         "fisher_trace_argmax": diagonal_total("argmax"),
     }
 
