@@ -6,7 +6,8 @@ from labkit import RunConfig, run
 from labkit.result import RunResult
 from labkit.runner import evaluate
 from labkit.studies.rethinking import (ModelKeeper, attention_distances, attention_drift, attention_figure,
-                                       chance_totals, paired_against, paired_frame, top_class_attention)
+                                       chance_forgetting, chance_totals, paired_against, paired_frame,
+                                       top_class_attention)
 
 TINY_LWM = RunConfig(dataset="digits", scenario="task-il", tasks=3, method="lwm", backbone="cnn", epochs=1,
                      optimizer="adam", lr=1e-3, freeze_old_heads=True, knn_k=0, device="cpu")
@@ -17,6 +18,13 @@ def test_chance_totals_average_the_chance_of_each_cell_of_the_lower_triangle():
     # of the t+1 cells of row t: sum_t (t+1) / (2(t+1)) = 5/2 over 15 cells = 1/6
     assert chance_totals(10, 5, "task-il") == pytest.approx((0.5, 1 / 6))
     assert chance_totals(10, 5, "data-il") == pytest.approx((0.1, 0.1))
+
+
+def test_a_guess_forgets_only_task_agnostically():
+    # task-IL, 5 tasks of 2 classes: f[t, u] = 1/(2(u+1)) - 1/(2(t+1)) for u < t; over the 10
+    # cells these sum to 1.85, a mean of 0.185
+    assert chance_forgetting(10, 5, "task-il") == pytest.approx((0.0, 0.185))
+    assert chance_forgetting(10, 5, "data-il") == pytest.approx((0.0, 0.0))
 
 
 def result(seed: int, diagonal: float, status: str = "finished") -> RunResult:

@@ -35,13 +35,29 @@ TOTALS = {"TAw acc": ("taw", "total_average_accuracy"), "TAw forg": ("taw", "tot
           "TAg acc": ("tag", "total_average_accuracy"), "TAg forg": ("tag", "total_average_forgetting")}
 
 
-def chance_totals(num_classes: int, num_tasks: int, scenario: str) -> tuple[float, float]:
-    """The total average accuracy (mean of the accuracy matrix's lower triangle) a uniform guess
-    scores, task-aware and task-agnostic (labkit.metrics.chance_levels per cell)."""
+def chance_matrices(num_classes: int, num_tasks: int, scenario: str) -> tuple[np.ndarray, np.ndarray]:
+    """The accuracy matrices acc[t, u] of a uniform guess, task-aware and task-agnostic
+    (labkit.metrics.chance_levels per cell)."""
     aware, agnostic = metrics.chance_levels(num_classes, num_tasks, scenario)
     by_task = np.tile(np.array(aware)[None, :], (num_tasks, 1))  # cell (t, u): chance on task u
     by_step = np.tile(np.array(agnostic)[:, None], (1, num_tasks))  # cell (t, u): chance after step t
-    return metrics.total_average_accuracy(by_task), metrics.total_average_accuracy(by_step)
+    return by_task, by_step
+
+
+def chance_totals(num_classes: int, num_tasks: int, scenario: str) -> tuple[float, float]:
+    """The total average accuracy (mean of the accuracy matrix's lower triangle) a uniform guess
+    scores, task-aware and task-agnostic."""
+    aware, agnostic = chance_matrices(num_classes, num_tasks, scenario)
+    return metrics.total_average_accuracy(aware), metrics.total_average_accuracy(agnostic)
+
+
+def chance_forgetting(num_classes: int, num_tasks: int, scenario: str) -> tuple[float, float]:
+    """The total average forgetting of a uniform guess, task-aware and task-agnostic. Task-aware
+    it is 0 (each task's chance stays put); task-agnostic it is not: the guess's accuracy on an
+    old task falls as classes are added (1/2 to 1/4 when a second 2-class task arrives), and
+    forgetting counts that fall."""
+    aware, agnostic = chance_matrices(num_classes, num_tasks, scenario)
+    return metrics.total_average_forgetting(aware), metrics.total_average_forgetting(agnostic)
 
 
 def paired_against(results: dict[str, list[RunResult]], baseline: str,
