@@ -14,26 +14,22 @@ alone (task-aware) gives to class b. With two balanced classes, task-aware accur
 (split[0][0] + split[1][1]) / 2 = 1/2 + (split[0][0] - split[1][0]) / 2: it is below chance
 exactly when the head gives class 0 more often to images of class 1 than to images of class 0.
 
-`inspected_run` runs a config with a checkpoint in a temporary folder and, after every task,
-calls a probe on the model rebuilt from that checkpoint.
+`inspected_run` runs a config (labkit.checkpointed_run) and, after every task, calls a probe on
+the model rebuilt from that task's checkpoint.
 """
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
 from labkit.config import RunConfig
 from labkit.data import Scenario, load_dataset, make_scenario
-from labkit.events import Event, TaskEvaluated
-from labkit.methods import methods
+from labkit.checkpointed_run import model_from_checkpoint, run_with_checkpoints
+from labkit.events import Event
 from labkit.models import IncrementalNet
 from labkit.registry import ConfigError
 from labkit.result import RunResult
-from labkit.runner import build_run_model, grow_heads, run
-from labkit.store import RunDir
 
 Probe = Callable[[IncrementalNet, Scenario, int], Any]
 
@@ -87,26 +83,8 @@ def inspected_run(config: RunConfig, probe: Probe,
     scenario = make_scenario(load_dataset(config.dataset, config.data_root), config.scenario, config.tasks,
                              config.seed, config.val_fraction)
     probed: list[Any] = []
-    with tempfile.TemporaryDirectory(prefix="labkit-probe-") as folder:
-        run_dir = RunDir.create(config.to_dict(), Path(folder))
-
-        def listen(event: Event) -> None:
-            if isinstance(event, TaskEvaluated):  # the checkpoint of this task is on disk
-                probed.append(probe(model_after(config, scenario, run_dir), scenario, event.task))
-            if on_event is not None:
-                on_event(event)
-
-        result = run(config, listen, run_dir=run_dir)
+    result = run_with_checkpoints(
+        config, lambda t, checkpoint: probed.append(probe(model_from_checkpoint(config, scenario, checkpoint),
+                                                          scenario, t)), on_event)
     return result, probed
 
-
-def model_after(config: RunConfig, scenario: Scenario, run_dir: RunDir) -> IncrementalNet:
-    """The model of run_dir's checkpoint (the end of its last completed task), on the CPU."""
-    checkpoint = run_dir.load_checkpoint()
-    with torch.random.fork_rng(devices=[]):  # building a model seeds torch: leave the caller's stream alone
-        model = build_run_model(config.replace(compile=False), scenario,
-                                methods.get(config.method)(**config.method_params), None)
-    for u in range(checkpoint["task"] + 1):
-        grow_heads(model, scenario, u)
-    model.load_state_dict(checkpoint["model"])
-    return model.eval()

@@ -8,8 +8,6 @@ drops its seed from the pair.
 """
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,16 +17,14 @@ import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
 from labkit import metrics
+from labkit.checkpointed_run import model_from_checkpoint, run_with_checkpoints
 from labkit.config import RunConfig
 from labkit.data import Scenario, load_dataset, make_scenario
-from labkit.events import Event, TaskEvaluated
-from labkit.methods import methods
 from labkit.methods.lwm import attention_distillation, grad_cam
-from labkit.models import IncrementalNet, build_model
+from labkit.models import IncrementalNet
 from labkit.paired import PairedDifference, paired_difference
 from labkit.result import RunResult
-from labkit.runner import grow_heads, run
-from labkit.store import RunDir
+from labkit.runner import run
 
 # label -> (kind, total metric of RunResult.summary)
 TOTALS = {"TAw acc": ("taw", "total_average_accuracy"), "TAw forg": ("taw", "total_average_forgetting"),
@@ -94,20 +90,13 @@ class ModelKeeper:
 
     def __init__(self, methods_kept: list[str]):
         self.methods_kept = set(methods_kept)
-        self.states: dict[tuple[str, int], list[dict]] = {}  # (method, seed) -> state after task t
+        self.states: dict[tuple[str, int], list[dict]] = {}  # (method, seed) -> checkpoint after task t
 
     def __call__(self, config: RunConfig) -> RunResult:
         if config.method not in self.methods_kept:
             return run(config)
-        states = self.states[(config.method, config.seed)] = []
-        with tempfile.TemporaryDirectory() as folder:
-            run_dir = RunDir.create(config.to_dict(), Path(folder))
-
-            def keep(event: Event) -> None:
-                if isinstance(event, TaskEvaluated):
-                    states.append(run_dir.load_checkpoint()["model"])
-
-            return run(config, keep, run_dir=run_dir)
+        kept = self.states[(config.method, config.seed)] = []
+        return run_with_checkpoints(config, lambda t, checkpoint: kept.append(checkpoint))
 
     def models(self, config: RunConfig) -> tuple[list[IncrementalNet], Scenario]:
         """The kept run of config's method and seed: its model after each task (in eval mode, on
@@ -115,14 +104,7 @@ class ModelKeeper:
         it is (not a pre-trained or linearised backbone: DLCFT's)."""
         dataset = load_dataset(config.dataset, config.data_root)
         scenario = make_scenario(dataset, config.scenario, config.tasks, config.seed, config.val_fraction)
-        models = []
-        for t, state in enumerate(self.states[(config.method, config.seed)]):
-            model = build_model(config.backbone, scenario.input_shape, methods.get(config.method).head_kind)
-            for u in range(t + 1):
-                grow_heads(model, scenario, u)
-            model.load_state_dict(state)
-            models.append(model.eval())
-        return models, scenario
+        return [model_from_checkpoint(config, scenario, c) for c in self.states[(config.method, config.seed)]], scenario
 
 
 def top_class_attention(model: IncrementalNet, x: torch.Tensor, old_heads: int,

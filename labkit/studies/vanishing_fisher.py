@@ -25,23 +25,19 @@ a time, and reads from the run's checkpoints what the penalty held after each ta
 from __future__ import annotations
 
 import math
-import tempfile
-from pathlib import Path
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from labkit.checkpointed_run import run_with_checkpoints
 from labkit.config import RunConfig
 from labkit.curvature import diagonal_fisher, max_fisher_eigenvalue, softmax_ce_logit_hessian
 from labkit.data import ArrayDataset, load_dataset
-from labkit.events import Event, TaskEvaluated
 from labkit.losses import ClassificationLoss, losses
 from labkit.models import build_model
 from labkit.result import RunResult
-from labkit.runner import run
-from labkit.store import RunDir
 
 
 def track_training(loss: str, *, dataset: str = "digits", steps: int = 600, every: int = 25, lr: float = 0.05,
@@ -134,22 +130,16 @@ def ewc_run(loss: str, *, method: str = "ewc", lamb: float = 100.0, seed: int = 
     penalty: (lambda / 2) sum_i F_{t-1, ii} (theta_t,i - theta*_{t-1, i})^2, the penalty the
         parameters theta_t reached at the end of task t pay (NaN for the first task).
 
-    The numbers are read from the run's checkpoint after every task (a RunDir in a temporary
-    folder); for "finetune" both columns are NaN.
+    The numbers are read from the run's checkpoint after every task (labkit.checkpointed_run);
+    for "finetune" both columns are NaN.
     """
     params = dict(lamb=lamb, fisher_labels=fisher_labels) if method == "ewc" else {}
     config = RunConfig(dataset=dataset, scenario="task-il", tasks=tasks, method=method, loss=loss, epochs=epochs,
                        optimizer=optimizer, lr=lr, seed=seed, knn_k=0, data_root=data_root, method_params=params)
     states: list[dict] = []
-    with tempfile.TemporaryDirectory() as folder:
-        run_dir = RunDir.create(config.to_dict(), Path(folder))
-
-        def keep_state(event: Event) -> None:
-            if isinstance(event, TaskEvaluated) and method == "ewc":
-                state = run_dir.load_checkpoint()
-                states.append({"model": state["model"], **state["method"]})
-
-        result = run(config, keep_state, run_dir=run_dir)
+    keep = (lambda t, checkpoint: states.append({"model": checkpoint["model"], **checkpoint["method"]})) \
+        if method == "ewc" else (lambda t, checkpoint: None)
+    result = run_with_checkpoints(config, keep)
     rows = []
     for t in range(result.tasks_done):
         row = {"task": t, "fisher_total": math.nan, "penalty": math.nan}
