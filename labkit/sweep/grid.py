@@ -36,9 +36,9 @@ class Cell:
     @property
     def label(self) -> str:
         """The key without its seed, the group whose seeds are averaged and paired: 'lwf' for a
-        grid of one axis, 'method=lwf, loss=mse' for more."""
+        grid over methods (or a comparison's rows) alone, 'lr=0.05' or 'method=lwf, loss=mse' else."""
         rest = {k: v for k, v in self.key.items() if k != "seed"}
-        if len(rest) == 1:
+        if len(rest) == 1 and next(iter(rest)) in ("method", "row"):
             return str(next(iter(rest.values())))
         return ", ".join(f"{k}={v}" for k, v in rest.items()) or "all"
 
