@@ -5,7 +5,6 @@ stored runs and prints at once."""
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from labkit.registry import ConfigError
 from labkit.sweep import effects
 from labkit.sweep.execute import CellOutcome, run_sweep
 from labkit.sweep.grid import Cell, grid_cells, parse_axis, parse_grid, typed_params
-from labkit.sweep.record import SweepRecord
+from labkit.sweep.record import SweepRecord, auto_name
 
 
 def add_execution_args(parser: argparse.ArgumentParser) -> None:
@@ -35,12 +34,6 @@ def add_execution_args(parser: argparse.ArgumentParser) -> None:
 def _execute(name: str, cells: list[Cell], args: argparse.Namespace) -> list[CellOutcome]:
     return run_sweep(name, cells, args.runs_dir, workers=args.workers, address=args.address,
                      cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
-
-
-def auto_name(prefix: str, cells: list[Cell]) -> str:
-    """A name that is the same for the same cells, so a repeated `table` finds its runs."""
-    digest = hashlib.sha256("\n".join(sorted(c.identity for c in cells)).encode()).hexdigest()[:10]
-    return f"{prefix}-{digest}"
 
 
 def outcomes_code(outcomes: list[CellOutcome]) -> int:

@@ -7,6 +7,7 @@ not by position: running the sweep again with more seeds reuses the cells it alr
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -92,3 +93,9 @@ def list_sweeps(runs_dir: Path = DEFAULT_RUNS_DIR) -> list[str]:
     """The names of the sweeps stored in `runs_dir`, sorted."""
     root = Path(runs_dir)
     return sorted(p.name[: -len(SUFFIX)] for p in root.glob(f"*{SUFFIX}")) if root.is_dir() else []
+
+
+def auto_name(prefix: str, cells: list[Cell]) -> str:
+    """A name that is the same for the same cells, so a repeated `table` finds its runs."""
+    digest = hashlib.sha256("\n".join(sorted(c.identity for c in cells)).encode()).hexdigest()[:10]
+    return f"{prefix}-{digest}"
