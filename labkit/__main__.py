@@ -218,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("stopped: the completed tasks are kept (run --resume RUN_ID continues)", file=sys.stderr)
+    except KeyboardInterrupt as stop:
+        print(f"stopped: {stop}" if isinstance(stop, sweep_commands.SweepStopped) else
+              "stopped: the completed tasks are kept (run --resume RUN_ID continues)", file=sys.stderr)
         return 130
 
 

@@ -171,3 +171,16 @@ def test_a_sweep_joins_a_ray_cluster_by_address(tmp_path):
             os.killpg(head.pid, 15)
             head.wait(timeout=60)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_ctrl_c_in_a_sweep_says_how_to_resume_it(tmp_path, monkeypatch, capsys):
+    from labkit.__main__ import main
+
+    def interrupt(self, ctx):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Method, "after_task", interrupt)
+    code = main(["--runs-dir", str(tmp_path), "sweep", "stop", "--tasks", "2", "--epochs", "1", "--device", "cpu",
+                 "--grid", "seed=0,1", "--workers", "0"])
+    assert code == 130 and "sweep stop` resumes the others" in capsys.readouterr().err
+    assert [r.result().status for r in list_runs(tmp_path)] == ["stopped"]  # the second cell never started

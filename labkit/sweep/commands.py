@@ -19,6 +19,10 @@ from labkit.sweep.grid import Cell, grid_cells, parse_axis, parse_grid, typed_pa
 from labkit.sweep.record import SweepRecord, auto_name
 
 
+class SweepStopped(KeyboardInterrupt):
+    """Ctrl-C during a sweep, with the command that resumes it."""
+
+
 def add_execution_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="CPUs of the local Ray (default: all of this machine's); 0 runs the cells one after "
@@ -32,8 +36,12 @@ def add_execution_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _execute(name: str, cells: list[Cell], args: argparse.Namespace) -> list[CellOutcome]:
-    return run_sweep(name, cells, args.runs_dir, workers=args.workers, address=args.address,
-                     cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
+    try:
+        return run_sweep(name, cells, args.runs_dir, workers=args.workers, address=args.address,
+                         cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
+    except KeyboardInterrupt:
+        raise SweepStopped(f"the finished cells are kept; `python -m labkit --runs-dir {args.runs_dir} sweep {name}` "
+                           "resumes the others") from None
 
 
 def outcomes_code(outcomes: list[CellOutcome]) -> int:
