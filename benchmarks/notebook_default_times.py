@@ -5,13 +5,19 @@ minutes each on a 2-core machine. The executed copies are written to --out for r
     python benchmarks/notebook_default_times.py                  # all notebooks
     python benchmarks/notebook_default_times.py --notebooks 04_rethinking_softmax_methods
 
-Prints one line per notebook (wall seconds, the slowest cell, the load average before and after)
-and a table. Figures only; a notebook that fails is reported with its error and the rest go on.
+Prints one line per notebook (wall seconds, the load average before and after) and a table, then
+what a reader would miss in the executed copies: a code cell over 20 s that shows no progress bar,
+and a figure with no "what to see" sentence in its own cell or the next one. Figures only; a
+notebook that fails is reported with its error and the rest go on.
+
+    python benchmarks/notebook_default_times.py --check-only   # read the copies in --out again
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
+import re
 import time
 from pathlib import Path
 
@@ -22,12 +28,51 @@ from nbclient.exceptions import CellExecutionError
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
+def _seconds(cell: dict) -> float:
+    times = cell.get("metadata", {}).get("execution", {})
+    if "shell.execute_reply" not in times:
+        return 0.0
+    start, end = (datetime.datetime.fromisoformat(times[k].replace("Z", "+00:00"))
+                  for k in ("iopub.execute_input", "shell.execute_reply"))
+    return (end - start).total_seconds()
+
+
+def _text(cell: dict) -> str:
+    """A cell's source and what it printed or displayed as text or Markdown."""
+    parts = ["".join(cell.get("source", ""))]
+    for out in cell.get("outputs", []):
+        parts.append("".join(out.get("text", "")))
+        parts.append("".join(out.get("data", {}).get("text/markdown", "")))
+    return "\n".join(parts)
+
+
+def reading_gaps(nb: dict, slow_s: float = 20.0) -> list[str]:
+    """Cells over `slow_s` seconds without a tqdm bar (a text bar's ' 40%|', or a tqdm widget), and figures without 'what to see' in their cell or the next."""
+    gaps, cells = [], nb["cells"]
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        outputs = cell.get("outputs", [])
+        bar = re.search(r"\d+%\|", _text(cell)) is not None or \
+            any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+        if _seconds(cell) > slow_s and not bar:
+            gaps.append(f"cell {i}: {_seconds(cell):.0f} s without a progress bar")
+        figures = sum(any(k.startswith(("application/vnd.plotly", "image/")) for k in o.get("data", {})) for o in outputs)
+        nearby = _text(cell) + (_text(cells[i + 1]) if i + 1 < len(cells) else "")
+        if figures and "what to see" not in nearby.lower():
+            gaps.append(f"cell {i}: {figures} figure(s) without a 'what to see' sentence")
+    return gaps
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--notebooks", default=",".join(p.stem for p in sorted(NOTEBOOKS.glob("*.ipynb"))))
     parser.add_argument("--out", type=Path, default=Path("/tmp/labkit-notebooks-default"))
     parser.add_argument("--cell-timeout", type=int, default=1200)
+    parser.add_argument("--check-only", action="store_true", help="read the executed copies in --out; run nothing")
     args = parser.parse_args()
+    if args.check_only:
+        return print_gaps(args.out, args.notebooks.split(","))
     for name in ("LABKIT_QUICK", "LABKIT_FULL"):
         os.environ.pop(name, None)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -49,6 +94,16 @@ def main() -> None:
     print("\n| notebook | default mode, s | load before | load after | outcome |\n|---|---|---|---|---|")
     for name, seconds, before, after, error in rows:
         print(f"| {name} | {seconds:.0f} | {before:.1f} | {after:.1f} | {error or 'ok'} |")
+    print_gaps(args.out, args.notebooks.split(","))
+
+
+def print_gaps(out: Path, names: list[str]) -> None:
+    total = 0
+    for name in names:
+        for gap in reading_gaps(nbformat.read(out / f"{name}.ipynb", as_version=4)):
+            print(f"{name} {gap}")
+            total += 1
+    print(f"{total} reading gaps (slow cells without a bar, figures without 'what to see') in {len(names)} notebooks")
 
 
 if __name__ == "__main__":
