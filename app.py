@@ -322,7 +322,7 @@ def sweep_section() -> None:
     except ConfigError as error:
         st.error(f"Sweep {name} cannot be read: {error}. Nothing in it was changed.")
         return
-    metric = st.radio("Metric", list(effects.TOTALS + effects.FINALS), horizontal=True, key="sweep_metric",
+    metric = st.radio("Metric", list(effects.TOTAL_METRICS + effects.FINAL_METRICS), horizontal=True, key="sweep_metric",
                       format_func=sweep_figures.metric_title)
     groups = list(dict.fromkeys(o.cell.label for o in outcomes))
     base_label = st.selectbox("Baseline (differences are paired by seed against it)", groups, key="sweep_base")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from scipy import stats
 
@@ -47,3 +48,13 @@ def paired_difference(a: list[float], b: list[float], confidence: float = 0.95) 
         return PairedDifference(mean, math.nan, math.nan, positive, n)
     half = stats.t.ppf(0.5 + confidence / 2, n - 1) * statistics.stdev(d) / math.sqrt(n)
     return PairedDifference(mean, mean - half, mean + half, positive, n)
+
+
+def paired_runs(a: list, b: list, value: Callable[[Any], float]) -> PairedDifference | None:
+    """value(a_s) - value(b_s) over the seeds s where both lists hold a run that did not diverge
+    (runs are RunResults: matched by config["seed"]); None when they share no such seed."""
+    b_by_seed = {r.config["seed"]: r for r in b if r.status != "diverged"}
+    pairs = [(r, b_by_seed[r.config["seed"]]) for r in a if r.status != "diverged" and r.config["seed"] in b_by_seed]
+    if not pairs:
+        return None
+    return paired_difference([value(x) for x, _ in pairs], [value(y) for _, y in pairs])

@@ -29,7 +29,7 @@ from labkit.curvature import kfac_factors
 from labkit.data import Scenario, load_dataset, make_scenario
 from labkit.methods import methods
 from labkit.models import IncrementalNet
-from labkit.paired import PairedDifference, paired_difference
+from labkit.paired import PairedDifference, paired_difference, paired_runs
 from labkit.probe import knn_probe
 from labkit.result import RunResult
 from labkit.runner import build_run_model, grow_heads, natural_kind, pick_device, scenario_on
@@ -95,9 +95,8 @@ def final_by_seed(runs: list[RunResult], scenario: str) -> dict[int, float]:
 def paired(a: list[RunResult], b: list[RunResult], scenario: str) -> PairedDifference | None:
     """Final accuracy of a minus b, paired by seed over the seeds where neither diverged (None
     when there is no such seed)."""
-    fa, fb = final_by_seed(a, scenario), final_by_seed(b, scenario)
-    seeds = sorted(fa.keys() & fb.keys())
-    return paired_difference([fa[s] for s in seeds], [fb[s] for s in seeds]) if seeds else None
+    kind = natural_kind(scenario)
+    return paired_runs(a, b, lambda r: r.summary(kind)["final_average_accuracy"])
 
 
 def scenario_table(results: dict[str, list[RunResult]], scenario: str) -> pd.DataFrame:

@@ -13,9 +13,9 @@ from typing import Callable
 
 import pandas as pd
 
-from labkit.data import datasets
-from labkit.metrics import chance_levels
-from labkit.paired import PairedDifference, paired_difference
+from labkit.comparisons import chance_after_each_task
+from labkit.config import RunConfig
+from labkit.paired import PairedDifference, paired_runs
 from labkit.result import RunResult
 
 KINDS = {"taw": "task-aware", "tag": "task-agnostic"}
@@ -23,8 +23,8 @@ KINDS = {"taw": "task-aware", "tag": "task-agnostic"}
 
 def final_chance(config: dict) -> dict[str, float]:
     """kind -> chance level of the final average accuracy A_T of a run of `config` (fraction)."""
-    taw, tag = chance_levels(datasets.get(config["dataset"]).num_classes, config["tasks"], config["scenario"])
-    return {"taw": statistics.fmean(taw), "tag": tag[-1]}
+    run_config = RunConfig.from_dict(config)
+    return {kind: chance_after_each_task(run_config, kind)[-1] for kind in KINDS}
 
 
 def mean_sd(values: list[float]) -> str:
@@ -61,9 +61,7 @@ def split_frame(result: RunResult, splits: list[list[list[list[float]]]], cells:
     return pd.DataFrame(rows).set_index(["after task", "task"]).round(1)
 
 
-def paired_by_seed(a: list[RunResult], b: list[RunResult], value: Callable[[RunResult], float]) -> PairedDifference:
-    """value(a_s) - value(b_s) over the seeds s both lists hold a run of (labkit.paired), so a
-    seed whose run is missing from either side (e.g. left out as diverged) drops from the pair."""
-    b_by_seed = {r.config["seed"]: r for r in b}
-    pairs = [(r, b_by_seed[r.config["seed"]]) for r in a if r.config["seed"] in b_by_seed]
-    return paired_difference([value(x) for x, _ in pairs], [value(y) for _, y in pairs])
+def paired_by_seed(a: list[RunResult], b: list[RunResult], value: Callable[[RunResult], float]) -> PairedDifference | None:
+    """value(a_s) - value(b_s) over the seeds s both lists hold a run of that did not diverge
+    (labkit.paired.paired_runs)."""
+    return paired_runs(a, b, value)

@@ -22,7 +22,7 @@ from labkit.config import RunConfig
 from labkit.data import Scenario, load_dataset, make_scenario
 from labkit.methods.lwm import attention_distillation, grad_cam
 from labkit.models import IncrementalNet
-from labkit.paired import PairedDifference, paired_difference
+from labkit.paired import PairedDifference, paired_runs
 from labkit.result import RunResult
 from labkit.runner import run
 
@@ -60,16 +60,9 @@ def paired_against(results: dict[str, list[RunResult]], baseline: str,
                    totals: dict[str, tuple[str, str]] = TOTALS) -> dict[str, dict[str, PairedDifference]]:
     """method -> total's label -> paired difference (method - baseline) over the seeds both ran
     without diverging, for every method of `results` but the baseline."""
-    base = {r.config["seed"]: r for r in results[baseline] if r.status != "diverged"}
-    out = {}
-    for method, runs in results.items():
-        if method == baseline:
-            continue
-        pairs = [(r, base[r.config["seed"]]) for r in runs if r.status != "diverged" and r.config["seed"] in base]
-        out[method] = {label: paired_difference([a.summary(kind)[metric] for a, _ in pairs],
-                                                [b.summary(kind)[metric] for _, b in pairs])
-                       for label, (kind, metric) in totals.items()}
-    return out
+    return {method: {label: paired_runs(runs, results[baseline], lambda r, k=kind, m=metric: r.summary(k)[m])
+                     for label, (kind, metric) in totals.items()}
+            for method, runs in results.items() if method != baseline}
 
 
 def paired_frame(differences: dict[str, dict[str, PairedDifference]]) -> pd.DataFrame:

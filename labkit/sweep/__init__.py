@@ -2,4 +2,4 @@
 (labkit.sweep.execute), stored as one sweep record beside the runs (labkit.sweep.record), and
 summed up per group with paired-by-seed effect sizes (labkit.sweep.effects, labkit.sweep.tables)."""
 from labkit.sweep.tables import (TOTALS, markdown_table, mean_spread, percent_cell, run_comparison,  # noqa: F401
-                                 run_seeds, runs_cell, seed_table, trained)
+                                 runs_cell, seed_table, trained)

@@ -88,7 +88,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     (its unfinished cells resume, then its table)."""
     baseline = parse_baseline(args.baseline)
     cells = grid_cells(config_from(args), parse_grid(args.grid)) if args.grid else SweepRecord(args.name, args.runs_dir).stored_cells()
-    metrics = effects.FINALS if args.finals else effects.TOTALS
+    metrics = effects.FINAL_METRICS if args.finals else effects.TOTAL_METRICS
     outcomes = _execute(args.name, cells, args)
     print(f"sweep {args.name}: {len(cells)} runs stored in {args.runs_dir}")
     print_effects(outcomes, baseline, metrics, args.csv)
@@ -105,7 +105,7 @@ def cmd_table(args: argparse.Namespace) -> int:
     print(f"{base.dataset} {base.scenario}, {base.tasks} tasks, {base.backbone}, {base.epochs} epochs, "
           f"seeds {seeds}; totals over the accuracy matrix (TAw = task-aware, TAg = task-agnostic)")
     outcomes = _execute(auto_name("table", cells), cells, args)
-    print_effects(outcomes, {"method": methods_[0]} if len(methods_) > 1 else None, effects.TOTALS, None)
+    print_effects(outcomes, {"method": methods_[0]} if len(methods_) > 1 else None, effects.TOTAL_METRICS, None)
     return outcomes_code(outcomes)
 
 

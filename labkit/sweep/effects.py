@@ -18,9 +18,9 @@ from labkit.sweep.execute import CellOutcome
 from labkit.sweep.tables import mean_spread
 
 # "<kind>_<summary field>": kind taw (task-aware) or tag (task-agnostic)
-TOTALS = ("taw_total_average_accuracy", "tag_total_average_accuracy",
+TOTAL_METRICS = ("taw_total_average_accuracy", "tag_total_average_accuracy",
           "taw_total_average_forgetting", "tag_total_average_forgetting")
-FINALS = ("taw_final_average_accuracy", "tag_final_average_accuracy",
+FINAL_METRICS = ("taw_final_average_accuracy", "tag_final_average_accuracy",
           "taw_final_average_forgetting", "tag_final_average_forgetting")
 KINDS = {"taw": "TAw", "tag": "TAg"}
 SHORT = {"total_average_accuracy": "acc", "total_average_forgetting": "forg",
@@ -46,7 +46,7 @@ def runs_text(outcomes: list[CellOutcome]) -> str:
 
 
 def effect_rows(outcomes: list[CellOutcome], baseline: dict | None = None,
-                metrics: tuple[str, ...] = TOTALS) -> list[dict]:
+                metrics: tuple[str, ...] = TOTAL_METRICS) -> list[dict]:
     """One row per group, in the sweep's order: label, runs, {metric: (mean, std)} and, where a
     baseline is given ({"method": "lwf"}: the group with those values and the rest of its key
     the same), {metric: PairedDifference} over the seeds both finished (None for the baseline
@@ -85,7 +85,7 @@ def _diff(d: PairedDifference | None) -> str:
         ("" if d.separated else " n.s.")
 
 
-def markdown(rows: list[dict], metrics: tuple[str, ...] = TOTALS) -> str:
+def markdown(rows: list[dict], metrics: tuple[str, ...] = TOTAL_METRICS) -> str:
     """Percent: mean ± std per metric, and per metric the paired difference against the baseline
     '[95% interval] seeds positive/seeds' ('n.s.': the interval holds 0, not separated)."""
     compared = any(r["vs"] for r in rows)
@@ -101,7 +101,7 @@ def markdown(rows: list[dict], metrics: tuple[str, ...] = TOTALS) -> str:
     return "\n".join(lines)
 
 
-def to_csv(rows: list[dict], metrics: tuple[str, ...] = TOTALS, path: Path | None = None) -> str:
+def to_csv(rows: list[dict], metrics: tuple[str, ...] = TOTAL_METRICS, path: Path | None = None) -> str:
     """One line per group and metric (fractions): mean, std, seeds, and the paired difference."""
     out = io.StringIO()
     writer = csv.writer(out)

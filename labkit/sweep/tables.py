@@ -12,17 +12,12 @@ from labkit.runner import run
 TOTALS = ("total_average_accuracy", "total_average_forgetting")
 
 
-def run_seeds(base: RunConfig, methods: list[str], seeds: list[int],
-              on_result: Callable[[str, int, RunResult], None] | None = None) -> dict[str, list[RunResult]]:
-    """method -> one result per seed, each a run of `base` with that method and seed."""
-    return run_comparison({method: base.replace(method=method) for method in methods}, seeds, on_result)
-
-
 def run_comparison(configs: dict[str, RunConfig], seeds: list[int],
                    on_result: Callable[[str, int, RunResult], None] | None = None,
                    run_fn: Callable[[RunConfig], RunResult] = run) -> dict[str, list[RunResult]]:
-    """label -> one result per seed of that label's config (`run_fn` may store the runs; the
-    command line's does)."""
+    """label -> one result per seed of that label's config, one run after another in this process
+    (notebooks 04 and 06; `run_fn` may keep more of each run than its result). The command line's
+    grids go through labkit.sweep.execute instead."""
     out: dict[str, list[RunResult]] = {}
     for label, config in configs.items():
         for seed in seeds:
