@@ -75,7 +75,7 @@ def cli(label: str, field: str, argv: list[str] | Callable[[Path, Path], list[st
 
     def attempt(runs_dir: Path, work: Path, prepared: object) -> tuple[bool, str]:
         args = list(prepared) if callable(argv) else list(argv)
-        if tiny and args and args[0] in ("run", "table", "sweep"):
+        if tiny and args and args[0] in ("run", "table", "sweep", "tune"):
             args = [args[0], *TINY, *args[1:]]
         err = io.StringIO()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
@@ -227,6 +227,21 @@ OTHER_COMMANDS = [  # (label, argv, field named)
     ("sweep --workers -1", ["sweep", "s", "--grid", "seed=0", "--workers", "-1"], "workers"),
     ("sweep --cpus-per-run 0", ["sweep", "s", "--grid", "seed=0", "--cpus-per-run", "0"], "cpus_per_run"),
     ("sweep --gpus-per-run 2", ["sweep", "s", "--grid", "seed=0", "--gpus-per-run", "2"], "gpus_per_run"),
+    ("tune ../x", ["tune", "../x", "--method", "ewc"], "name"),
+    ("tune --search lamb=...", ["tune", "s", "--method", "ewc", "--search", "lamb=loguniform:1,10"], "search"),
+    ("tune --search log of 0", ["tune", "s", "--method", "ewc", "--search", "param.lamb=loguniform:0,10"],
+     "search[param.lamb]"),
+    ("tune --search beyond bound", ["tune", "s", "--method", "ewc", "--search", "param.alpha=uniform:0.5,2"],
+     "search[param.alpha]"),
+    ("tune --search LOW > HIGH", ["tune", "s", "--method", "ewc", "--search", "param.lamb=uniform:10,1"],
+     "search[param.lamb]"),
+    ("tune --search epochs=randint:1,x", ["tune", "s", "--search", "epochs=randint:1,x"], "search[epochs]"),
+    ("tune --search twice", ["tune", "s", "--method", "ewc", "--search", "lr=0.1,0.01", "--search", "lr=0.2"],
+     "search"),
+    ("tune finetune, no --search", ["tune", "s"], "search"),
+    ("tune --samples 0", ["tune", "s", "--method", "ewc", "--samples", "0"], "samples"),
+    ("tune --workers 0", ["tune", "s", "--method", "ewc", "--workers", "0"], "workers"),
+    ("tune --cpus-per-run 0", ["tune", "s", "--method", "ewc", "--cpus-per-run", "0"], "cpus_per_run"),
     ("compare nope", ["compare", "nope"], "comparison"),
     ("compare --epochs 0", ["compare", "dlcft-digits-class-il", "--epochs", "0", "--seeds", "0"], "epochs"),
     ("compare --epochs -1", ["compare", "dlcft-digits-class-il", "--epochs", "-1", "--seeds", "0"], "epochs"),

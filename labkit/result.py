@@ -24,7 +24,9 @@ class RunResult:
 
     acc_taw[t][u] / acc_tag[t][u]: task-aware / task-agnostic accuracy on task u after learning
     task t (u <= t). epoch_losses[t][e]: mean training loss of epoch e of task t. knn_acc[t]:
-    the k-NN probe's accuracy on the features after task t (labkit.probe). status: how the run
+    the k-NN probe's accuracy on the features after task t (labkit.probe). val_taw / val_tag: as
+    acc_taw / acc_tag on the validation split (runs with val_fraction > 0; else empty), what
+    hyper-parameter search selects on, never the test accuracy. status: how the run
     ended, or "running" (labkit.outcome.STATUSES); failure: for "diverged" and "failed", what
     happened where ({"kind", "task", "epoch", "reason", "last_finite_loss", "message"}, the
     fields known), else None.
@@ -39,6 +41,8 @@ class RunResult:
     task_seconds: list[float] = field(default_factory=list)
     head_stats: list[dict[str, list[float]]] = field(default_factory=list)
     knn_acc: list[float] = field(default_factory=list)
+    val_taw: list[list[float]] = field(default_factory=list)
+    val_tag: list[list[float]] = field(default_factory=list)
     status: str = "running"
     failure: dict | None = None
 
@@ -56,6 +60,12 @@ class RunResult:
         if kind not in ("taw", "tag"):
             raise ValueError(f"kind={kind!r} is not valid: choose 'taw' or 'tag'")
         return square(self.acc_taw if kind == "taw" else self.acc_tag)
+
+    def validation_accuracy(self, kind: str = "taw") -> float | None:
+        """Average validation accuracy over the tasks seen, after the last completed task (the
+        final average accuracy of the validation matrix); None without a validation split."""
+        rows = self.val_taw if kind == "taw" else self.val_tag
+        return float(np.mean(rows[-1])) if rows else None
 
     def summary(self, kind: str = "taw") -> dict:
         """Average accuracy and forgetting after each task and their totals (metrics.summarize)."""

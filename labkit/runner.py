@@ -66,20 +66,29 @@ def evaluate(model: IncrementalNet, scenario: Scenario, t: int,
     does (argmax of the logits, or of the loss's own scores: spherical, Taylor); and the mean
     logit of each head over the test samples of those tasks (the head offsets softmax leaves
     free, METHODS.md section 1)."""
+    return split_accuracy(model, scenario, t, loss, "test")
+
+
+@torch.no_grad()
+def split_accuracy(model: IncrementalNet, scenario: Scenario, t: int, loss: ClassificationLoss | None,
+                   split: str) -> tuple[list[float], list[float], list[float]]:
+    """`evaluate` on the tasks' "test" or "val" samples (the validation split carved out of each
+    task's training data, RunConfig.val_fraction: what hyper-parameter search selects on)."""
     predict = loss.predictions if loss is not None else (lambda z: z.argmax(-1))
     model.eval()
     taw, tag = [], []
     logit_sums, count = torch.zeros(len(model.heads.sizes), device=scenario.tasks[0].test_y.device), 0
     for u, task in enumerate(scenario.tasks[: t + 1]):
+        xs, ys = getattr(task, f"{split}_x"), getattr(task, f"{split}_y")
         hits_aw = hits_ag = 0
-        for x, y in batches(task.test_x, task.test_y, EVAL_BATCH, shuffle=False):
+        for x, y in batches(xs, ys, EVAL_BATCH, shuffle=False):
             out = model.head_logits(x)
             hits_ag += (predict(torch.cat(out, 1)) == y).sum()
             own = predict(out[u]) + task.offset if scenario.multi_head else predict(out[0])
             hits_aw += (own == y).sum()
             logit_sums += torch.stack([z.sum(0).mean() for z in out])
             count += len(y)
-        n = max(len(task.test_y), 1)
+        n = max(len(ys), 1)
         taw.append(float(hits_aw) / n)
         tag.append(float(hits_ag) / n)
     model.train()
@@ -296,6 +305,10 @@ def _run(config: RunConfig, on_event: Callable[[Event], None] | None, run_dir: R
             taw, tag, logit_means = evaluate(model, scenario, t, ctx.loss)
             result.acc_taw.append(taw)
             result.acc_tag.append(tag)
+            if config.val_fraction:
+                val_taw, val_tag, _ = split_accuracy(model, scenario, t, ctx.loss, "val")
+                result.val_taw.append(val_taw)
+                result.val_tag.append(val_tag)
             if config.knn_k:
                 result.knn_acc.append(knn_probe(model, scenario, t, config.knn_k))
             result.head_stats.append(head_statistics(model, logit_means))
@@ -303,6 +316,7 @@ def _run(config: RunConfig, on_event: Callable[[Event], None] | None, run_dir: R
             if run_dir is not None:
                 run_dir.save_checkpoint({"task": t, "model": model.state_dict(), "method": method.state_dict(),
                                          "result": result.to_dict(), "config": config.to_dict()})
+                run_dir.save_task_model(t, model.state_dict())
                 run_dir.write_result(result)
             emit(TaskEvaluated(t, taw, tag, result.task_seconds[-1]))
     except Diverged as diverged:

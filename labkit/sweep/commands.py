@@ -1,5 +1,6 @@
-"""The command line's grids: `sweep` (any grid), `table` (methods x seeds) and `compare` (a named
-comparison x seeds). All three build cells and run them through one loop (labkit.sweep.execute),
+"""The command line's grids: `sweep` (any grid), `table` (methods x seeds), `compare` (a named
+comparison x seeds) and `tune` (a hyper-parameter search on Ray Tune, labkit.sweep.search). The
+first three build cells and run them through one loop (labkit.sweep.execute),
 so each is stored, resumable and on Ray alike; re-running one with the same options reads its
 stored runs and prints at once."""
 from __future__ import annotations
@@ -13,10 +14,13 @@ from labkit.cli_config import config_from
 from labkit.cli_input import parse_names, parse_seeds
 from labkit.methods import methods
 from labkit.registry import ConfigError
+from labkit.runner import natural_kind
 from labkit.sweep import effects
 from labkit.sweep.execute import CellOutcome, run_sweep
+from labkit.sweep.effects import KINDS
 from labkit.sweep.grid import Cell, grid_cells, parse_axis, parse_grid, typed_params
 from labkit.sweep.record import SweepRecord, auto_name
+from labkit.sweep.search import DEFAULT_VAL_FRACTION, Trial, run_search
 
 
 class SweepStopped(KeyboardInterrupt):
@@ -130,8 +134,47 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return outcomes_code(outcomes)
 
 
+def search_table(trials: list[Trial], kind: str) -> str:
+    """The trials, best validation score first, as Markdown; no test figure (it does not choose)."""
+    lines = [f"| rank | values | status | val {KINDS[kind]} acc (%) | run |", "|---|---|---|---|---|"]
+    for i, t in enumerate(trials, 1):
+        score = "—" if t.score is None else f"{100 * t.score:.1f}"
+        lines.append(f"| {i if t.score is not None else '—'} | {t.label} | {t.status} | {score} | {t.run_id or '—'} |")
+    return "\n".join(lines)
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    """A search over RunConfig fields and method parameters on Ray Tune; the trial with the best
+    validation accuracy is selected, and only its test accuracy is printed."""
+    base = config_from(args)
+    kind = natural_kind(base.scenario)
+    if not base.val_fraction:
+        print(f"val_fraction {DEFAULT_VAL_FRACTION}: a search selects on a validation split of each task's "
+              "training data (--val-fraction to change)")
+    try:
+        trials = run_search(args.name, base, args.search, args.runs_dir, samples=args.samples, seed=args.search_seed,
+                            workers=args.workers, address=args.address, cpus_per_run=args.cpus_per_run,
+                            gpus_per_run=args.gpus_per_run, verbose=0 if args.quiet else 1)
+    except KeyboardInterrupt:
+        raise SweepStopped("the finished trials are kept; the same command resumes the others") from None
+    print(f"search {args.name}: {len(trials)} trials, {base.method} on {base.dataset} {base.scenario}, "
+          f"selected on validation accuracy, never test")
+    print(search_table(trials, kind))
+    best = trials[0] if trials and trials[0].score is not None else None
+    if best is None:
+        print("error: no trial finished, nothing selected", file=sys.stderr)
+        return 1
+    test = best.result.summary(kind)["final_average_accuracy"]
+    print(f"selected: {best.label} (validation {100 * best.score:.1f}%); its test {KINDS[kind]} final average "
+          f"accuracy {100 * test:.1f}% [{best.run_id}]")
+    unfinished = [t for t in trials if t.status != "finished"]
+    for t in unfinished:
+        print(f"error: trial {t.label}: {t.status} [{t.run_id or 'no run folder'}]", file=sys.stderr)
+    return 0 if not unfinished else 3 if all(t.status == "diverged" for t in unfinished) else 1
+
+
 def add_commands(sub, add_config_args) -> None:
-    """The `sweep`, `table` and `compare` sub-commands."""
+    """The `sweep`, `table`, `compare` and `tune` sub-commands."""
     p_sweep = sub.add_parser("sweep", help="a grid of runs (fields, seeds, --param values) on Ray, stored and resumable")
     p_sweep.add_argument("name", help="the sweep's name; its record is RUNS_DIR/NAME.sweep.json")
     add_config_args(p_sweep)
@@ -159,3 +202,15 @@ def add_commands(sub, add_config_args) -> None:
     p_cmp.add_argument("--data-root")
     add_execution_args(p_cmp)
     p_cmp.set_defaults(func=cmd_compare)
+    p_tune = sub.add_parser("tune", help="a hyper-parameter search on Ray Tune, selecting on validation accuracy")
+    p_tune.add_argument("name", help="the search's name; Tune's record is RUNS_DIR/.tune/NAME")
+    add_config_args(p_tune)
+    p_tune.add_argument("--search", action="append", default=[], metavar="KEY=DIST:LOW,HIGH",
+                        help="one axis: a RunConfig field or param.NAME with loguniform:LOW,HIGH, uniform:LOW,HIGH, "
+                             "randint:LOW,HIGH, choice:A,B or plain values A,B (a grid); repeat for more axes "
+                             "(default: the method's float parameters, default/10 .. default*10)")
+    p_tune.add_argument("--samples", type=int, default=8, help="points drawn from the space (default 8)")
+    p_tune.add_argument("--search-seed", type=int, default=0, help="random seed of the draws (default 0)")
+    p_tune.add_argument("--quiet", action="store_true", help="no Ray Tune status tables while it runs")
+    add_execution_args(p_tune)
+    p_tune.set_defaults(func=cmd_tune)

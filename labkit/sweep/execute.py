@@ -18,6 +18,7 @@ import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from tqdm import tqdm
 
@@ -85,22 +86,28 @@ def _stored(runs_dir: Path, run_id: str | None) -> tuple[RunDir | None, RunResul
     return run_dir, run_dir.result()
 
 
+def check_resources(cpus_per_run: int, gpus_per_run: float | None) -> None:
+    """What each run reserves: whole CPUs >= 1, and a fraction of one GPU (None: the default)."""
+    if cpus_per_run < 1:
+        raise ConfigError("cpus_per_run", cpus_per_run, "a whole number >= 1")
+    if gpus_per_run is not None and not 0 <= gpus_per_run <= 1:
+        raise ConfigError("gpus_per_run", gpus_per_run, "a fraction of one GPU, from 0 to 1")
+
+
 def run_sweep(name: str, cells: list[Cell], runs_dir: Path = DEFAULT_RUNS_DIR, *, workers: int | None = None,
               address: str | None = None, cpus_per_run: int = 1, gpus_per_run: float | None = None,
-              progress: bool = True) -> list[CellOutcome]:
+              progress: bool = True, keep_models: Callable[[Cell], bool] | None = None) -> list[CellOutcome]:
     """Run every cell not already done (see the module's docstring); one outcome per cell, in order.
 
     workers: 0 runs the cells one after another in this process; None (default) or N starts Ray on
     this machine with N (default: all) CPUs, or joins the cluster at `address` ("auto",
     "ray://HOST:PORT"). cpus_per_run: CPUs (and torch threads) each run gets. gpus_per_run: the
     fraction of a GPU each run reserves (several small runs share one GPU); default 0.25 where the
-    cluster has GPUs, else 0."""
+    cluster has GPUs, else 0. keep_models: the cells whose new run folders keep the model after
+    every task (RunDir.keep_task_models), not only the last checkpoint."""
     if workers is not None and workers < 0:
         raise ConfigError("workers", workers, "0 (one run at a time in this process) or a number of CPUs >= 1")
-    if cpus_per_run < 1:
-        raise ConfigError("cpus_per_run", cpus_per_run, "a whole number >= 1")
-    if gpus_per_run is not None and not 0 <= gpus_per_run <= 1:
-        raise ConfigError("gpus_per_run", gpus_per_run, "a fraction of one GPU, from 0 to 1")
+    check_resources(cpus_per_run, gpus_per_run)
     record = SweepRecord(name, runs_dir)
     record.include(cells)
     outcomes: list[CellOutcome | None] = []
@@ -119,10 +126,13 @@ def run_sweep(name: str, cells: list[Cell], runs_dir: Path = DEFAULT_RUNS_DIR, *
             todo.append(i)
     bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=name, unit="run", disable=not progress)
     try:
+        def folder(cell: Cell) -> RunDir:
+            return _folder(cell, record, runs_dir, keep_models)
+
         if workers == 0:
-            _run_here(cells, todo, outcomes, record, runs_dir, cpus_per_run, bar)
+            _run_here(cells, todo, outcomes, folder, cpus_per_run, bar)
         else:
-            _run_on_ray(cells, todo, outcomes, record, runs_dir, workers, address, cpus_per_run, gpus_per_run, bar)
+            _run_on_ray(cells, todo, outcomes, folder, workers, address, cpus_per_run, gpus_per_run, bar)
     finally:
         bar.close()
     return outcomes  # type: ignore[return-value]
@@ -142,11 +152,13 @@ def stored_outcomes(name: str, runs_dir: Path = DEFAULT_RUNS_DIR) -> list[CellOu
     return outcomes
 
 
-def _folder(cell: Cell, record: SweepRecord, runs_dir: Path) -> RunDir:
+def _folder(cell: Cell, record: SweepRecord, runs_dir: Path, keep_models: Callable[[Cell], bool] | None) -> RunDir:
     """The cell's run folder: its own from an earlier try (to resume), else a new one, recorded."""
     run_dir, _ = _stored(runs_dir, record.run_id(cell))
     if run_dir is None:
         run_dir = RunDir.create(cell.config.to_dict(), runs_dir)
+        if keep_models is not None and keep_models(cell):
+            run_dir.keep_task_models()
         record.assign(cell, run_dir.run_id)
     return run_dir
 
@@ -157,9 +169,9 @@ def _finish(outcomes: list, i: int, cell: Cell, run_dir: RunDir, result: dict | 
     bar.update(1)
 
 
-def _run_here(cells, todo, outcomes, record, runs_dir, threads, bar) -> None:
+def _run_here(cells, todo, outcomes, folder, threads, bar) -> None:
     for i in todo:
-        run_dir = _folder(cells[i], record, runs_dir)
+        run_dir = folder(cells[i])
         bar.set_postfix_str(f"{cells[i].label}, seed {cells[i].config.seed}")
         result = run_cell(cells[i].config.to_dict(), str(run_dir.path), threads)
         _finish(outcomes, i, cells[i], run_dir, result, None, bar)
@@ -174,15 +186,17 @@ def start_ray(workers: int | None, address: str | None):
     import labkit
 
     if not ray.is_initialized():
+        env = {"RAY_CHDIR_TO_TRIAL_DIR": "0"}  # Tune's trials keep the working directory they start in
         if address:
-            ray.init(address=address, runtime_env={"py_modules": [labkit]}, log_to_driver=False)
+            ray.init(address=address, runtime_env={"py_modules": [labkit], "env_vars": env}, log_to_driver=False)
         else:
+            env["PYTHONPATH"] = str(Path(labkit.__file__).resolve().parent.parent)
             ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                     runtime_env={"env_vars": {"PYTHONPATH": str(Path(labkit.__file__).resolve().parent.parent)}})
+                     runtime_env={"env_vars": env})
     return ray
 
 
-def _run_on_ray(cells, todo, outcomes, record, runs_dir, workers, address, cpus_per_run, gpus_per_run, bar) -> None:
+def _run_on_ray(cells, todo, outcomes, folder, workers, address, cpus_per_run, gpus_per_run, bar) -> None:
     ray = start_ray(workers, address)
     resources = ray.cluster_resources()
     if gpus_per_run is None:
@@ -196,7 +210,7 @@ def _run_on_ray(cells, todo, outcomes, record, runs_dir, workers, address, cpus_
         while pending or running:
             while pending and len(running) < slots:
                 i = pending.popleft()
-                run_dir = _folder(cells[i], record, runs_dir)
+                run_dir = folder(cells[i])
                 running[remote.remote(cells[i].config.to_dict(), str(run_dir.path), cpus_per_run)] = (i, run_dir)
             done, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
             for ref in done:

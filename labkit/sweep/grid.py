@@ -56,7 +56,15 @@ def typed_params(config: RunConfig) -> RunConfig:
     return config.replace(method_params={k: checked[k] for k in given}) if given else config
 
 
-def _check_key(key: str) -> None:
+def config_at(base: RunConfig, key: dict[str, Any]) -> RunConfig:
+    """`base` with the point `key` applied ({"lr": 0.01, "param.lamb": 100}), validated."""
+    fields = {k: v for k, v in key.items() if not k.startswith(PARAM)}
+    params = {k[len(PARAM):]: v for k, v in key.items() if k.startswith(PARAM)}
+    config = base.replace(**fields, **({"method_params": {**base.method_params, **params}} if params else {}))
+    return typed_params(config.validate())
+
+
+def check_key(key: str) -> None:
     if key.startswith(PARAM) and len(key) > len(PARAM):
         return
     if key not in FIELDS:
@@ -71,18 +79,13 @@ def grid_cells(base: RunConfig, grid: dict[str, Iterable[Any]]) -> list[Cell]:
         raise ConfigError("grid", grid, "a dict of field -> list of values, e.g. {'seed': [0, 1, 2]}")
     axes = {}
     for key, values in grid.items():
-        _check_key(key)
+        check_key(key)
         values = list(values) if not isinstance(values, (str, bytes)) else None
         if not values:
             raise ConfigError(f"grid[{key}]", grid[key], "a non-empty list of values")
         axes[key] = values
-    cells = []
-    for point in itertools.product(*axes.values()):
-        key = dict(zip(axes, point))
-        fields = {k: v for k, v in key.items() if not k.startswith(PARAM)}
-        params = {k[len(PARAM):]: v for k, v in key.items() if k.startswith(PARAM)}
-        config = base.replace(**fields, **({"method_params": {**base.method_params, **params}} if params else {}))
-        cells.append(Cell(key, typed_params(config.validate())))
+    points = (dict(zip(axes, point)) for point in itertools.product(*axes.values()))
+    cells = [Cell(key, config_at(base, key)) for key in points]
     identities = [c.identity for c in cells]
     if len(set(identities)) < len(identities):
         raise ConfigError("grid", grid, "values that make distinct runs: two points give the same config")
@@ -107,7 +110,7 @@ def parse_axis(item: str) -> tuple[str, list[Any]]:
     key = key.strip()
     if not sep or not key or not values.strip():
         raise ConfigError("grid", item, "KEY=V1,V2,... (e.g. method=lwf,lwf-bsr, seed=0-9, param.lamb=100,1000)")
-    _check_key(key)
+    check_key(key)
     items = [v.strip() for v in values.split(",")]
     if "" in items:
         raise ConfigError(f"grid[{key}]", values, "comma-separated values with no empty one")
