@@ -17,7 +17,7 @@ from labkit.presets import presets
 from labkit.registry import Registry
 from labkit.result import RunResult
 from labkit.runner import natural_kind
-from labkit.sweep import mean_spread, percent_cell, run_comparison, runs_cell, trained  # noqa: F401  (run_comparison: part of this API)
+from labkit.sweep import mean_spread, percent_cell, runs_cell, trained  # noqa: F401
 
 
 @dataclass(frozen=True)

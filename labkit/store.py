@@ -55,6 +55,9 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+MODELS = "models"  # where a run folder that keeps them holds the model after each task
+
+
 def new_run_id(config: dict) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{config['method']}-{config['dataset']}-{secrets.token_hex(3)}"
@@ -68,10 +71,11 @@ class RunDir:
         self.run_id = self.path.name
 
     @classmethod
-    def create(cls, config: dict, runs_dir: Path = DEFAULT_RUNS_DIR) -> "RunDir":
-        """A new run folder holding config.json; it appears in `runs_dir` complete (made under a
-        hidden name, then renamed), so a listing never sees a folder without its config."""
-        run = cls(Path(runs_dir) / new_run_id(config))
+    def create(cls, config: dict, runs_dir: Path = DEFAULT_RUNS_DIR, run_id: str | None = None) -> "RunDir":
+        """A new run folder holding config.json, named `run_id` (default: a new one); it appears in
+        `runs_dir` complete (made under a hidden name, then renamed), so a listing never sees a
+        folder without its config."""
+        run = cls(Path(runs_dir) / (run_id or new_run_id(config)))
         staging = run.path.with_name(f".{run.run_id}.new")
         try:
             staging.mkdir(parents=True, exist_ok=False)
@@ -162,6 +166,33 @@ class RunDir:
         if not isinstance(state, dict) or not {"task", "model", "method", "result"} <= set(state):
             raise ConfigError("run", self.run_id, "its checkpoint.pt is not a labkit run checkpoint")
         return state
+
+    def keep_task_models(self) -> None:
+        """From now on keep the model after every task (models/task-T.pt), not only the latest
+        checkpoint: for studies that look inside a stored run as it was after each task."""
+        (self.path / MODELS).mkdir(exist_ok=True)
+
+    def save_task_model(self, t: int, model_state: dict) -> None:
+        """The model after task t, in a folder that keeps them (keep_task_models); else nothing."""
+        folder = self.path / MODELS
+        if folder.is_dir():
+            tmp = folder / f".task-{t}.pt.tmp"
+            torch.save(model_state, tmp)
+            os.replace(tmp, folder / f"task-{t}.pt")
+
+    def task_models(self) -> list[dict]:
+        """The kept models after tasks 0..T-1 as checkpoints {"task": t, "model": state}; ConfigError
+        when the folder kept none, or one of its completed tasks' models is missing or unreadable."""
+        done = self.result().tasks_done if self.result() else 0
+        out = []
+        for t in range(done):
+            path = self.path / MODELS / f"task-{t}.pt"
+            try:
+                out.append({"task": t, "model": torch.load(path, map_location="cpu", weights_only=True)})
+            except Exception as error:  # noqa: BLE001 - missing or damaged: reported alike
+                raise ConfigError("run", self.run_id, f"its model after task {t + 1} cannot be read from {path} "
+                                  f"({type(error).__name__}); was it run with its task models kept?") from None
+        return out
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:

@@ -5,9 +5,10 @@ import pytest
 from labkit import RunConfig, run
 from labkit.result import RunResult
 from labkit.runner import evaluate
-from labkit.studies.rethinking import (ModelKeeper, attention_distances, attention_drift, attention_figure,
-                                       chance_forgetting, chance_totals, paired_against, paired_frame,
-                                       top_class_attention)
+from labkit.registry import ConfigError
+from labkit.studies.rethinking import (attention_distances, attention_drift, attention_figure, chance_forgetting,
+                                       chance_totals, paired_against, paired_frame, top_class_attention)
+from labkit.sweep.rows import run_rows, task_models
 
 TINY_LWM = RunConfig(dataset="digits", scenario="task-il", tasks=3, method="lwm", backbone="cnn", epochs=1,
                      optimizer="adam", lr=1e-3, freeze_old_heads=True, knn_k=0, device="cpu")
@@ -47,13 +48,16 @@ def test_paired_against_pairs_by_seed_and_drops_a_diverged_seed():
 
 
 @pytest.fixture(scope="module")
-def kept():
-    keeper = ModelKeeper(["lwm"])
-    return keeper, keeper(TINY_LWM), keeper.models(TINY_LWM)
+def kept(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    rows = run_rows({"lwm": TINY_LWM, "lwf": TINY_LWM.replace(method="lwf", tasks=2)}, [0], "kept", runs,
+                    keep_models=("lwm",))
+    return runs, rows, task_models(rows["lwm"][0], runs)
 
 
 def test_the_kept_models_are_the_run_s_models_after_each_task(kept):
-    keeper, kept_result, (models, scenario) = kept
+    _, rows, (models, scenario) = kept
+    kept_result = rows["lwm"][0]
     assert kept_result.acc_taw == run(TINY_LWM).acc_taw  # keeping the models changes nothing
     assert len(models) == TINY_LWM.tasks and not any(m.training for m in models)
     for t, model in enumerate(models):
@@ -61,10 +65,11 @@ def test_the_kept_models_are_the_run_s_models_after_each_task(kept):
         assert evaluate(model, scenario, t)[0] == pytest.approx(kept_result.acc_taw[t])
 
 
-def test_a_method_not_kept_runs_as_run_does():
-    keeper = ModelKeeper(["lwm"])
-    config = TINY_LWM.replace(method="lwf", tasks=2)
-    assert keeper(config).acc_taw == run(config).acc_taw and not keeper.states
+def test_a_row_not_kept_keeps_only_its_last_checkpoint(kept):
+    runs, rows, _ = kept
+    assert rows["lwf"][0].acc_taw == run(TINY_LWM.replace(method="lwf", tasks=2)).acc_taw
+    with pytest.raises(ConfigError, match="task models kept"):
+        task_models(rows["lwf"][0], runs)
 
 
 def test_attention_of_a_model_against_itself_is_zero_and_the_figure_has_every_map(kept):
@@ -80,7 +85,7 @@ def test_attention_of_a_model_against_itself_is_zero_and_the_figure_has_every_ma
 
 
 def test_attention_drift_has_one_value_per_step_and_seed(kept):
-    keeper, _, _ = kept
-    drift = attention_drift(keeper, TINY_LWM, ["lwm"], [0])
+    runs, rows, _ = kept
+    drift = attention_drift({"lwm": rows["lwm"]}, runs)
     assert list(drift["lwm"]) == [1, 2]
     assert all(len(v) == 1 and v[0] > 0 for v in drift["lwm"].values())

@@ -14,9 +14,6 @@ paper's final accuracy on Seq-CIFAR-100 with 10 tasks and a ResNet-18 pre-traine
 """
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -34,9 +31,7 @@ from labkit.probe import knn_probe
 from labkit.result import RunResult
 from labkit.runner import build_run_model, grow_heads, natural_kind, pick_device, scenario_on
 from labkit.sweep import mean_spread, trained
-from labkit.sweep.execute import run_sweep
-from labkit.sweep.grid import Cell, typed_params
-from labkit.sweep.record import auto_name
+from labkit.sweep.rows import run_rows  # noqa: F401  (notebook 05 calls study.run_rows)
 
 # Seq-CIFAR-100, 10 tasks, final accuracy (%): Table 1 (data-IL), Table 2 (task-/class-IL; DLCFT
 # there is TK-FAC), Table 3 (ablation: DLCFT with K-FAC, and OSLA = non-linear + softmax CE with
@@ -55,28 +50,6 @@ PUBLISHED_SOURCE = {"data-il": "Table 1", "task-il": "Table 2", "class-il": "Tab
 ABLATION_ROWS = {"osla": "non-linear + softmax CE (OSLA)", "dlcft": "linear + MSE (DLCFT)"}
 ABLATION_PUBLISHED = {"data-il": {"osla": 79.23, "dlcft": 81.95}, "class-il": {"osla": 44.93, "dlcft": 59.86}}
 SCENARIO_NAMES = {"data-il": "data-IL", "task-il": "task-IL", "class-il": "class-IL"}
-
-
-def run_rows(configs: dict[str, RunConfig], seeds: list[int], desc: str,
-             runs_dir: Path | None = None) -> dict[str, list[RunResult]]:
-    """label -> one result per seed, through labkit's sweep (in this process, with a progress bar
-    over the runs). With `runs_dir` the runs are stored there as one sweep, so a second call with
-    the same rows and seeds reads them back at once instead of training again (delete the sweep's
-    record, NAME.sweep.json, to train again); without, they go to a folder removed afterwards.
-    A run that fails raises: a notebook must never read a crash as a result."""
-    cells = [Cell({"row": label, "seed": seed}, typed_params(config.replace(seed=seed).validate()))
-             for label, config in configs.items() for seed in seeds]
-    with tempfile.TemporaryDirectory(prefix="labkit-rows-") as folder:
-        outcomes = run_sweep(auto_name(desc.replace(" ", "-"), cells), cells, runs_dir or Path(folder), workers=0)
-    broken = [o for o in outcomes if o.status not in ("finished", "diverged")]
-    if broken:
-        raise RuntimeError(f"{len(broken)} run(s) did not finish: " + "; ".join(
-            f"{o.cell.label} seed {o.cell.config.seed}: {o.status} {o.error or (o.result.failure or {}).get('message', '')}"
-            for o in broken))
-    out: dict[str, list[RunResult]] = {}
-    for o in outcomes:
-        out.setdefault(o.cell.key["row"], []).append(o.result)
-    return out
 
 
 def mean_sd(values: list[float]) -> tuple[float, float]:

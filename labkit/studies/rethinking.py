@@ -8,6 +8,7 @@ drops its seed from the pair.
 """
 from __future__ import annotations
 
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,14 +18,11 @@ import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
 from labkit import metrics
-from labkit.checkpointed_run import model_from_checkpoint, run_with_checkpoints
-from labkit.config import RunConfig
-from labkit.data import Scenario, load_dataset, make_scenario
 from labkit.methods.lwm import attention_distillation, grad_cam
 from labkit.models import IncrementalNet
 from labkit.paired import PairedDifference, paired_runs
 from labkit.result import RunResult
-from labkit.runner import run
+from labkit.sweep.rows import task_models
 
 # label -> (kind, total metric of RunResult.summary)
 TOTALS = {"TAw acc": ("taw", "total_average_accuracy"), "TAw forg": ("taw", "total_average_forgetting"),
@@ -76,30 +74,6 @@ def separated(differences: dict[str, dict[str, PairedDifference]]) -> list[tuple
     return [(m, label, d) for m, row in differences.items() for label, d in row.items() if d.separated]
 
 
-class ModelKeeper:
-    """A `run_fn` for sweep.run_comparison that also keeps, for the methods named, the model's
-    state after every task: the run writes labkit's own checkpoint to a temporary run folder,
-    read back after each task. Other methods run as labkit.runner.run does."""
-
-    def __init__(self, methods_kept: list[str]):
-        self.methods_kept = set(methods_kept)
-        self.states: dict[tuple[str, int], list[dict]] = {}  # (method, seed) -> checkpoint after task t
-
-    def __call__(self, config: RunConfig) -> RunResult:
-        if config.method not in self.methods_kept:
-            return run(config)
-        kept = self.states[(config.method, config.seed)] = []
-        return run_with_checkpoints(config, lambda t, checkpoint: kept.append(checkpoint))
-
-    def models(self, config: RunConfig) -> tuple[list[IncrementalNet], Scenario]:
-        """The kept run of config's method and seed: its model after each task (in eval mode, on
-        the CPU) and its scenario. For runs from scratch whose method leaves the built model as
-        it is (not a pre-trained or linearised backbone: DLCFT's)."""
-        dataset = load_dataset(config.dataset, config.data_root)
-        scenario = make_scenario(dataset, config.scenario, config.tasks, config.seed, config.val_fraction)
-        return [model_from_checkpoint(config, scenario, c) for c in self.states[(config.method, config.seed)]], scenario
-
-
 def top_class_attention(model: IncrementalNet, x: torch.Tensor, old_heads: int,
                         classes: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Grad-CAM maps Q (N, H, W) of the last conv block for class c_n among the logits of heads
@@ -126,18 +100,19 @@ def attention_distances(teacher: IncrementalNet, students: dict[str, Incremental
             for name, m in students.items()}
 
 
-def attention_drift(keeper: ModelKeeper, config: RunConfig, methods_kept: list[str],
-                    seeds: list[int]) -> dict[str, dict[int, list[float]]]:
+def attention_drift(kept: dict[str, list[RunResult]], runs_dir: Path) -> dict[str, dict[int, list[float]]]:
     """method -> step t (1..T-1) -> per seed, L_AD between the Grad-CAM of the model after task t
     and of its own teacher (the same run after task t-1), on the test images of the old tasks
-    0..t-1 (the images whose attention should be kept; LwM trains L_AD on task t's images)."""
-    out: dict[str, dict[int, list[float]]] = {m: {t: [] for t in range(1, config.tasks)} for m in methods_kept}
-    for method in methods_kept:
-        for seed in seeds:
-            models, scenario = keeper.models(config.replace(method=method, seed=seed))
-            for t in range(1, config.tasks):
+    0..t-1 (the images whose attention should be kept; LwM trains L_AD on task t's images). The
+    runs are stored in `runs_dir` with their task models kept (labkit.sweep.rows.run_rows)."""
+    out: dict[str, dict[int, list[float]]] = {}
+    for method, results in kept.items():
+        for result in results:
+            models, scenario = task_models(result, runs_dir)
+            for t in range(1, len(models)):
                 x = torch.cat([scenario.tasks[u].test_x for u in range(t)])
-                out[method][t].append(attention_distances(models[t - 1], {"student": models[t]}, x, t)["student"])
+                distance = attention_distances(models[t - 1], {"student": models[t]}, x, t)["student"]
+                out.setdefault(method, {}).setdefault(t, []).append(distance)
     return out
 
 

@@ -1,5 +1,5 @@
 """Grids of runs: cells (labkit.sweep.grid) run on Ray or in this process, resumable
 (labkit.sweep.execute), stored as one sweep record beside the runs (labkit.sweep.record), and
 summed up per group with paired-by-seed effect sizes (labkit.sweep.effects, labkit.sweep.tables)."""
-from labkit.sweep.tables import (TOTALS, markdown_table, mean_spread, percent_cell, run_comparison,  # noqa: F401
-                                 runs_cell, seed_table, trained)
+from labkit.sweep.tables import (TOTALS, markdown_table, mean_spread, percent_cell, runs_cell,  # noqa: F401
+                                 seed_table, trained)

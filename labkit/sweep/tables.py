@@ -3,29 +3,10 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Callable
 
-from labkit.config import RunConfig
 from labkit.result import RunResult
-from labkit.runner import run
 
 TOTALS = ("total_average_accuracy", "total_average_forgetting")
-
-
-def run_comparison(configs: dict[str, RunConfig], seeds: list[int],
-                   on_result: Callable[[str, int, RunResult], None] | None = None,
-                   run_fn: Callable[[RunConfig], RunResult] = run) -> dict[str, list[RunResult]]:
-    """label -> one result per seed of that label's config, one run after another in this process
-    (notebooks 04 and 06; `run_fn` may keep more of each run than its result). The command line's
-    grids go through labkit.sweep.execute instead."""
-    out: dict[str, list[RunResult]] = {}
-    for label, config in configs.items():
-        for seed in seeds:
-            result = run_fn(config.replace(seed=seed))
-            out.setdefault(label, []).append(result)
-            if on_result:
-                on_result(label, seed, result)
-    return out
 
 
 def mean_spread(values: list[float]) -> tuple[float, float]:
