@@ -10,6 +10,7 @@ never mix their charts.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from pathlib import Path
@@ -17,13 +18,15 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from labkit import RunConfig, RunDir, live
+from labkit import RunConfig, RunDir, head_offsets, live, plots, race
 from labkit.config import OPTIMIZERS
 from labkit.data import datasets, scenarios
 from labkit.losses import losses
 from labkit.methods import methods
 from labkit.models import backbones
-from labkit.recipes import training_defaults
+from labkit.presets import preset_followed, presets
+from labkit.published import beside_run, published_for
+from labkit.recipes import fill_unset, training_defaults
 from labkit.registry import ConfigError
 from labkit.runner import natural_kind
 from labkit.sweep import effects
@@ -79,34 +82,55 @@ def method_param_inputs(method: str) -> dict:
     return values
 
 
-def training_inputs(method: str, loss: str, backbone: str) -> dict:
-    """Optimiser, learning rate and pre-training, starting from labkit.recipes.training_defaults:
-    the method's recipe (DLCFT: Adam on a pre-trained backbone), else the backbone's and the loss's
-    (mse: Adam 1e-2). The widgets are keyed by the method, and by the loss and backbone too where
-    these change the start, so a choice that needs another optimiser starts from it."""
-    start = {**DEFAULT.to_dict(), **training_defaults(method, loss, backbone)}
-    own = start == {**DEFAULT.to_dict(), **methods.get(method).recipe}
-    suffix = method if own else f"{method}:{loss}:{backbone}"
+NO_PRESET = "(none: RunConfig's defaults)"
+
+
+def training_inputs(base: RunConfig, method: str, loss: str, backbone: str, tag: str) -> dict:
+    """Optimiser, learning rate and pre-training, starting from `base` (a preset or RunConfig's
+    defaults) with labkit.recipes.training_defaults in the fields it leaves unset, as the command
+    line fills them: the method's recipe (DLCFT: Adam on a pre-trained backbone), else the
+    backbone's and the loss's (mse: Adam 1e-2). The widgets are keyed by where they start from, so
+    a choice that needs another optimiser starts from it."""
+    start = fill_unset(base, training_defaults(method, loss, backbone)).to_dict()
+    own = not tag and start == {**DEFAULT.to_dict(), **methods.get(method).recipe}  # the method's recipe alone
+    suffix = method if own else f"{method}:{loss}:{backbone}{tag}"
     sb = st.sidebar
     optimizer = sb.selectbox("Optimiser", OPTIMIZERS, key=f"optimizer:{suffix}",
                              index=OPTIMIZERS.index(start["optimizer"]))
     lr = sb.number_input("Learning rate", value=float(start["lr"]), format="%g",
                          step=number_step(float(start["lr"])), key=f"lr:{suffix}")
-    pretrained = sb.checkbox("Start from a pre-trained backbone", value=start["pretrained"] == "auto",
+    pretrained = sb.checkbox("Start from a pre-trained backbone", value=start["pretrained"] != "",
                              key=f"pretrained:{suffix}",
                              help="Pre-trains the backbone once (cached) on a held-out 20% of the dataset's training "
                                   "images, which the run then leaves out of its tasks (labkit.pretrain).")
+    chosen = start["pretrained"] or "auto"  # a preset's own pre-training (auto:cifar10) when it has one
     return {"optimizer": optimizer, "lr": float(lr), "momentum": start["momentum"],
-            "pretrained": "auto" if pretrained else ""}
+            "pretrained": chosen if pretrained else ""}
+
+
+def pick(container, label: str, options: list, value, key: str, **kwargs):
+    """A selectbox starting at `value` where it is offered (else at the first option)."""
+    return container.selectbox(label, options, index=options.index(value) if value in options else 0, key=key, **kwargs)
 
 
 def choose_config() -> tuple[RunConfig, str | None]:
-    """The sidebar's widgets -> a RunConfig, and why it cannot run (None when it can)."""
+    """The sidebar's widgets -> a RunConfig, and why it cannot run (None when it can). Every widget
+    starts from the chosen preset (or RunConfig's defaults); the preset's other fields (validation
+    split, learning-rate schedule, ...) come with it."""
     sb = st.sidebar
     sb.header("Experiment")
+    preset = sb.selectbox("Start from a preset", [NO_PRESET] + presets.names(), key="preset",
+                          help="; ".join(f"{n}: {presets.doc(n)}" for n in presets.names()))
+    base = DEFAULT if preset == NO_PRESET else presets.get(preset)
+    tag = "" if preset == NO_PRESET else f"@{preset}"  # widgets start again from a newly chosen preset
+    if tag:
+        sb.caption(presets.doc(preset))
     found = live.available_datasets(DATA_ROOT)
     offered = [name for name, why in found.items() if why is None]
-    dataset = sb.selectbox("Dataset", offered, key="dataset", help="Only datasets whose files are found are offered.")
+    dataset = pick(sb, "Dataset", offered, base.dataset, f"dataset{tag}",
+                   help="Only datasets whose files are found are offered.")
+    if tag and base.dataset not in offered:
+        sb.warning(f"The preset's dataset {base.dataset} is not available here: {found.get(base.dataset)}.")
     if dataset:
         sb.caption(datasets.doc(dataset))
     missing = {name: why for name, why in found.items() if why}
@@ -115,22 +139,23 @@ def choose_config() -> tuple[RunConfig, str | None]:
             for name, why in missing.items():
                 st.caption(f"**{name}**: {why}. `python -m labkit run --dataset {name}` downloads it "
                            "when torchvision and a network are available.")
-    scenario = sb.selectbox("Scenario", scenarios.names(), key="scenario", format_func=lambda s: SCENARIOS.get(s, s),
-                            help="; ".join(f"{s}: {scenarios.doc(s)}" for s in scenarios.names()))
-    tasks = sb.number_input("Number of tasks", value=DEFAULT.tasks, step=1, key="tasks",
+    scenario = pick(sb, "Scenario", scenarios.names(), base.scenario, f"scenario{tag}",
+                    format_func=lambda s: SCENARIOS.get(s, s),
+                    help="; ".join(f"{s}: {scenarios.doc(s)}" for s in scenarios.names()))
+    tasks = sb.number_input("Number of tasks", value=base.tasks, step=1, key=f"tasks{tag}",
                             help="class- and task-IL: at most one task per class")
     names = methods.names()
-    method = sb.selectbox("Method", names, index=names.index(DEFAULT.method), key="method",
-                          help="; ".join(f"{m}: {methods.doc(m)}" for m in names))
+    method = pick(sb, "Method", names, base.method, f"method{tag}",
+                  help="; ".join(f"{m}: {methods.doc(m)}" for m in names))
     backbone_grid = {b: methods.get(method).backbone_problem(b) for b in backbones.names()}
-    backbone = sb.selectbox("Backbone", [b for b, why in backbone_grid.items() if why is None], key="backbone",
-                            help="; ".join(f"{b}: {backbones.doc(b)}" for b in backbones.names()))
+    backbone = pick(sb, "Backbone", [b for b, why in backbone_grid.items() if why is None], base.backbone,
+                    f"backbone{tag}", help="; ".join(f"{b}: {backbones.doc(b)}" for b in backbones.names()))
     for why in sorted({why for why in backbone_grid.values() if why}):
         refused_backbones = [b for b, w in backbone_grid.items() if w == why]
         sb.caption(f"Backbones not offered with {method}: {', '.join(refused_backbones)} ({why}).")
     grid = live.method_choices()[method]
     usable = [loss for loss, why in grid.items() if why is None]
-    loss = sb.selectbox("Loss", usable, key=f"loss:{method}", format_func=lambda n: f"{n}: {losses.doc(n)}")
+    loss = pick(sb, "Loss", usable, base.loss, f"loss:{method}{tag}", format_func=lambda n: f"{n}: {losses.doc(n)}")
     refused: dict[str, list[str]] = {}
     for name, why in grid.items():
         if why:
@@ -138,14 +163,19 @@ def choose_config() -> tuple[RunConfig, str | None]:
     for why, names in refused.items():
         sb.caption(f"Not offered with {method}: {', '.join(names)} ({why}).")
     params = method_param_inputs(method)
-    training = training_inputs(method, loss or "", backbone or "")
-    epochs = sb.number_input("Epochs per task", value=DEFAULT.epochs, step=1, key="epochs")
-    seed = sb.number_input("Seed", value=DEFAULT.seed, step=1, key="seed",
+    training = training_inputs(base, method, loss or "", backbone or "", tag)
+    epochs = sb.number_input("Epochs per task", value=base.epochs, step=1, key=f"epochs{tag}")
+    seed = sb.number_input("Seed", value=base.seed, step=1, key=f"seed{tag}",
                            help="the same seed gives the same run on CPU")
+    track = sb.checkbox("Track curvature", value=base.track_curvature, key=f"track_curvature{tag}",
+                        help="after every task, the largest eigenvalue of the Fisher and the total of EWC's diagonal "
+                             "Fisher on up to 256 training images seen so far (DLCFT: under softmax CE the "
+                             "curvature vanishes as the network fits, under MSE it stays); about 0.1-0.3 s a task")
     sb.caption(device_line())
-    config = RunConfig(dataset=dataset or "", scenario=scenario, tasks=int(tasks), method=method, loss=loss or "",
-                       backbone=backbone, epochs=int(epochs), seed=int(seed), data_root=DATA_ROOT,
-                       method_params=params, **training)
+    config = base.replace(dataset=dataset or "", scenario=scenario, tasks=int(tasks), method=method, loss=loss or "",
+                          backbone=backbone, epochs=int(epochs), seed=int(seed), data_root=DATA_ROOT,
+                          track_curvature=track, method_params=params, **training)
+    st.session_state.preset_base = None if preset == NO_PRESET else preset
     try:
         config.validate()
     except ConfigError as error:
@@ -153,15 +183,31 @@ def choose_config() -> tuple[RunConfig, str | None]:
     return config, None
 
 
+def config_flags(config: RunConfig, leave_out: tuple[str, ...] = ()) -> str:
+    """The command line's options that make `config`: --preset when the sidebar started from one,
+    every field that differs from where the command line starts (the preset or RunConfig's
+    defaults, with the recipes filled in), every field a recipe fills (its optimiser's three
+    whenever it names one), and the method and loss always; method parameters changed from their
+    defaults."""
+    preset = st.session_state.get("preset_base")
+    start = presets.get(preset) if preset else DEFAULT
+    recipe = training_defaults(config.method, config.loss, config.backbone)
+    filled = fill_unset(start, recipe)
+    shown = [f.name for f in dataclasses.fields(RunConfig) if f.name not in ("method_params", "data_root")
+             and f.name not in leave_out
+             and (getattr(config, f.name) != getattr(filled, f.name) or f.name in ("method", "loss")
+                  or f.name in recipe)]
+    parts = ([f"--preset {preset}"] if preset else []) + [f"--{f.replace('_', '-')} {getattr(config, f)}" for f in shown]
+    if "method_params" not in leave_out:
+        params = methods.get(config.method).params
+        parts += [f"--param {k}={v}" for k, v in config.method_params.items()
+                  if k in params and v != params[k].default]
+    return " ".join(parts)
+
+
 def command_line(config: RunConfig) -> str:
-    """The same run from the command line (settings left at their defaults are not spelled out)."""
-    parts = [f"--{f.replace('_', '-')} {getattr(config, f)}"
-             for f in ("dataset", "scenario", "tasks", "backbone", "method", "loss", "optimizer", "lr", "pretrained",
-                       "epochs", "seed")
-             if getattr(config, f) != getattr(DEFAULT, f) or f in ("method", "loss")]
-    params = methods.get(config.method).params
-    parts += [f"--param {k}={v}" for k, v in config.method_params.items() if k in params and v != params[k].default]
-    return "python -m labkit run " + " ".join(parts)
+    """The same run from the command line."""
+    return "python -m labkit run " + config_flags(config)
 
 
 # ---------------------------------------------------------------- live run
@@ -258,6 +304,64 @@ def draw_run(state: live.RunState, kind: str) -> None:
         right.caption("Mean training loss of each epoch; dashed lines mark the start of a new task.")
     if result.tasks_done == 0 and result.epoch_losses:
         chart(st, figs["loss"], "fig_loss_only")
+    if result.tasks_done:
+        head_offsets_section(result, "run")
+        curvature_section({"": result}, "run")
+        papers_section(result)
+
+
+def curvature_section(results: dict, key: str) -> None:
+    """The curvature left after each task (runs with track_curvature), one colour per run."""
+    tracked = {label: r for label, r in results.items() if r.curvature}
+    if not tracked:
+        return
+    st.subheader("Curvature left after each task (DLCFT)")
+    chart(st, plots.curvature_figure(tracked if len(results) > 1 else next(iter(tracked.values()))), f"curv_{key}")
+    seconds = [e["seconds"] for r in tracked.values() for e in r.curvature]
+    st.caption(curvature_reading(tracked) + " Measuring took "
+               f"{sum(seconds) / len(seconds):.2f} s a task on average here.")
+
+
+def curvature_reading(tracked: dict) -> str:
+    """What the curvature charts show, from their numbers, and how to read it against DLCFT's claim."""
+    trends = []
+    for label, r in tracked.items():
+        first, last = r.curvature[0]["max_eigenvalue"], r.curvature[-1]["max_eigenvalue"]
+        way = "fell" if last < first else "rose" if last > first else "stayed"
+        trends.append(f"{label + ': ' if label else ''}the largest eigenvalue {way} from {first:.3g} after task 1 "
+                      f"to {last:.3g} after task {len(r.curvature)}")
+    return ("; ".join(trends).capitalize() + ". It is measured on the training images of every task seen so far: "
+            "under softmax cross-entropy the curvature of data the network fits falls towards 0 (DLCFT), so a "
+            "quadratic penalty built from it (EWC, K-FAC) holds little, while tasks it has forgotten (high loss) "
+            "raise it again; under MSE it does not vanish. Race `ce` against `mse` to compare.")
+
+
+def head_offsets_section(result, key: str) -> None:
+    """Each head's mean logit and weight norm after every task, and TAg accuracy on the newest task
+    against the old ones ("Rethinking softmax"): for runs with one head per task."""
+    if result.config.get("scenario") == "data-il":
+        return
+    st.subheader("Head offsets: what softmax leaves free")
+    st.markdown(head_offsets.SHIFT_INVARIANCE)
+    left, right = st.columns(2)
+    chart(left, head_offsets.head_offsets_figure(result), f"heads_{key}")
+    chart(right, head_offsets.newest_vs_old_figure(result), f"newest_{key}")
+    st.caption(head_offsets.offset_reading(result))
+
+
+def papers_section(result) -> None:
+    """The paper's published numbers beside this run's, where the run follows a preset's protocol."""
+    preset = preset_followed(result.config)
+    entries = published_for(preset, result.config["method"]) if preset else []
+    if not entries:
+        return
+    st.subheader("The paper's numbers beside this run's")
+    same = entries[0].same_protocol
+    protocol = entries[0].protocol.removeprefix("the paper's: ")
+    st.caption(f"This run follows the preset `{preset}`. The paper's numbers are from its own protocol ({protocol})"
+               + ("." if same else ", not this quick version of it: expect the size of the effects to differ, "
+                  "not the numbers to match."))
+    st.dataframe(beside_run(entries, result), hide_index=True)
 
 
 def run_tab(config: RunConfig, problem: str | None) -> None:
@@ -305,6 +409,134 @@ def run_tab(config: RunConfig, problem: str | None) -> None:
             "important weights), `joint` (trains on all data so far: the upper bound).\n"
             "- Average accuracy A_t is the mean of row t of the matrix; average forgetting F_t the mean drop "
             "of each old task from its best accuracy. The **Compare runs** tab overlays your runs.")
+
+
+# ---------------------------------------------------------------- race
+
+
+def race_runners(config: RunConfig) -> tuple[dict[str, RunConfig], str, str | None]:
+    """The race's widgets -> label -> config, its command line, and why it cannot start (None: it can)."""
+    cols = st.columns([1, 3])
+    scenario = cols[0].selectbox("Scenario", scenarios.names(), index=scenarios.names().index("task-il"),
+                                 key="race_scenario", format_func=lambda s: SCENARIOS.get(s, s),
+                                 help="task-IL: one head per task, so the heads' offsets can be compared")
+    by = cols[0].radio("Race", ["methods", "losses"], horizontal=True, key="race_by",
+                       help=f"methods: each with the sidebar's loss; losses: the sidebar's method ({config.method}) "
+                            "with each loss")
+    base = config.replace(scenario=scenario)
+    if by == "methods":
+        chosen = cols[1].multiselect("Methods (two or three)", methods.names(), default=list(race.DEFAULT_METHODS),
+                                     max_selections=race.MAX_RUNNERS, key="race_methods")
+        choices = live.method_choices()
+        shared = [n for n in losses.names() if all(choices[m].get(n) is None for m in chosen)] or ["ce"]
+        loss = pick(cols[1], "Loss (the same for every runner)", shared, "ce", "race_loss",
+                    format_func=lambda n: f"{n}: {losses.doc(n)}")
+        base = base.replace(loss=loss)
+        grid, kwargs = ("method", chosen), {"methods": chosen}
+    else:
+        usable = [n for n, why in live.method_choices()[config.method].items() if why is None]
+        chosen = cols[1].multiselect(f"Losses for {config.method} (two or three)", usable, default=usable[:3],
+                                     max_selections=race.MAX_RUNNERS, key=f"race_losses:{config.method}")
+        grid, kwargs = ("loss", chosen), {"losses": chosen}
+    leave_out = (grid[0], "method_params") if grid[0] == "method" else (grid[0],)
+    command = (f"python -m labkit sweep race {config_flags(base, leave_out)} --grid {grid[0]}={','.join(chosen)} "
+               f"--workers {max(len(chosen), 1)}")
+    try:
+        return race.race_configs(base, **kwargs), command, None
+    except ConfigError as error:
+        return {}, command, str(error)
+
+
+def raced_runs() -> dict[str, str]:
+    """This session's race: label -> run id (kept in the URL too, as ?race=label:id,...)."""
+    if "race" not in st.session_state:
+        text = st.query_params.get("race", "")
+        pairs = [item.partition(":") for item in text.split(",") if ":" in item]
+        st.session_state.race = {label: run_id for label, _, run_id in pairs
+                                 if run_id and Path(run_id).name == run_id and not run_id.startswith(".")}
+    return st.session_state.race
+
+
+def race_states(runs: dict[str, str]) -> dict[str, live.RunState]:
+    states = {}
+    for label, run_id in runs.items():
+        try:
+            states[label] = live.run_state(RunDir(RUNS_DIR / run_id))
+        except ConfigError as error:
+            st.error(f"Runner {label} ({run_id}) cannot be read: {error}")
+    return states
+
+
+def follow_race(runs: dict[str, str], kind: str, live_mode: bool) -> None:
+    """The race's overlaid curves and who leads; runs again every REFRESH_S while a runner runs."""
+    states = race_states(runs)
+    if live_mode and not any(s.active for s in states.values()):
+        st.rerun()
+    if not states:
+        return
+    for label, s in states.items():
+        st.progress(s.progress, text=f"**{label}**: {s.progress_text()}")
+    num_tasks = max(s.num_tasks for s in states.values())
+    st.markdown(race.leader_line({k: s.result for k, s in states.items()},
+                                 {k: s.status for k, s in states.items()}, num_tasks))
+    if not any(s.result.tasks_done for s in states.values()):
+        st.info("Learning task 1: the curves start when it has been evaluated.")
+        return
+    figs = live.compare_figures(states, kind)
+    left, right = st.columns(2)
+    chart(left, figs["average_accuracy"], "race_acc")
+    left.caption("Average accuracy over the tasks learned so far, one colour per runner: same seed, so the same "
+                 "class order and the same initial weights.")
+    chart(right, figs["average_forgetting"], "race_forg")
+    right.caption("Average forgetting: how far the old tasks have fallen from their best, from task 2 on.")
+    curvature_section({label: s.result for label, s in states.items()}, "race")
+    if next(iter(states.values())).config["scenario"] != "data-il":
+        st.subheader("Head offsets of each runner")
+        st.markdown(head_offsets.SHIFT_INVARIANCE)
+        results = {label: s.result for label, s in states.items() if s.result.tasks_done}
+        chart(st, head_offsets.spread_figure(results), "race_spread")
+        st.markdown("\n".join(f"- **{label}**: {head_offsets.offset_reading(r)}" for label, r in results.items()))
+
+
+def race_tab(config: RunConfig) -> None:
+    st.markdown("Two or three methods (or one method with several losses) learn the same tasks at once, on the "
+                "same seed. Default: `finetune` (no protection), `lwf` (distils the old heads' softmax) and `lwf-bsr` "
+                "(adds shift-sensitive terms, \"Rethinking softmax\"), task-incremental. The other settings are "
+                "the sidebar's.")
+    runners, command, problem = race_runners(config)
+    st.markdown(f"**Same race from the command line:** `{command}`")
+    if problem:
+        st.error(f"Cannot race these choices: {problem}")
+    runs = raced_runs()
+    states = race_states(runs) if runs else {}
+    active = any(s.active for s in states.values())
+    buttons = st.container(horizontal=True)
+    if buttons.button("Run race", type="primary", disabled=problem is not None or active, key="race_run",
+                      help="a race is going: stop it first" if active else "start every runner in the background"):
+        started: dict[str, str] = {}
+        try:
+            for label, runner in runners.items():
+                started[label] = live.start_background_run(runner, RUNS_DIR).run_id
+        except (ConfigError, OSError, RuntimeError) as error:
+            for run_id in started.values():
+                live.stop_run(RunDir(RUNS_DIR / run_id))
+            st.error(f"The race was not started: {error}")
+        else:
+            st.session_state.race = started
+            st.query_params["race"] = ",".join(f"{k}:{v}" for k, v in started.items())
+            st.rerun()
+    if buttons.button("Stop race", disabled=not active, key="race_stop",
+                      help="end every runner; their completed tasks are kept"):
+        for run_id in runs.values():
+            live.stop_run(RunDir(RUNS_DIR / run_id))
+        st.rerun()
+    if not states:
+        st.info("Press **Run race**: the runners' curves grow side by side, task by task.")
+        return
+    natural = natural_kind(next(iter(states.values())).config["scenario"])
+    kind = st.radio("Accuracy shown in the charts", ["tag", "taw"], index=["tag", "taw"].index(natural),
+                    horizontal=True, format_func=KIND_LABELS.get, key="race_kind")
+    st.fragment(follow_race, run_every=REFRESH_S if active else None)(runs, kind, active)
 
 
 # ---------------------------------------------------------------- compare stored runs
@@ -375,9 +607,11 @@ st.title("Watch a network forget")
 st.caption("A network learns tasks one after another, each with new classes, and is tested on every task "
            "so far. Pick an experiment in the sidebar and press Run; the charts grow task by task.")
 config, problem = choose_config()
-live_tab, compare = st.tabs(["Live run", "Compare runs"])
+live_tab, race_tab_, compare = st.tabs(["Live run", "Race", "Compare runs"])
 with live_tab:
     run_tab(config, problem)
+with race_tab_:
+    race_tab(config)
 with compare:
     compare_tab()
 preload_charts()

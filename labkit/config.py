@@ -40,7 +40,10 @@ class RunConfig:
     pretrain`, "auto" (pre-train the backbone on a held-out 20% of this dataset's training
     images, which the run then leaves out) or "auto:<dataset>" (pre-train on all of another
     dataset of the same image shape); see labkit.pretrain. knn_k: neighbours of the k-NN probe
-    of the features after each task (0: no probe).
+    of the features after each task (0: no probe). track_curvature: after each task, record how
+    much Fisher curvature is left on the training images seen so far (its largest eigenvalue and
+    EWC's diagonal total, labkit.curvature.tracking) in RunResult.curvature; measurement only,
+    it changes nothing about training and is not counted in task_seconds.
 
     The GPU path (each off by default, so a CPU run is exactly what it was): augment (random crop
     with 4-pixel padding and horizontal flip, on the device, per batch), amp (bf16 autocast of
@@ -70,6 +73,7 @@ class RunConfig:
     data_root: str = "data"
     pretrained: str = ""
     knn_k: int = 10
+    track_curvature: bool = False
     augment: bool = False
     amp: bool = False
     channels_last: bool = False
@@ -96,7 +100,7 @@ class RunConfig:
             check_number(name, getattr(self, name), integer=True, ge=low, le=high)
         for name, bounds in NUMBERS.items():
             check_number(name, getattr(self, name), **bounds)
-        for name in ("freeze_old_heads", "augment", "amp", "channels_last", "compile"):
+        for name in ("freeze_old_heads", "track_curvature", "augment", "amp", "channels_last", "compile"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, getattr(self, name), "True or False")
         if self.lr_patience and not self.val_fraction:

@@ -26,7 +26,10 @@ class RunResult:
     task t (u <= t). epoch_losses[t][e]: mean training loss of epoch e of task t. knn_acc[t]:
     the k-NN probe's accuracy on the features after task t (labkit.probe). val_taw / val_tag: as
     acc_taw / acc_tag on the validation split (runs with val_fraction > 0; else empty), what
-    hyper-parameter search selects on, never the test accuracy. status: how the run
+    hyper-parameter search selects on, never the test accuracy. curvature[t]: with
+    RunConfig.track_curvature, the Fisher curvature left after task t on the training images of
+    tasks 0..t ({"max_eigenvalue", "diagonal_total", "images", "seconds", "likelihood"},
+    labkit.curvature.tracking; its seconds are not in task_seconds); else empty. status: how the run
     ended, or "running" (labkit.outcome.STATUSES); failure: for "diverged" and "failed", what
     happened where ({"kind", "task", "epoch", "reason", "last_finite_loss", "message"}, the
     fields known), else None.
@@ -43,6 +46,7 @@ class RunResult:
     knn_acc: list[float] = field(default_factory=list)
     val_taw: list[list[float]] = field(default_factory=list)
     val_tag: list[list[float]] = field(default_factory=list)
+    curvature: list[dict] = field(default_factory=list)
     status: str = "running"
     failure: dict | None = None
 

@@ -15,6 +15,7 @@ import torch
 
 from labkit import pretrain
 from labkit.config import RunConfig
+from labkit.curvature import curvature_after_task
 from labkit.data import Scenario, load_dataset, make_scenario
 from labkit.data.augment import random_crop_flip
 from labkit.data.loaders import batches
@@ -313,6 +314,9 @@ def _run(config: RunConfig, on_event: Callable[[Event], None] | None, run_dir: R
                 result.knn_acc.append(knn_probe(model, scenario, t, config.knn_k))
             result.head_stats.append(head_statistics(model, logit_means))
             result.task_seconds.append(time.perf_counter() - started)
+            if config.track_curvature:  # measurement, after the clock: not in task_seconds
+                result.curvature.append(curvature_after_task(
+                    model, scenario, t, config.loss, generator=torch.Generator().manual_seed(config.seed * 1000 + t)))
             if run_dir is not None:
                 run_dir.save_checkpoint({"task": t, "model": model.state_dict(), "method": method.state_dict(),
                                          "result": result.to_dict(), "config": config.to_dict()})

@@ -69,6 +69,7 @@ SPEC = {
     "data_root": lambda v: text(v) and v != "",
     "pretrained": lambda v: v in ("", "auto") or (text(v) and v.startswith("auto:") and v[5:] in datasets),
     "knn_k": lambda v: is_int(v) and v >= 0,
+    "track_curvature": lambda v: isinstance(v, bool),
     "augment": lambda v: isinstance(v, bool),
     "amp": lambda v: isinstance(v, bool),
     "channels_last": lambda v: isinstance(v, bool),

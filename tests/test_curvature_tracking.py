@@ -1,0 +1,231 @@
+"""Curvature tracking after each task (labkit.curvature.tracking): its figures against a dense
+float64 Fisher built independently, a model left untouched, and the runner's hook (one entry per
+task, training unchanged, kept across a resume, stored and drawn)."""
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.func import functional_call, jacrev, vmap
+
+from helpers import QUICK, Stop, stop_after_task
+from labkit import RunConfig, RunDir, run
+from labkit.__main__ import main
+from labkit.curvature import curvature_after_task
+from labkit.curvature.tracking import seen_images
+from labkit.data import load_dataset, make_scenario
+from labkit.data.types import ArrayDataset
+from labkit.methods import methods
+from labkit.models import IncrementalNet
+from labkit.plots import curvature_figure
+from labkit.registry import ConfigError
+from labkit.result import RunResult
+from labkit.runner import build_run_model, grow_heads
+
+TRACKED = QUICK.replace(epochs=1, knn_k=0, track_curvature=True)
+
+
+class Tiny(nn.Module):
+    """64 -> 6 -> 5 features: a few hundred parameters, so the dense Fisher fits in a test."""
+
+    out_dim = 5
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, 6), nn.Tanh(), nn.Linear(6, 5))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def tiny_setup(kind: str, images: int = 120):
+    """A float64 scenario of `images` digits cut into 2 tasks, and a Tiny net with both heads."""
+    full = load_dataset("digits")
+    small = ArrayDataset("digits", full.train_x[:images].double(), full.train_y[:images],
+                         full.test_x[:40].double(), full.test_y[:40], full.num_classes)
+    scenario = make_scenario(small, kind, 2, seed=0)
+    torch.manual_seed(0)
+    model = IncrementalNet(Tiny())
+    for t in range(2):
+        grow_heads(model, scenario, t)
+    return scenario, model.double()
+
+
+def own_columns(scenario, label: int) -> slice:
+    """The columns the loss reads for a sample of this label, worked out from the tasks' classes."""
+    if scenario.kind != "task-il":
+        return slice(0, None)
+    task = next(task for task in scenario.tasks if label in task.classes)
+    return slice(task.offset, task.offset + task.num_classes)
+
+
+def dense_reference(model, scenario, x, y, likelihood: str, onehot_scale: float) -> tuple[float, float]:
+    """lambda_max of F = 1/N sum_n J_n^T H_n J_n (eigvalsh) and sum_i 1/N sum_n (J_n^T r_n)_i^2 with
+    r_n = p_n - e_argmax (categorical) or z_n - scale * e_argmax (Gaussian): per-sample Jacobians
+    of the logits, float64."""
+    params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+
+    def logits(p, xi):
+        return functional_call(model, p, (xi[None],))[0]
+
+    jac = vmap(jacrev(logits), in_dims=(None, 0))(params, x)
+    jac = torch.cat([jac[n].flatten(2) for n in params], dim=2)  # (N, K, P)
+    with torch.no_grad():
+        z_all = model(x)
+    fisher, diagonal = torch.zeros(jac.shape[2], jac.shape[2], dtype=torch.float64), 0.0
+    for n in range(len(x)):
+        cols = own_columns(scenario, int(y[n]))
+        z, j = z_all[n, cols], jac[n, cols]
+        e = torch.zeros_like(z)
+        e[z.argmax()] = 1.0
+        if likelihood == "categorical":
+            p = torch.softmax(z, 0)
+            h, r = torch.diag(p) - torch.outer(p, p), p - e
+        else:
+            h, r = torch.eye(len(z), dtype=z.dtype), z - onehot_scale * e
+        fisher += j.T @ h @ j
+        diagonal += float(((j.T @ r) ** 2).sum())
+    return float(torch.linalg.eigvalsh(fisher / len(x))[-1]), diagonal / len(x)
+
+
+@pytest.mark.parametrize("kind", ["task-il", "class-il", "data-il"])
+@pytest.mark.parametrize("loss, likelihood, scale", [("ce", "categorical", 1.0), ("mse", "gaussian", 15.0)])
+def test_figures_match_the_dense_fisher(kind, loss, likelihood, scale):
+    scenario, model = tiny_setup(kind)
+    seen = sum(len(task.train_y) for task in scenario.tasks)
+    out = curvature_after_task(model, scenario, 1, loss, samples=10_000, iterations=300,
+                               generator=torch.Generator().manual_seed(0))
+    x = torch.cat([task.train_x for task in scenario.tasks])
+    y = torch.cat([task.train_y for task in scenario.tasks])
+    eigenvalue, diagonal = dense_reference(model.eval(), scenario, x, y, likelihood, scale)
+    assert out["images"] == seen and out["likelihood"] == likelihood
+    assert out["max_eigenvalue"] == pytest.approx(eigenvalue, rel=1e-3)
+    assert out["diagonal_total"] == pytest.approx(diagonal, rel=1e-9)
+
+
+def test_a_loss_that_is_no_likelihood_is_measured_with_the_softmax_likelihood():
+    scenario, model = tiny_setup("class-il")
+    ce, sparsemax = (curvature_after_task(model, scenario, 1, loss, generator=torch.Generator().manual_seed(3))
+                     for loss in ("ce", "sparsemax"))
+    assert sparsemax["likelihood"] == "categorical"
+    assert (sparsemax["max_eigenvalue"], sparsemax["diagonal_total"]) == (ce["max_eigenvalue"], ce["diagonal_total"])
+
+
+def test_the_subsample_is_seeded_and_drawn_from_the_tasks_seen():
+    scenario, _ = tiny_setup("class-il", images=300)
+
+    def draw(t, seed):
+        return seen_images(scenario, t, 50, torch.Generator().manual_seed(seed))
+
+    (x, y), (x_again, _), (x_other, _) = draw(1, 7), draw(1, 7), draw(1, 8)
+    assert len(x) == 50 and torch.equal(x, x_again) and not torch.equal(x, x_other)
+    pool = torch.cat([task.train_x for task in scenario.tasks]).flatten(1)
+    matches = (x.flatten(1)[:, None] == pool[None]).all(-1)
+    assert (matches.sum(1) >= 1).all() and len(torch.unique(matches.int().argmax(1))) == 50  # distinct images
+    x0, y0 = draw(0, 7)
+    assert set(y0.tolist()) <= set(scenario.tasks[0].classes) and set(y.tolist()) & set(scenario.tasks[1].classes)
+    few = seen_images(scenario, 0, 10_000, torch.Generator().manual_seed(0))[0]
+    assert len(few) == len(scenario.tasks[0].train_y)
+
+
+def test_the_model_and_the_global_rng_are_left_as_they_were():
+    scenario, model = tiny_setup("task-il")
+    model.train()
+    model.heads.eval()  # a mixed state, which a blanket model.train() afterwards would lose
+    model.backbone.net[1].weight.grad = torch.ones_like(model.backbone.net[1].weight)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    modes = [m.training for m in model.modules()]
+    rng = torch.get_rng_state()
+    curvature_after_task(model, scenario, 1, "ce", generator=torch.Generator().manual_seed(0))
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert [m.training for m in model.modules()] == modes
+    assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
+    assert torch.equal(model.backbone.net[1].weight.grad, torch.ones_like(model.backbone.net[1].weight))
+    assert all(p.grad is None for n, p in model.named_parameters() if n != "backbone.net.1.weight")
+
+
+def test_a_linearised_dlcft_model_is_measured_and_its_base_stays_in_eval_mode():
+    config = RunConfig(dataset="digits", scenario="task-il", tasks=2, method="dlcft", loss="mse",
+                       backbone="mlp-leaky", device="cpu")
+    scenario = make_scenario(load_dataset("digits"), "task-il", 2, seed=0)
+    model = build_run_model(config, scenario, methods.get("dlcft")(), None)
+    grow_heads(model, scenario, 0)
+    model.train()
+    out = curvature_after_task(model, scenario, 0, "mse", samples=64, generator=torch.Generator().manual_seed(0))
+    assert out["images"] == 64 and out["likelihood"] == "gaussian"
+    assert out["max_eigenvalue"] > 0 and out["diagonal_total"] > 0
+    assert model.training and not model.backbone.base.training
+
+
+@pytest.mark.parametrize("field, changes", [("samples", {"samples": 0}), ("iterations", {"iterations": 1.5}),
+                                            ("t", {"t": 2}), ("loss", {"loss_name": "nope"})])
+def test_bad_arguments_are_refused_by_name(field, changes):
+    scenario, model = tiny_setup("class-il")
+    args = {"t": 1, "loss_name": "ce", **changes}
+    with pytest.raises(ConfigError) as error:
+        curvature_after_task(model, scenario, args.pop("t"), args.pop("loss_name"),
+                             generator=torch.Generator(), **args)
+    assert error.value.field == field
+
+
+def test_tracking_records_one_entry_per_task_and_changes_no_training():
+    tracked, plain = run(TRACKED), run(TRACKED.replace(track_curvature=False))
+    assert len(tracked.curvature) == TRACKED.tasks and plain.curvature == []
+    assert tracked.acc_taw == plain.acc_taw and tracked.acc_tag == plain.acc_tag
+    assert tracked.epoch_losses == plain.epoch_losses
+    for entry in tracked.curvature:
+        assert entry["images"] == 256 and entry["seconds"] > 0 and entry["likelihood"] == "categorical"
+
+
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_ce_and_mse_runs_give_finite_positive_figures(loss):
+    result = run(TRACKED.replace(loss=loss))
+    for entry in result.curvature:
+        for key in ("max_eigenvalue", "diagonal_total"):
+            assert math.isfinite(entry[key]) and entry[key] > 0
+
+
+def test_a_resumed_run_keeps_the_earlier_tasks_entries(tmp_path):
+    config = TRACKED.replace(tasks=3)
+    reference = run(config)
+    run_dir = RunDir.create(config.to_dict(), tmp_path)
+    with pytest.raises(Stop):
+        run(config, stop_after_task(0), run_dir=run_dir)
+    assert len(run_dir.result().curvature) == 1
+    resumed = run(RunConfig.from_dict(run_dir.config()), run_dir=run_dir)
+    figures = [[e[k] for e in r.curvature for k in ("max_eigenvalue", "diagonal_total", "images")]
+               for r in (resumed, reference)]
+    assert figures[0] == pytest.approx(figures[1], rel=1e-6)
+    assert run_dir.result().curvature == resumed.curvature
+
+
+def test_the_command_line_flag_stores_the_entries(tmp_path):
+    assert main(["--runs-dir", str(tmp_path), "run", "--dataset", "digits", "--tasks", "2", "--epochs", "1",
+                 "--knn-k", "0", "--device", "cpu", "--track-curvature", "true"]) == 0
+    (stored,) = tmp_path.glob("*/result.json")
+    assert len(json.loads(stored.read_text())["curvature"]) == 2
+    with pytest.raises(ConfigError) as error:
+        RunConfig(track_curvature="yes").validate()
+    assert error.value.field == "track_curvature"
+
+
+def test_a_result_stored_before_tracking_loads_with_no_entries():
+    old = RunResult(config=QUICK.to_dict(), acc_taw=[[0.9]], acc_tag=[[0.9]]).to_dict()
+    del old["curvature"]
+    assert RunResult.from_dict(old).curvature == []
+    entry = {"max_eigenvalue": 2.0, "diagonal_total": 3.0, "images": 8, "seconds": 0.1, "likelihood": "gaussian"}
+    kept = RunResult.from_dict(json.loads(json.dumps({**old, "curvature": [entry]})))
+    assert kept.curvature == [entry]
+
+
+def test_the_figure_draws_both_figures_per_task_on_log_axes():
+    entries = [{"max_eigenvalue": 4.0, "diagonal_total": 40.0, "likelihood": "categorical"},
+               {"max_eigenvalue": 0.5, "diagonal_total": 0.0, "likelihood": "categorical"}]
+    fig = curvature_figure(RunResult(config={}, curvature=entries))
+    eigen, diagonal = fig.data
+    assert list(eigen.x) == [1, 2] and list(eigen.y) == [4.0, 0.5]
+    assert list(diagonal.y) == [40.0, None]  # 0 has no place on a log axis: a gap
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis2.type == "log"
+    assert "largest eigenvalue" in fig.layout.title.text and "diagonal" in fig.layout.title.text
+    assert len(curvature_figure(RunResult(config={})).data[0].x) == 0
