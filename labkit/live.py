@@ -287,10 +287,13 @@ def figures(state: RunState, kind: str) -> dict[str, go.Figure]:
             "matrix": plots.accuracy_heatmap(result, kind), "loss": plots.training_loss(result)}
 
 
-def compare_figures(states: list[RunState], kind: str) -> dict[str, go.Figure]:
-    """Average accuracy and average forgetting of several runs, overlaid (labels: run_label)."""
-    results = {run_label(s): s.result for s in states}
-    return {metric: _percent_axes(plots.metric_curves(results, metric, kind))
+def compare_figures(states: list[RunState] | dict[str, RunState], kind: str) -> dict[str, go.Figure]:
+    """Average accuracy and average forgetting of several runs, overlaid, one colour each: labelled
+    by run_label, or by the dict's keys (a race's runners, on x every task of the run)."""
+    named = states if isinstance(states, dict) else {run_label(s): s for s in states}
+    tasks = max((s.num_tasks for s in named.values()), default=None) if isinstance(states, dict) else None
+    results = {label: s.result for label, s in named.items()}
+    return {metric: _percent_axes(plots.metric_curves(results, metric, kind), tasks)
             for metric in ("average_accuracy", "average_forgetting")}
 
 

@@ -2,6 +2,8 @@
 Any field given beside a preset (command line or RunConfig.replace) overrides it."""
 from __future__ import annotations
 
+import dataclasses
+
 from labkit.config import RunConfig
 from labkit.registry import Registry
 
@@ -59,3 +61,18 @@ for dataset, label, epochs in (("fashion_mnist", "fashion", 3), ("digits", "digi
                          f"held-out images, {epochs} epochs (CPU)")(
             RunConfig(dataset=dataset, scenario=scenario, tasks=5, backbone="mlp-leaky", epochs=epochs,
                       pretrained="auto", **{**DLCFT, "lr": 1e-3}))
+
+
+# what a run may change and still follow its preset's protocol: which method (and its knobs) on
+# which seed, and where the data and the device are
+FREE_FIELDS = ("method", "method_params", "seed", "data_root", "device", "knn_k")
+
+
+def preset_followed(config: dict) -> str | None:
+    """The preset whose protocol a stored config follows (every field but FREE_FIELDS equal), or None."""
+    for name in presets.names():
+        protocol = presets.get(name)
+        if all(config.get(f.name) == getattr(protocol, f.name) for f in dataclasses.fields(RunConfig)
+               if f.name not in FREE_FIELDS):
+            return name
+    return None

@@ -3,6 +3,7 @@ to its end with charts and metrics, bad input refused in the page, unreadable ru
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import time
 from pathlib import Path
@@ -11,6 +12,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from labkit import RunConfig, RunDir, list_runs, live
+from labkit.__main__ import build_parser
+from labkit.cli_config import config_from
+from labkit.methods import methods
+from labkit.presets import presets
+from labkit.result import RunResult
+from labkit.sweep.grid import grid_cells, parse_grid
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -48,6 +55,16 @@ def app() -> AppTest:
 
 def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
+
+
+def wait_until_finished(at: AppTest, timeout: float = 90) -> None:
+    """Rerun the page until the followed run's progress bar says finished, with no error on the way."""
+    deadline = time.monotonic() + timeout
+    while "finished" not in at.get("progress")[0].proto.text:
+        assert time.monotonic() < deadline, "the run did not finish"
+        time.sleep(0.3)
+        at.run()
+        assert not at.exception and not errors(at), (at.exception, errors(at))
 
 
 def test_the_widgets_build_the_run_config(runs_dir, started):
@@ -101,17 +118,14 @@ def test_a_tiny_run_completes_and_its_charts_and_metrics_appear(runs_dir):
     at.button(key="run").click().run()
     assert not errors(at) and at.session_state.run_id
     assert at.button(key="stop").disabled is False  # while it runs, it can be stopped
-    deadline = time.monotonic() + 90
-    while "finished" not in at.get("progress")[0].proto.text:
-        assert time.monotonic() < deadline, "the run did not finish"
-        time.sleep(0.3)
-        at.run()
-        assert not at.exception and not errors(at), (at.exception, errors(at))
-    live_tab, compare_tab = at.tabs
+    wait_until_finished(at)
+    live_tab, _, compare_tab = at.tabs
     specs = [chart.proto.spec for chart in live_tab.get("plotly_chart")]
-    assert len(specs) == 4
-    for title in ("Accuracy on each task", "Average accuracy and forgetting", "Accuracy matrix", "Training loss"):
+    assert len(specs) == 6
+    for title in ("Accuracy on each task", "Average accuracy and forgetting", "Accuracy matrix", "Training loss",
+                  "Head offsets: each head", "accuracy on the newest task vs on the old tasks"):
         assert sum(title in spec for spec in specs) == 1, title
+    assert any("shift" in m.value.lower() for m in live_tab.markdown)  # the two-line explanation
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Tasks learned"] == "2 of 2" and metrics["Average accuracy"].endswith("%")
     assert at.button(key="stop").disabled
@@ -193,3 +207,130 @@ def test_a_stored_sweep_is_shown_with_paired_intervals(runs_dir):
     assert "| finetune |" in table and "| lwf |" in table and "baseline" in table and "/3" in table
     titles = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("paired by seed" in t for t in titles) and any("std over seeds" in t for t in titles)
+
+
+def effective(configs: list[RunConfig]) -> list[RunConfig]:
+    """The configs with every method parameter spelled out (the app gives all, a command line the changed)."""
+    return [c.replace(method_params=methods.get(c.method).checked_params(dict(c.method_params))) for c in configs]
+
+
+def race_command(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if "Same race from the command line" in m.value).split("`")[1]
+
+
+def test_a_race_starts_its_runners_on_one_seed_as_its_command_line_says(runs_dir, started):
+    at = app()
+    at.sidebar.number_input(key="seed").set_value(4).run()
+    at.button(key="race_run").click().run()
+    assert not at.exception and not errors(at)
+    assert [c.method for c in started] == ["finetune", "lwf", "lwf-bsr"]  # the default race
+    assert {c.seed for c in started} == {4} and {c.scenario for c in started} == {"task-il"}
+    assert all(c == started[0].replace(method=c.method) for c in started)  # nothing else differs
+    args = build_parser().parse_args(shlex.split(race_command(at))[3:])
+    assert effective([cell.config for cell in grid_cells(config_from(args), parse_grid(args.grid))]) == \
+        effective(started)
+    assert list(at.session_state.race) == ["finetune", "lwf", "lwf-bsr"]
+    # one method with several losses
+    started.clear()
+    at.sidebar.selectbox(key="method").set_value("ewc").run()
+    at.radio(key="race_by").set_value("losses").run()
+    at.multiselect(key="race_losses:ewc").set_value(["ce", "mse"]).run()
+    at.session_state.race = {}
+    at.button(key="race_run").click().run()
+    assert [(c.method, c.loss) for c in started] == [("ewc", "ce"), ("ewc", "mse")]
+    args = build_parser().parse_args(shlex.split(race_command(at))[3:])
+    assert effective([cell.config for cell in grid_cells(config_from(args), parse_grid(args.grid))]) == \
+        effective(started)
+
+
+def test_a_race_of_one_method_is_refused_in_the_page(runs_dir, started):
+    at = app()
+    at.multiselect(key="race_methods").set_value(["lwf"]).run()
+    assert any("Cannot race these choices" in e and "2 to 3 different methods" in e for e in errors(at))
+    assert at.button(key="race_run").disabled and started == []
+
+
+def test_a_tiny_race_runs_to_the_end_with_overlaid_curves_and_a_leader(runs_dir):
+    at = app()
+    at.sidebar.number_input(key="tasks").set_value(3)
+    at.sidebar.number_input(key="epochs").set_value(1).run()
+    at.button(key="race_run").click().run()
+    assert not errors(at) and len(at.session_state.race) == 3
+    deadline = time.monotonic() + 120
+    while not all(live.run_state(RunDir(runs_dir / r)).status == "finished" for r in at.session_state.race.values()):
+        assert time.monotonic() < deadline, "the race did not finish"
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception and not errors(at), (at.exception, errors(at))
+    at.run()
+    race_tab = at.tabs[1]
+    specs = [chart.proto.spec for chart in race_tab.get("plotly_chart")]
+    accuracy = next(spec for spec in specs if "Average accuracy" in spec)
+    assert all(f'"name":"{m}"' in accuracy for m in ("finetune", "lwf", "lwf-bsr"))
+    line = next(m.value for m in race_tab.markdown if m.value.startswith("Average accuracy at the end"))
+    assert "task-aware:" in line and "task-agnostic:" in line and ("leads" in line or "level" in line)
+
+
+def next_run_config(at: AppTest) -> RunConfig:
+    """The config the 'Next run' command line makes, as the command line makes it."""
+    command = next(m.value for m in at.markdown if m.value.startswith("**Next run:**")).split("`")[1]
+    return config_from(build_parser().parse_args(shlex.split(command)[3:]))
+
+
+@pytest.mark.parametrize("preset, method", [("rethinking-digits", "lwf-bsr"), ("lwm-digits", "lwm"),
+                                            ("dlcft-digits-class-il", "dlcft"), ("rethinking-digits", "dlcft")])
+def test_a_preset_starts_every_widget_and_the_command_line_makes_the_same_run(runs_dir, started, preset, method):
+    at = app()
+    at.sidebar.selectbox(key="preset").set_value(preset).run()
+    at.sidebar.selectbox(key=f"method@{preset}").set_value(method).run()
+    at.sidebar.number_input(key=f"epochs@{preset}").set_value(2).run()
+    at.button(key="run").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    expected = presets.get(preset).replace(method=method, epochs=2, data_root="data")
+    config = started[-1]
+    for field in ("val_fraction", "lr_patience", "lr_factor", "freeze_old_heads", "batch_size", "tasks", "backbone"):
+        assert getattr(config, field) == getattr(expected, field), field  # what the sidebar has no widget for
+    assert f"--preset {preset}" in "".join(m.value for m in at.markdown)
+    assert effective([next_run_config(at)]) == effective([config])
+
+
+def test_a_run_on_a_papers_protocol_shows_the_papers_numbers_beside_its_own(runs_dir):
+    config = presets.get("rethinking-digits").replace(method="lwf-bsr", seed=2)
+    run_dir = RunDir.create(config.to_dict(), runs_dir)
+    rows = [[0.9], [0.8, 0.9], [0.7, 0.8, 0.9], [0.6, 0.7, 0.8, 0.9], [0.5, 0.6, 0.7, 0.8, 0.9]]
+    run_dir.write_result(RunResult(config=config.to_dict(), run_id=run_dir.run_id, acc_taw=rows, acc_tag=rows,
+                                   head_stats=[{"weight_norm": [1.0] * (t + 1), "bias_mean": [0.0] * (t + 1),
+                                                "logit_mean": [float(t)] * (t + 1)} for t in range(5)],
+                                   status="finished"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["run"] = run_dir.run_id
+    at.run()
+    assert not at.exception and not errors(at), errors(at)
+    assert any("The paper's numbers beside this run's" in h.value for h in at.subheader)
+    table = at.dataframe[0].value
+    row = table[table["metric"] == "TAw total average accuracy"].iloc[0]
+    assert row["the paper's %"] == 73.1  # LwF-BSR, Zhai et al. 2026, CIFAR-100 10 tasks
+    assert row["this run's %"] == pytest.approx(100 * sum(map(sum, rows)) / 15, abs=0.05)
+    assert "the paper's: CIFAR-100" in row["paper's protocol"]
+    # the same run with another number of tasks follows no preset: no paper's numbers
+    other = RunDir.create(config.replace(tasks=4).to_dict(), runs_dir)
+    other.write_result(RunResult(config=config.replace(tasks=4).to_dict(), run_id=other.run_id, acc_taw=rows[:4],
+                                 acc_tag=rows[:4], status="finished"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["run"] = other.run_id
+    at.run()
+    assert not at.exception and not any("The paper's numbers" in h.value for h in at.subheader)
+
+
+def test_track_curvature_records_and_charts_the_curvature_after_every_task(runs_dir):
+    at = app()
+    at.sidebar.number_input(key="tasks").set_value(2)
+    at.sidebar.number_input(key="epochs").set_value(1)
+    at.sidebar.checkbox(key="track_curvature").check().run()
+    assert next_run_config(at).track_curvature is True  # the command line says so too
+    at.button(key="run").click().run()
+    wait_until_finished(at)
+    stored = RunDir(runs_dir / at.session_state.run_id).result()
+    assert len(stored.curvature) == 2 and all(e["max_eigenvalue"] > 0 for e in stored.curvature)
+    specs = [chart.proto.spec for chart in at.tabs[0].get("plotly_chart")]
+    assert sum("Curvature left after each task" in spec for spec in specs) == 1

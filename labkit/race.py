@@ -1,0 +1,80 @@
+"""A race: two or three runs that differ in their method (or, for one method, in their loss) and in
+nothing else, started at once on the same seed, so they see the same class order and start from
+the same initial weights; and, as they go, which of them is ahead.
+
+Who leads is judged where every runner has been measured: after the last task all of them have
+finished (t* = min over runners of tasks done), by average accuracy A_t* = mean_u<=t* acc[t*, u],
+task-aware and task-agnostic. A runner that diverged, failed or was stopped is out of the race
+from where it ended, and said to be.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labkit.config import RunConfig
+from labkit.registry import ConfigError
+from labkit.result import RunResult
+
+MAX_RUNNERS = 3
+DEFAULT_METHODS = ("finetune", "lwf", "lwf-bsr")  # in task-IL on digits: seconds each
+KIND_NAMES = {"taw": "task-aware", "tag": "task-agnostic"}
+LEVEL = 0.0005  # accuracies closer than this (0.05 points) are level
+
+
+def race_configs(base: RunConfig, methods: list[str] | tuple[str, ...] = (),
+                 losses: list[str] | tuple[str, ...] = ()) -> dict[str, RunConfig]:
+    """label -> config: `base` with each of 2-3 methods, or with base's method and each of 2-3
+    losses; every config validated (ConfigError names the runner) before any is returned."""
+    if bool(methods) == bool(losses):
+        raise ConfigError("race", {"methods": list(methods), "losses": list(losses)},
+                          "2 to 3 methods, or one method with 2 to 3 losses (not both)")
+    field, values = ("method", list(methods)) if methods else ("loss", list(losses))
+    if not 2 <= len(values) <= MAX_RUNNERS or len(set(values)) < len(values):
+        raise ConfigError(f"race {field}s", values, f"2 to {MAX_RUNNERS} different {field}s")
+    configs = {}
+    for value in values:
+        try:
+            configs[value] = base.replace(**{field: value}, **({"method_params": {}} if field == "method" else {}))
+            configs[value].validate()
+        except ConfigError as error:
+            raise ConfigError(f"race[{value}].{error.field}", error.value, error.valid) from None
+    return configs
+
+
+@dataclass
+class Standing:
+    """One runner's average accuracy after the task every runner has finished."""
+
+    label: str
+    accuracy: float
+
+
+def standings(results: dict[str, RunResult], statuses: dict[str, str], kind: str) -> tuple[int, list[Standing]]:
+    """(t*, runners still in the race ranked by A_t*, best first); t* = 0 before every runner has
+    finished a task. A runner whose status is diverged, failed or stopped is left out."""
+    running = {k: r for k, r in results.items() if statuses.get(k) not in ("diverged", "failed", "stopped")}
+    common = min((r.tasks_done for r in running.values()), default=0)
+    if common == 0:
+        return 0, []
+    ranked = [Standing(k, r.summary(kind)["average_accuracy"][common - 1]) for k, r in running.items()]
+    return common, sorted(ranked, key=lambda s: -s.accuracy)
+
+
+def leader_line(results: dict[str, RunResult], statuses: dict[str, str], num_tasks: int) -> str:
+    """Markdown: who is ahead on task-aware and on task-agnostic accuracy so far, and who is out."""
+    out = [f"**{k}** {status} after {results[k].tasks_done} task(s): out of the race"
+           for k, status in statuses.items() if status in ("diverged", "failed", "stopped")]
+    common, _ = standings(results, statuses, "taw")
+    if common == 0:
+        return "; ".join(out + ["no task measured in every run yet"]) + "."
+    parts = []
+    for kind in ("taw", "tag"):
+        _, ranked = standings(results, statuses, kind)
+        leader, rest = ranked[0], ranked[1:]
+        if rest and leader.accuracy - rest[0].accuracy < LEVEL:
+            head = f"{KIND_NAMES[kind]}: level at the top"
+        else:
+            head = f"{KIND_NAMES[kind]}: **{leader.label}** leads"
+        parts.append(f"{head} ({', '.join(f'{s.label} {100 * s.accuracy:.1f}%' for s in ranked)})")
+    scope = "at the end" if common == num_tasks else f"after task {common} of {num_tasks}"
+    return f"Average accuracy {scope}: " + "; ".join(parts) + "." + (" " + "; ".join(out) + "." if out else "")

@@ -1,0 +1,190 @@
+"""labkit.head_offsets against hand-computed values on hand-made results, the edge cases (0 and
+1 tasks, data-IL's one head), and a real 2-task digits run through every function."""
+import numpy as np
+import pytest
+import torch
+
+import labkit
+from labkit import RunConfig, RunResult
+from labkit.head_offsets import (SHIFT_INVARIANCE, head_offsets_figure, head_series, newest_vs_old,
+                                 newest_vs_old_figure, offset_reading)
+from labkit.registry import ConfigError
+
+
+def stats(logits, norms):
+    return {"weight_norm": norms, "bias_mean": [0.0] * len(norms), "logit_mean": logits}
+
+
+# task-IL, 3 tasks: the newest head drifts highest and its task wins TAg
+NEWEST_WINS = RunResult(
+    config={"scenario": "task-il"},
+    acc_taw=[[0.9], [0.85, 0.96], [0.8, 0.82, 0.97]],
+    acc_tag=[[0.9], [0.2, 0.95], [0.1, 0.3, 0.97]],
+    head_stats=[stats([0.5], [1.0]), stats([0.4, 1.2], [1.1, 1.6]), stats([0.3, 1.0, 2.0], [1.2, 1.7, 2.5])])
+# the opposite: the first head is highest and the newest task loses TAg
+OLDEST_WINS = RunResult(
+    config={"scenario": "task-il"},
+    acc_taw=[[0.9], [0.88, 0.9], [0.86, 0.87, 0.9]],
+    acc_tag=[[0.9], [0.8, 0.3], [0.7, 0.6, 0.1]],
+    head_stats=[stats([2.0], [2.0]), stats([2.0, 1.0], [2.0, 1.0]), stats([2.0, 1.0, 0.3], [2.0, 1.0, 0.5])])
+DATA_IL = RunResult(
+    config={"scenario": "data-il"},
+    acc_taw=[[0.5], [0.6, 0.7], [0.7, 0.75, 0.8]],
+    acc_tag=[[0.5], [0.6, 0.7], [0.7, 0.75, 0.8]],
+    head_stats=[stats([0.1], [1.0]), stats([0.2], [1.1]), stats([0.3], [1.2])])
+EMPTY = RunResult(config={})
+ONE_TASK = RunResult(config={}, acc_taw=[[0.9]], acc_tag=[[0.9]], head_stats=[stats([0.5], [1.0])])
+
+
+def panels(fig):
+    """{"x": [...traces of the left panel], "x2": [...of the right]}."""
+    out = {}
+    for trace in fig.data:
+        out.setdefault(trace.xaxis, []).append(trace)
+    return out
+
+
+def test_head_series_is_each_heads_statistics_from_the_task_that_added_it():
+    assert head_series(NEWEST_WINS) == {
+        0: {"tasks": [1, 2, 3], "logit_mean": [0.5, 0.4, 0.3], "weight_norm": [1.0, 1.1, 1.2]},
+        1: {"tasks": [2, 3], "logit_mean": [1.2, 1.0], "weight_norm": [1.6, 1.7]},
+        2: {"tasks": [3], "logit_mean": [2.0], "weight_norm": [2.5]},
+    }
+
+
+def test_newest_vs_old_is_the_diagonal_against_the_mean_of_the_row_before_it():
+    got = newest_vs_old(NEWEST_WINS)
+    assert got["tasks"] == [2, 3]
+    assert got["tag_newest"] == [0.95, 0.97]
+    assert got["tag_old"] == pytest.approx([0.2, (0.1 + 0.3) / 2])
+    assert got["taw_newest"] == [0.96, 0.97]
+    assert got["taw_old"] == pytest.approx([0.85, (0.8 + 0.82) / 2])
+
+
+def test_head_offsets_figure_has_one_trace_per_head_per_panel_with_its_values_and_colour():
+    fig = head_offsets_figure(NEWEST_WINS)
+    left, right = panels(fig)["x"], panels(fig)["x2"]
+    assert [list(t.y) for t in left] == [[0.5, 0.4, 0.3], [1.2, 1.0], [2.0]]
+    assert [list(t.y) for t in right] == [[1.0, 1.1, 1.2], [1.6, 1.7], [2.5]]
+    assert [list(t.x) for t in left] == [list(t.x) for t in right] == [[1, 2, 3], [2, 3], [3]]
+    assert [t.line.color for t in left] == [t.line.color for t in right]
+    assert len({t.line.color for t in left}) == 3
+    assert [t.showlegend for t in fig.data].count(True) == 3  # one legend entry per head
+    assert fig.layout.xaxis.title.text == fig.layout.xaxis2.title.text == "tasks learned"
+    assert "mean logit" in fig.layout.title.text and "weight" in fig.layout.title.text
+    assert not fig.layout.annotations or all("no offsets" not in a.text for a in fig.layout.annotations)
+
+
+def test_newest_vs_old_figure_draws_the_percentages():
+    fig = newest_vs_old_figure(NEWEST_WINS)
+    lines = {t.name: list(t.y) for t in fig.data}
+    assert lines["newest task, task-agnostic"] == pytest.approx([95.0, 97.0])
+    assert lines["old tasks (mean), task-agnostic"] == pytest.approx([20.0, 20.0])
+    assert lines["old tasks (mean), task-aware"] == pytest.approx([85.0, 81.0])
+    assert all(list(t.x) == [2, 3] for t in fig.data)
+
+
+def test_reading_names_the_newest_head_and_the_softmax_pattern_when_the_numbers_show_them():
+    text = offset_reading(NEWEST_WINS)
+    gap = max(NEWEST_WINS.head_stats[-1]["logit_mean"]) - min(NEWEST_WINS.head_stats[-1]["logit_mean"])
+    assert "head 3 (the newest) has the largest mean logit (2.000)" in text
+    assert f"{gap:.3f} above head 1's (0.300" in text
+    assert "(97.0%) is above the old tasks' mean (20.0%" in text
+    assert "the pattern shift invariance allows" in text and "although" not in text and "neither" not in text
+
+
+def test_reading_says_the_opposite_when_the_opposite_holds():
+    text = offset_reading(OLDEST_WINS)
+    assert "head 1 has the largest mean logit (2.000), 1.700 above head 3's (0.300" in text
+    assert "(the newest)" not in text
+    assert "(10.0%) is below the old tasks' mean (65.0%" in text
+    assert "neither half of the softmax story shows here" in text and "pattern shift invariance allows" not in text
+
+
+def test_reading_does_not_claim_the_pattern_on_half_of_it():
+    # newest head highest, but its task's TAg accuracy below the old tasks'
+    highest_only = RunResult(config={}, acc_taw=NEWEST_WINS.acc_taw, acc_tag=OLDEST_WINS.acc_tag,
+                             head_stats=NEWEST_WINS.head_stats)
+    text = offset_reading(highest_only)
+    assert "head 3 (the newest)" in text and "is below" in text
+    assert "although the newest head has the highest mean logit: its task does not do best" in text
+    # the newest task ahead in TAg, but its head's mean logit not the highest (seen in real runs)
+    ahead_only = RunResult(config={}, acc_taw=NEWEST_WINS.acc_taw, acc_tag=NEWEST_WINS.acc_tag,
+                           head_stats=OLDEST_WINS.head_stats)
+    text = offset_reading(ahead_only)
+    assert "head 1 has the largest" in text and "is above" in text
+    assert "although the newest head's mean logit is not the highest" in text
+    assert "pattern shift invariance allows" not in text
+
+
+def test_no_task_yet():
+    assert head_series(EMPTY) == {}
+    assert newest_vs_old(EMPTY) == {"tasks": [], "tag_newest": [], "tag_old": [], "taw_newest": [], "taw_old": []}
+    fig = head_offsets_figure(EMPTY)
+    assert len(fig.data) == 0 and any("no task learned yet" in a.text for a in fig.layout.annotations)
+    assert len(newest_vs_old_figure(EMPTY).data[0].x) == 0
+    assert offset_reading(EMPTY).startswith("No task learned yet")
+
+
+def test_one_task_has_one_head_and_no_old_tasks():
+    assert head_series(ONE_TASK) == {0: {"tasks": [1], "logit_mean": [0.5], "weight_norm": [1.0]}}
+    assert newest_vs_old(ONE_TASK)["tasks"] == []
+    fig = head_offsets_figure(ONE_TASK)
+    assert len(fig.data) == 2 and any("one head: no offsets to compare" in a.text for a in fig.layout.annotations)
+    assert any("2 tasks" in a.text for a in newest_vs_old_figure(ONE_TASK).layout.annotations)
+    assert offset_reading(ONE_TASK) == "After task 1 the model has one head: no offsets to compare."
+
+
+def test_data_il_has_one_head_over_every_task():
+    assert head_series(DATA_IL) == {0: {"tasks": [1, 2, 3], "logit_mean": [0.1, 0.2, 0.3],
+                                        "weight_norm": [1.0, 1.1, 1.2]}}
+    assert newest_vs_old(DATA_IL)["tag_old"] == pytest.approx([0.6, 0.725])
+    fig = head_offsets_figure(DATA_IL)
+    assert len(fig.data) == 2 and any("one head" in a.text for a in fig.layout.annotations)
+    text = offset_reading(DATA_IL)
+    assert "one head: no offsets to compare" in text and "(80.0%) is above the old tasks' mean (72.5%" in text
+    assert "pattern" not in text and "although" not in text
+
+
+def test_not_a_result_is_a_config_error():
+    for function in (head_series, newest_vs_old, head_offsets_figure, newest_vs_old_figure, offset_reading):
+        with pytest.raises(ConfigError, match="result"):
+            function({"acc_tag": []})
+
+
+def test_shift_invariance_text_is_two_lines_and_its_identity_holds():
+    assert len(SHIFT_INVARIANCE.splitlines()) == 2 and "`softmax(z + c) = softmax(z)`" in SHIFT_INVARIANCE
+    z = torch.randn(5, 4, dtype=torch.float64)
+    assert torch.allclose((z + 3.7).softmax(-1), z.softmax(-1), atol=1e-15, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def digits_run():
+    return labkit.run(RunConfig(dataset="digits", scenario="task-il", tasks=2, epochs=1, device="cpu"))
+
+
+def test_a_real_run_goes_through_every_function(digits_run):
+    result = digits_run
+    series = head_series(result)
+    assert sorted(series) == [0, 1] and series[0]["tasks"] == [1, 2] and series[1]["tasks"] == [2]
+    assert series[0]["logit_mean"] == [s["logit_mean"][0] for s in result.head_stats]
+    data = newest_vs_old(result)
+    assert data["tag_newest"] == [result.acc_tag[1][1]] and data["tag_old"] == [result.acc_tag[1][0]]
+    assert len(head_offsets_figure(result).data) == 4
+    assert len(newest_vs_old_figure(result).data) == 4
+    last = result.head_stats[-1]["logit_mean"]
+    text = offset_reading(result)
+    assert f"head {int(np.argmax(last)) + 1}" in text.split("has the largest")[0]
+    assert ("is above" in text) == (result.acc_tag[1][1] > result.acc_tag[1][0])
+
+
+def test_the_offset_spread_is_the_largest_minus_the_smallest_mean_logit_after_each_task():
+    from labkit.head_offsets import offset_spread, spread_figure
+
+    stats = [{"weight_norm": [1.0], "bias_mean": [0.0], "logit_mean": [1.0]},
+             {"weight_norm": [1.0, 1.0], "bias_mean": [0.0, 0.0], "logit_mean": [0.5, 2.0]},
+             {"weight_norm": [1.0] * 3, "bias_mean": [0.0] * 3, "logit_mean": [-1.0, 2.0, 0.25]}]
+    result = RunResult(config={"scenario": "task-il"}, acc_taw=[[1.0]] * 3, acc_tag=[[1.0]] * 3, head_stats=stats)
+    assert offset_spread(result) == [0.0, 1.5, 3.0]
+    fig = spread_figure({"a": result, "b": RunResult(config={}, head_stats=stats[:1])})
+    assert [t.name for t in fig.data] == ["a", "b"] and list(fig.data[0].y) == [0.0, 1.5, 3.0]

@@ -1,0 +1,65 @@
+"""labkit.race: runners that differ in one field only, checked before any starts, and who leads
+where every runner has been measured."""
+from __future__ import annotations
+
+import pytest
+
+from labkit import RunConfig
+from labkit.race import leader_line, race_configs, standings
+from labkit.registry import ConfigError
+from labkit.result import RunResult
+
+BASE = RunConfig(dataset="digits", scenario="task-il", method="ewc", method_params={"lamb": 10.0}, seed=3)
+
+
+def test_runners_differ_in_the_raced_field_only():
+    runners = race_configs(BASE, methods=["finetune", "lwf", "lwf-bsr"])
+    assert list(runners) == ["finetune", "lwf", "lwf-bsr"]
+    for name, config in runners.items():  # same seed: same class order and initial weights
+        assert config == BASE.replace(method=name, method_params={})
+    losses = race_configs(BASE, losses=["ce", "mse"])
+    assert [c.loss for c in losses.values()] == ["ce", "mse"]
+    assert all(c.method_params == {"lamb": 10.0} and c.seed == 3 for c in losses.values())
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"methods": ["lwf"]}, "race methods"), ({"methods": ["lwf", "lwf"]}, "race methods"),
+    ({"methods": ["a", "b", "c", "d"]}, "race methods"), ({}, "race"),
+    ({"methods": ["lwf", "ewc"], "losses": ["ce", "mse"]}, "race"),
+    ({"methods": ["lwf", "nope"]}, "race[nope].method"),
+    ({"methods": ["finetune", "dlcft"]}, "race[dlcft].loss"),  # dlcft trains with mse only
+])
+def test_a_race_that_cannot_run_names_its_runner(kwargs, field):
+    with pytest.raises(ConfigError) as error:
+        race_configs(BASE, **kwargs)
+    assert error.value.field == field
+
+
+def result(rows: list[list[float]]) -> RunResult:
+    return RunResult(config={}, acc_taw=rows, acc_tag=[[v / 2 for v in row] for row in rows])
+
+
+def test_the_leader_is_judged_after_the_last_task_every_runner_finished():
+    results = {"a": result([[0.9], [0.5, 0.9], [0.1, 0.1, 0.9]]), "b": result([[0.8], [0.8, 0.8]])}
+    statuses = {"a": "running", "b": "running"}
+    common, ranked = standings(results, statuses, "taw")
+    # after task 2: a's A_2 = (0.5 + 0.9) / 2 = 0.7, b's (0.8 + 0.8) / 2 = 0.8; a's task 3 is not compared
+    assert common == 2 and [(s.label, s.accuracy) for s in ranked] == [("b", pytest.approx(0.8)),
+                                                                       ("a", pytest.approx(0.7))]
+    line = leader_line(results, statuses, 5)
+    assert "after task 2 of 5" in line and "task-aware: **b** leads (b 80.0%, a 70.0%)" in line
+    assert "task-agnostic: **b** leads (b 40.0%, a 35.0%)" in line
+
+
+def test_a_runner_that_diverged_is_out_of_the_race_and_said_to_be():
+    results = {"a": result([[0.9], [0.5, 0.9]]), "b": result([[0.2]])}
+    line = leader_line(results, {"a": "finished", "b": "diverged"}, 2)
+    assert "**b** diverged after 1 task(s): out of the race" in line
+    assert "at the end" in line and "**a** leads" in line
+
+
+def test_level_runners_and_a_race_not_measured_yet():
+    same = {"a": result([[0.5]]), "b": result([[0.5]])}
+    assert "level at the top" in leader_line(same, {"a": "running", "b": "running"}, 3)
+    assert "no task measured in every run yet" in leader_line({"a": result([[0.5]]), "b": result([])},
+                                                              {"a": "running", "b": "running"}, 3)
