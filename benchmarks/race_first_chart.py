@@ -1,0 +1,171 @@
+"""What a user waits for in the Race tab: click on "Run race" -> the race's first chart on screen.
+
+    python benchmarks/race_first_chart.py [--repeats 3]
+
+Each repeat starts a fresh app server as `make app` does (app_first_chart.start_server), opens it
+in headless chromium with a fresh browser profile, clicks the tab "Race", and clicks "Run race" as
+soon as it is enabled: three background runs (finetune, lwf, lwf-bsr; digits, task-IL, the
+sidebar's defaults: 5 tasks, 5 epochs, mlp). Timed in the page, from the click:
+
+  chart:    the "Average accuracy (task-aware)" chart (key race_acc) drawn, not stale, with at
+            least one point (some runner's task 1 evaluated);
+  chart x3: the same chart with a point on each of the three runners' curves;
+  finished: the leader line reads "Average accuracy at the end" (all three runners finished).
+
+From the run folders, as a side thread sees them (app_first_chart.FolderWatch, polled every 5 ms):
+click -> each runner's first task_evaluated event, and its run_finished event. Prints min / median
+/ max with the CPU count and the load average before and after. Figures only: nothing asserts.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from app_first_chart import CHROMIUM, FLAGS, FolderWatch, free_port, spread, start_server, wait_healthy  # noqa: E402
+
+RUNNERS = ("finetune", "lwf", "lwf-bsr")  # labkit.race.DEFAULT_METHODS, the race tab's default
+TIMEOUT_MS = 600_000
+
+# In the page: on a click on "Run race", note the time, then look every animation frame for the
+# race's accuracy chart (not stale, on screen) with a point, with a point on every runner's curve,
+# and for the leader line of a finished race.
+PROBE = """
+window.__races = [];
+const raceChart = () => {
+  const box = document.querySelector('.st-key-race_acc');
+  const plot = box && box.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+  if (!plot || !plot.data) return null;
+  const element = box.closest('[data-testid="stElementContainer"]') || box;
+  return {stale: element.getAttribute('data-stale') === 'true', shown: plot.getBoundingClientRect().height > 0,
+          points: plot.data.map((trace) => (trace.x || []).length)};
+};
+const finishedLine = () => [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+  .some((el) => el.innerText.startsWith('Average accuracy at the end'));
+document.addEventListener('click', (event) => {
+  const button = event.target.closest('button');
+  if (!button || button.innerText.trim() !== 'Run race') return;
+  const race = {wall: Date.now(), perf: performance.now(), chart: null, chartAll: null, finished: null};
+  window.__races.push(race);
+  const look = () => {
+    const since = performance.now() - race.perf;
+    const now = raceChart();
+    if (now && !now.stale && now.shown) {
+      if (race.chart === null && now.points.some((n) => n > 0)) race.chart = since;
+      if (race.chartAll === null && now.points.length >= %d && now.points.every((n) => n > 0)) race.chartAll = since;
+    }
+    if (race.finished === null && finishedLine()) race.finished = since;
+    if (race.finished === null || race.chart === null) requestAnimationFrame(look);
+  };
+  requestAnimationFrame(look);
+}, true);
+""" % len(RUNNERS)
+
+
+def race_ids(page) -> dict[str, str]:
+    """label -> run id, from the page's URL (?race=label:id,...)."""
+    text = page.evaluate("new URLSearchParams(location.search).get('race') || ''")
+    return dict(item.split(":", 1) for item in text.split(",") if ":" in item)
+
+
+def press_run_race(page, watch: FolderWatch) -> dict:
+    """Click "Run race" once it is enabled; wait until the race has finished on screen; return the
+    click's timings (s): the page's, and each runner's from its run folder."""
+    from playwright.sync_api import expect
+
+    button = page.get_by_role("button", name="Run race")
+    expect(button).to_be_enabled(timeout=TIMEOUT_MS)
+    button.click()
+    page.wait_for_function("window.__races.length === 1 && window.__races[0].finished !== null"
+                           " && window.__races[0].chart !== null", timeout=TIMEOUT_MS, polling=100)
+    race = page.evaluate("window.__races[0]")
+    since = race["wall"] / 1000
+    row = {key: float("nan") if race[key] is None else race[key] / 1000 for key in ("chart", "chartAll", "finished")}
+    for label, run_id in race_ids(page).items():
+        watch.wait_finished(run_id, timeout=TIMEOUT_MS / 1000)
+        marks = watch.times.get(run_id, {})
+        row.update({(label, kind): marks[kind] - since for kind in ("task_evaluated", "run_finished") if kind in marks})
+    return row
+
+
+def one_repeat(browser, tmp: Path, index: int) -> tuple[dict, float]:
+    from playwright.sync_api import expect
+
+    runs_dir = tmp / f"runs-{index}"
+    watch = FolderWatch(runs_dir)
+    watch.start()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    context = browser.new_context(viewport={"width": 1600, "height": 2100})  # empty cache and storage
+    context.add_init_script(PROBE)
+    page = context.new_page()
+    started = time.perf_counter()
+    server = start_server(False, port, runs_dir)
+    try:
+        wait_healthy(server, url)
+        page.goto(url)
+        page.get_by_role("tab", name="Race").click()
+        expect(page.get_by_role("button", name="Run race")).to_be_enabled(timeout=120_000)
+        page_ready = time.perf_counter() - started
+        return press_run_race(page, watch), page_ready
+    finally:
+        context.close()
+        watch.done.set()
+        try:
+            os.killpg(server.pid, 15)
+        except ProcessLookupError:
+            pass
+        server.wait(timeout=30)
+
+
+def figures(label: str, values: list[float]) -> str:
+    return f"{label:58s} {spread(values)} s   each: {', '.join(f'{v:.2f}' for v in values)}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help="fresh servers started (one race each)")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    load = os.getloadavg()
+    print(f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} before; "
+          f"python labkit/app_server.py (make app); OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '1')}; "
+          f"race {', '.join(RUNNERS)} on digits, task-IL, app defaults (5 tasks, 5 epochs, mlp)")
+    rows, ready = [], []
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            for i in range(args.repeats):
+                row, page_ready = one_repeat(browser, Path(tmp), i)
+                rows.append(row)
+                ready.append(page_ready)
+                print(f"  repeat {i + 1}: server start -> Run race enabled {page_ready:.2f} s; "
+                      f"chart {row['chart']:.2f} s, all three curves {row['chartAll']:.2f} s, "
+                      f"finished {row['finished']:.2f} s", flush=True)
+        finally:
+            browser.close()
+    print("(min / median / max)")
+    print(figures("server start -> page loaded, Race tab, Run race enabled", ready))
+    print(figures("click -> race_acc chart drawn with a point", [r["chart"] for r in rows]))
+    print(figures("click -> race_acc chart with a point on all three curves", [r["chartAll"] for r in rows]))
+    print(figures("click -> leader line 'Average accuracy at the end'", [r["finished"] for r in rows]))
+    for kind, text in (("task_evaluated", "first task_evaluated"), ("run_finished", "run_finished")):
+        for label in RUNNERS:
+            values = [r[(label, kind)] for r in rows if (label, kind) in r]
+            if values:
+                print(figures(f"click -> {label} {text} (run folder)", values))
+    gaps = [r["chart"] - min(r[(label, "task_evaluated")] for label in RUNNERS) for r in rows
+            if all((label, "task_evaluated") in r for label in RUNNERS)]
+    if gaps:
+        print(figures("first runner's task 1 evaluated -> chart drawn", gaps))
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} after")
+
+
+if __name__ == "__main__":
+    main()
