@@ -20,11 +20,11 @@ import torch
 
 from labkit import RunConfig, RunDir, head_offsets, live, plots, race
 from labkit.config import OPTIMIZERS
-from labkit.data import datasets, scenarios
-from labkit.losses import losses
-from labkit.methods import methods
-from labkit.models import backbones
-from labkit.presets import preset_followed, presets
+from labkit.data import DATASETS, SCENARIOS
+from labkit.losses import LOSSES
+from labkit.methods import METHODS
+from labkit.models import BACKBONES
+from labkit.presets import PRESETS, preset_followed
 from labkit.published import beside_run, published_for
 from labkit.recipes import fill_unset, training_defaults
 from labkit.registry import ConfigError
@@ -38,7 +38,8 @@ RUNS_DIR = Path(os.environ.get("LABKIT_RUNS_DIR", "data/runs"))
 DATA_ROOT = os.environ.get("LABKIT_DATA_ROOT", "data")
 DEFAULT = RunConfig()
 REFRESH_S = 0.3  # how often a live run's charts are redrawn
-SCENARIOS = {"class-il": "class-incremental", "task-il": "task-incremental", "data-il": "domain (data) incremental"}
+SCENARIO_LABELS = {"class-il": "class-incremental", "task-il": "task-incremental",
+                   "data-il": "domain (data) incremental"}
 KIND_LABELS = {"tag": "task-agnostic (task unknown at test)", "taw": "task-aware (task given at test)"}
 
 st.set_page_config(page_title="labkit: watch a network forget", layout="wide")
@@ -64,7 +65,7 @@ def number_step(default: int | float) -> int | float:
 def method_param_inputs(method: str) -> dict:
     """One input per hyper-parameter the method declares (Method.params)."""
     values = {}
-    params = methods.get(method).params
+    params = METHODS.get(method).params
     if params:
         st.sidebar.markdown(f"**{method} hyper-parameters**")
     for name, p in params.items():
@@ -92,7 +93,7 @@ def training_inputs(base: RunConfig, method: str, loss: str, backbone: str, tag:
     backbone's and the loss's (mse: Adam 1e-2). The widgets are keyed by where they start from, so
     a choice that needs another optimiser starts from it."""
     start = fill_unset(base, training_defaults(method, loss, backbone)).to_dict()
-    own = not tag and start == {**DEFAULT.to_dict(), **methods.get(method).recipe}  # the method's recipe alone
+    own = not tag and start == {**DEFAULT.to_dict(), **METHODS.get(method).recipe}  # the method's recipe alone
     suffix = method if own else f"{method}:{loss}:{backbone}{tag}"
     sb = st.sidebar
     optimizer = sb.selectbox("Optimiser", OPTIMIZERS, key=f"optimizer:{suffix}",
@@ -119,12 +120,12 @@ def choose_config() -> tuple[RunConfig, str | None]:
     split, learning-rate schedule, ...) come with it."""
     sb = st.sidebar
     sb.header("Experiment")
-    preset = sb.selectbox("Start from a preset", [NO_PRESET] + presets.names(), key="preset",
-                          help="; ".join(f"{n}: {presets.doc(n)}" for n in presets.names()))
-    base = DEFAULT if preset == NO_PRESET else presets.get(preset)
+    preset = sb.selectbox("Start from a preset", [NO_PRESET] + PRESETS.names(), key="preset",
+                          help="; ".join(f"{n}: {PRESETS.doc(n)}" for n in PRESETS.names()))
+    base = DEFAULT if preset == NO_PRESET else PRESETS.get(preset)
     tag = "" if preset == NO_PRESET else f"@{preset}"  # widgets start again from a newly chosen preset
     if tag:
-        sb.caption(presets.doc(preset))
+        sb.caption(PRESETS.doc(preset))
     found = live.available_datasets(DATA_ROOT)
     offered = [name for name, why in found.items() if why is None]
     dataset = pick(sb, "Dataset", offered, base.dataset, f"dataset{tag}",
@@ -132,30 +133,30 @@ def choose_config() -> tuple[RunConfig, str | None]:
     if tag and base.dataset not in offered:
         sb.warning(f"The preset's dataset {base.dataset} is not available here: {found.get(base.dataset)}.")
     if dataset:
-        sb.caption(datasets.doc(dataset))
+        sb.caption(DATASETS.doc(dataset))
     missing = {name: why for name, why in found.items() if why}
     if missing:
         with sb.expander(f"Not offered: {', '.join(missing)}"):
             for name, why in missing.items():
                 st.caption(f"**{name}**: {why}. `python -m labkit run --dataset {name}` downloads it "
                            "when torchvision and a network are available.")
-    scenario = pick(sb, "Scenario", scenarios.names(), base.scenario, f"scenario{tag}",
-                    format_func=lambda s: SCENARIOS.get(s, s),
-                    help="; ".join(f"{s}: {scenarios.doc(s)}" for s in scenarios.names()))
+    scenario = pick(sb, "Scenario", SCENARIOS.names(), base.scenario, f"scenario{tag}",
+                    format_func=lambda s: SCENARIO_LABELS.get(s, s),
+                    help="; ".join(f"{s}: {SCENARIOS.doc(s)}" for s in SCENARIOS.names()))
     tasks = sb.number_input("Number of tasks", value=base.tasks, step=1, key=f"tasks{tag}",
                             help="class- and task-IL: at most one task per class")
-    names = methods.names()
+    names = METHODS.names()
     method = pick(sb, "Method", names, base.method, f"method{tag}",
-                  help="; ".join(f"{m}: {methods.doc(m)}" for m in names))
-    backbone_grid = {b: methods.get(method).backbone_problem(b) for b in backbones.names()}
+                  help="; ".join(f"{m}: {METHODS.doc(m)}" for m in names))
+    backbone_grid = {b: METHODS.get(method).backbone_problem(b) for b in BACKBONES.names()}
     backbone = pick(sb, "Backbone", [b for b, why in backbone_grid.items() if why is None], base.backbone,
-                    f"backbone{tag}", help="; ".join(f"{b}: {backbones.doc(b)}" for b in backbones.names()))
+                    f"backbone{tag}", help="; ".join(f"{b}: {BACKBONES.doc(b)}" for b in BACKBONES.names()))
     for why in sorted({why for why in backbone_grid.values() if why}):
         refused_backbones = [b for b, w in backbone_grid.items() if w == why]
         sb.caption(f"Backbones not offered with {method}: {', '.join(refused_backbones)} ({why}).")
     grid = live.method_choices()[method]
     usable = [loss for loss, why in grid.items() if why is None]
-    loss = pick(sb, "Loss", usable, base.loss, f"loss:{method}{tag}", format_func=lambda n: f"{n}: {losses.doc(n)}")
+    loss = pick(sb, "Loss", usable, base.loss, f"loss:{method}{tag}", format_func=lambda n: f"{n}: {LOSSES.doc(n)}")
     refused: dict[str, list[str]] = {}
     for name, why in grid.items():
         if why:
@@ -190,7 +191,7 @@ def config_flags(config: RunConfig, leave_out: tuple[str, ...] = ()) -> str:
     whenever it names one), and the method and loss always; method parameters changed from their
     defaults."""
     preset = st.session_state.get("preset_base")
-    start = presets.get(preset) if preset else DEFAULT
+    start = PRESETS.get(preset) if preset else DEFAULT
     recipe = training_defaults(config.method, config.loss, config.backbone)
     filled = fill_unset(start, recipe)
     shown = [f.name for f in dataclasses.fields(RunConfig) if f.name not in ("method_params", "data_root")
@@ -199,7 +200,7 @@ def config_flags(config: RunConfig, leave_out: tuple[str, ...] = ()) -> str:
                   or f.name in recipe)]
     parts = ([f"--preset {preset}"] if preset else []) + [f"--{f.replace('_', '-')} {getattr(config, f)}" for f in shown]
     if "method_params" not in leave_out:
-        params = methods.get(config.method).params
+        params = METHODS.get(config.method).params
         parts += [f"--param {k}={v}" for k, v in config.method_params.items()
                   if k in params and v != params[k].default]
     return " ".join(parts)
@@ -258,7 +259,7 @@ def follow(run_id: str, kind: str | None, live_mode: bool) -> None:
 
 def draw_run(state: live.RunState, kind: str) -> None:
     c = state.config
-    st.subheader(f"{c['method']} + {c['loss']} on {c['dataset']}, {SCENARIOS.get(c['scenario'], c['scenario'])}, "
+    st.subheader(f"{c['method']} + {c['loss']} on {c['dataset']}, {SCENARIO_LABELS.get(c['scenario'], c['scenario'])}, "
                  f"{c['tasks']} tasks")
     st.progress(state.progress, text=state.progress_text())
     where = f"on {state.device}" if state.device else "device not chosen yet"
@@ -417,20 +418,20 @@ def run_tab(config: RunConfig, problem: str | None) -> None:
 def race_runners(config: RunConfig) -> tuple[dict[str, RunConfig], str, str | None]:
     """The race's widgets -> label -> config, its command line, and why it cannot start (None: it can)."""
     cols = st.columns([1, 3])
-    scenario = cols[0].selectbox("Scenario", scenarios.names(), index=scenarios.names().index("task-il"),
-                                 key="race_scenario", format_func=lambda s: SCENARIOS.get(s, s),
+    scenario = cols[0].selectbox("Scenario", SCENARIOS.names(), index=SCENARIOS.names().index("task-il"),
+                                 key="race_scenario", format_func=lambda s: SCENARIO_LABELS.get(s, s),
                                  help="task-IL: one head per task, so the heads' offsets can be compared")
     by = cols[0].radio("Race", ["methods", "losses"], horizontal=True, key="race_by",
                        help=f"methods: each with the sidebar's loss; losses: the sidebar's method ({config.method}) "
                             "with each loss")
     base = config.replace(scenario=scenario)
     if by == "methods":
-        chosen = cols[1].multiselect("Methods (two or three)", methods.names(), default=list(race.DEFAULT_METHODS),
+        chosen = cols[1].multiselect("Methods (two or three)", METHODS.names(), default=list(race.DEFAULT_METHODS),
                                      max_selections=race.MAX_RUNNERS, key="race_methods")
         choices = live.method_choices()
-        shared = [n for n in losses.names() if all(choices[m].get(n) is None for m in chosen)] or ["ce"]
+        shared = [n for n in LOSSES.names() if all(choices[m].get(n) is None for m in chosen)] or ["ce"]
         loss = pick(cols[1], "Loss (the same for every runner)", shared, "ce", "race_loss",
-                    format_func=lambda n: f"{n}: {losses.doc(n)}")
+                    format_func=lambda n: f"{n}: {LOSSES.doc(n)}")
         base = base.replace(loss=loss)
         grid, kwargs = ("method", chosen), {"methods": chosen}
     else:

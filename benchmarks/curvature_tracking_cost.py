@@ -17,7 +17,7 @@ import torch
 
 from labkit import RunConfig, run
 from labkit.data.datasets import missing_files
-from labkit.presets import presets
+from labkit.presets import PRESETS
 
 
 def report(name: str, config: RunConfig) -> None:
@@ -48,7 +48,7 @@ def main() -> None:
     if problem:
         print(f"\nFashion-MNIST skipped: {problem}")
     else:
-        report("rethinking-fashion", presets.get("rethinking-fashion").replace(epochs=2, **common))
+        report("rethinking-fashion", PRESETS.get("rethinking-fashion").replace(epochs=2, **common))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import torch
 from labkit.curvature import kfac_factors
 from labkit.losses import mse_onehot
 from labkit.models import IncrementalNet, build_model
-from labkit.models.linearize import fold_batchnorm, linearize
+from labkit.models.taylor import fold_batchnorm, linearize
 
 BACKBONES = ("mlp-leaky", "cnn-leaky", "resnet18-leaky")
 INPUT_SHAPE = (3, 32, 32)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from labkit.config import RunConfig
-from labkit.presets import presets
+from labkit.presets import PRESETS
 from labkit.sweep import effects
 from labkit.sweep.execute import run_sweep, start_ray
 from labkit.sweep.grid import grid_cells
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--overhead-cells", type=int, default=8)
     parser.add_argument("--paired-seeds", type=int, default=0, help="also run LwF and LwF-BSR over this many seeds")
     args = parser.parse_args()
-    base = presets.get("rethinking-fashion").replace(device="cpu")
+    base = PRESETS.get("rethinking-fashion").replace(device="cpu")
     if args.epochs:
         base = base.replace(epochs=args.epochs)
     seeds = [int(s) for s in args.seeds.split(",")]

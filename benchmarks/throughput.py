@@ -51,8 +51,8 @@ from labkit.config import RunConfig
 from labkit.curvature import kfac_factors
 from labkit.data.loaders import batches
 from labkit.data.types import Scenario, Task
-from labkit.losses import losses
-from labkit.methods import Method, TaskContext, methods
+from labkit.losses import LOSSES
+from labkit.methods import METHODS, Method, TaskContext
 from labkit.models import IncrementalNet, build_model, fold_batchnorm
 from labkit.runner import build_run_model, grow_heads, pick_device, train_task
 from linearized_step import INPUT_SHAPE, network, timed, training_step
@@ -64,7 +64,7 @@ try:
 except ImportError:  # torchvision has only CUDA builds; a CPU torch may have none beside it
     torchvision = T = None
 
-BACKBONES = ("resnet32", "resnet18")
+TIMED_BACKBONES = ("resnet32", "resnet18")
 CLASSES = 100
 # FACIL's CIFAR-100 normalisation
 MEAN = (0.5071, 0.4866, 0.4409)
@@ -75,7 +75,7 @@ REPO = Path(__file__).resolve().parents[1]
 # tiny, so the whole script takes about a minute on a 2-core machine
 DEFAULTS = {"cuda": dict(images=50_000, batch=128, workers=4, kfac_images=5000, repeats=5),
             "cpu": dict(images=48, batch=16, workers=0, kfac_images=4, repeats=3)}
-METHODS = ("finetune", "lwf")
+TIMED_METHODS = ("finetune", "lwf")
 PATHS = {"labkit finetune": "labkit finetune", "labkit lwf": "labkit lwf (task 1)",
          "reference finetune": "reference finetune", "reference lwf": "reference lwf (task 1)"}
 KD_LAMBDA, KD_T = 1.0, 2.0  # LwF's defaults, labkit's and FACIL's
@@ -134,10 +134,10 @@ def labkit_config(backbone: str, method: str, batch: int, device: torch.device, 
 def labkit_task(config: RunConfig, scenario: Scenario, device: torch.device) -> tuple[Method, TaskContext]:
     """The runner's steps up to training the timed task: finetune at task 0; LwF at task 1, its
     teacher the model after task 0 (left untrained: the cost per batch is the same)."""
-    method = methods.get(config.method)(**config.method_params)
+    method = METHODS.get(config.method)(**config.method_params)
     model = build_run_model(config, scenario, method, None).to(device)
     for t in range(2 if config.method == "lwf" else 1):
-        ctx = TaskContext(model, scenario, t, losses.get(config.loss), device, sync_free=device.type == "cuda")
+        ctx = TaskContext(model, scenario, t, LOSSES.get(config.loss), device, sync_free=device.type == "cuda")
         method.before_task(ctx)
         grow_heads(model, scenario, t)
         method.heads_grown(ctx)
@@ -343,10 +343,10 @@ def throughput_table(rows: list[Throughput]) -> list[str]:
 
 def ratio_table(rows: list[Throughput]) -> list[str]:
     lines = ["| backbone | finetune: labkit / reference | lwf: labkit / reference |", "|---|---:|---:|"]
-    for backbone in BACKBONES:
+    for backbone in TIMED_BACKBONES:
         rate = {r.path: r.rate for r in rows if r.backbone == backbone}
         lines.append(f"| {backbone} | " + " | ".join(f"{rate[f'labkit {m}'] / rate[f'reference {m}']:.2f}x"
-                                                      for m in METHODS) + " |")
+                                                      for m in TIMED_METHODS) + " |")
     return lines
 
 
@@ -441,15 +441,15 @@ def main() -> None:
     rates = {"labkit path (bf16)" if device.type == "cuda" else "labkit path (fp32)": labkit_rate,
              "reference (fp32)": reference_rate}
     rows, flops = [], {}
-    for backbone in BACKBONES:
-        for method in METHODS:
+    for backbone in TIMED_BACKBONES:
+        for method in TIMED_METHODS:
             config = labkit_config(backbone, method, args.batch, device, args.compile)
             chosen, ctx = labkit_task(config, scenario, device)
             flops[backbone, method] = training_flops_per_image(backbone, method)
             rows.append(Throughput(backbone, f"labkit {method}", labkit_images_per_epoch(config, chosen, ctx),
                                    labkit_epoch_seconds(config, chosen, ctx, args.warmup),
                                    floor_images_per_second(labkit_rate, flops[backbone, method])))
-        for method in METHODS:
+        for method in TIMED_METHODS:
             seconds, seen = reference_throughput(backbone, method, images, labels, args, device)
             rows.append(Throughput(backbone, f"reference {method}", seen, seconds,
                                    floor_images_per_second(reference_rate, flops[backbone, method])))

@@ -3,16 +3,27 @@
     from labkit import RunConfig, run
     result = run(RunConfig(dataset="digits", scenario="class-il", tasks=5, method="lwf"))
     result.summary("tag")
+
+The names a RunConfig may use live in registries, module-level constants named in capitals so
+that none hides a module (labkit.losses is the module, LOSSES its registry): DATASETS,
+SCENARIOS, BACKBONES, METHODS, LOSSES, PRESETS and COMPARISONS, each with .names(), .get(name),
+.doc(name) and `name in registry`.
+
+    from labkit import METHODS
+    METHODS.names()          # ['er', 'der', 'derpp', 'dlcft', ...]
+    METHODS.doc("lwf")
 """
+from labkit.comparisons import COMPARISONS
 from labkit.config import RunConfig
-from labkit.data import datasets, scenarios
-from labkit.losses import losses
-from labkit.methods import methods
-from labkit.models import backbones
+from labkit.data import DATASETS, SCENARIOS
+from labkit.losses import LOSSES
+from labkit.methods import METHODS
+from labkit.models import BACKBONES
+from labkit.presets import PRESETS
 from labkit.registry import ConfigError
 from labkit.result import RunResult
 from labkit.runner import run
 from labkit.store import RunDir, list_runs
 
-__all__ = ["ConfigError", "RunConfig", "RunDir", "RunResult", "backbones", "datasets", "list_runs",
-           "losses", "methods", "run", "scenarios"]
+__all__ = ["BACKBONES", "COMPARISONS", "ConfigError", "DATASETS", "LOSSES", "METHODS", "PRESETS", "RunConfig",
+           "RunDir", "RunResult", "SCENARIOS", "list_runs", "run"]

@@ -10,12 +10,12 @@ from pathlib import Path
 from labkit import comparisons, pretrain, report, sweep
 from labkit.cli_config import add_config_args, config_from, given_fields
 from labkit.config import RunConfig
-from labkit.data import datasets, scenarios
-from labkit.losses import losses
-from labkit.methods import methods
-from labkit.models import backbones
+from labkit.data import DATASETS, SCENARIOS
+from labkit.losses import LOSSES
+from labkit.methods import METHODS
+from labkit.models import BACKBONES
 from labkit.progress import ProgressBar
-from labkit.presets import presets
+from labkit.presets import PRESETS
 from labkit.registry import ConfigError
 from labkit.result import RunResult
 from labkit.runner import natural_kind, pick_device, run
@@ -90,18 +90,18 @@ def diverged_code(results: dict[str, list[RunResult]]) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    for title, registry in (("datasets", datasets), ("scenarios", scenarios), ("backbones", backbones),
-                            ("losses", losses), ("presets", presets), ("comparisons", comparisons.comparisons)):
+    for title, registry in (("datasets", DATASETS), ("scenarios", SCENARIOS), ("backbones", BACKBONES),
+                            ("losses", LOSSES), ("presets", PRESETS), ("comparisons", comparisons.COMPARISONS)):
         print(f"{title}:")
         for name in registry:
             print(f"  {name:<14} {registry.doc(name)}")
     print("methods:")
-    for name in methods:
-        cls = methods.get(name)
+    for name in METHODS:
+        cls = METHODS.get(name)
         knobs = ", ".join(f"{k}={p.default}" for k, p in cls.params.items())
-        usable = [loss for loss in losses if cls.loss_problem(loss) is None]
-        uses = f" [losses: {', '.join(usable)}]" if len(usable) < len(losses.names()) else ""
-        print(f"  {name:<14} {methods.doc(name)}{uses}" + (f"\n  {'':<14} params: {knobs}" if knobs else ""))
+        usable = [loss for loss in LOSSES if cls.loss_problem(loss) is None]
+        uses = f" [losses: {', '.join(usable)}]" if len(usable) < len(LOSSES.names()) else ""
+        print(f"  {name:<14} {METHODS.doc(name)}{uses}" + (f"\n  {'':<14} params: {knobs}" if knobs else ""))
 
 
 def cmd_runs(args: argparse.Namespace) -> None:

@@ -14,7 +14,7 @@ import torch
 from labkit.config import RunConfig
 from labkit.data import Scenario
 from labkit.events import Event, TaskEvaluated
-from labkit.methods import methods
+from labkit.methods import METHODS
 from labkit.models import IncrementalNet
 from labkit.result import RunResult
 from labkit.runner import build_run_model, grow_heads, run
@@ -41,7 +41,7 @@ def model_from_checkpoint(config: RunConfig, scenario: Scenario, checkpoint: dic
     whose method keeps the built model's shape (not DLCFT's linearised one)."""
     with torch.random.fork_rng(devices=[]):  # building a model seeds torch: leave the caller's stream alone
         model = build_run_model(config.replace(compile=False), scenario,
-                                methods.get(config.method)(**config.method_params), None)
+                                METHODS.get(config.method)(**config.method_params), None)
     for u in range(checkpoint["task"] + 1):
         grow_heads(model, scenario, u)
     model.load_state_dict(checkpoint["model"])

@@ -8,7 +8,7 @@ import dataclasses
 
 from labkit import recipes
 from labkit.config import RunConfig
-from labkit.presets import presets
+from labkit.presets import PRESETS
 from labkit.registry import ConfigError, parse_bool
 
 CONFIG_FIELDS = [f for f in dataclasses.fields(RunConfig) if f.name != "method_params"]
@@ -16,7 +16,7 @@ CONFIG_FIELDS = [f for f in dataclasses.fields(RunConfig) if f.name != "method_p
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
     """--preset, one option per RunConfig field, and --param KEY=VALUE for method parameters."""
-    parser.add_argument("--preset", help=f"start from a named config: {', '.join(presets)}")
+    parser.add_argument("--preset", help=f"start from a named config: {', '.join(PRESETS)}")
     for f in CONFIG_FIELDS:
         kind = parse_bool if isinstance(f.default, bool) else type(f.default)
         parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None,
@@ -34,7 +34,7 @@ def config_from(args: argparse.Namespace) -> RunConfig:
     training defaults of the chosen method, loss and backbone (labkit.recipes: e.g. Adam for mse);
     then every field given on the command line, each on its own."""
     given = given_fields(args)
-    base = presets.get(args.preset) if args.preset else RunConfig()
+    base = PRESETS.get(args.preset) if args.preset else RunConfig()
     chosen = base.replace(**given)
     defaults = recipes.training_defaults(chosen.method, chosen.loss, chosen.backbone)
     config = recipes.fill_unset(base, defaults).replace(**given)

@@ -11,9 +11,9 @@ import statistics
 from dataclasses import dataclass, field
 
 from labkit.config import RunConfig
-from labkit.data import datasets
+from labkit.data import DATASETS
 from labkit.metrics import chance_levels
-from labkit.presets import presets
+from labkit.presets import PRESETS
 from labkit.registry import Registry
 from labkit.result import RunResult
 from labkit.runner import natural_kind
@@ -32,7 +32,7 @@ class Comparison:
         return {label: self.base.replace(**{**row, **changes}) for label, row in self.rows.items()}
 
 
-comparisons: Registry[Comparison] = Registry("comparison")
+COMPARISONS: Registry[Comparison] = Registry("comparison")
 
 NONLINEAR_QUICK = dict(loss="ce", optimizer="sgd", lr=0.01, momentum=0.9)
 LINEAR_QUICK = dict(loss="mse", optimizer="adam", lr=1e-3)
@@ -60,15 +60,15 @@ for scenario, methods in SCENARIO_METHODS.items():
     for preset, label, recipes in ((f"dlcft-fashion-{scenario}", "CPU, quick", (NONLINEAR_QUICK, LINEAR_QUICK)),
                                    (f"dlcft-digits-{scenario}", "CPU, seconds", (NONLINEAR_QUICK, LINEAR_QUICK)),
                                    (f"dlcft-cifar100-{scenario}", "GPU, the paper's protocol", (NONLINEAR_PAPER, LINEAR_PAPER))):
-        comparisons.register(preset, f"DLCFT's {scenario} comparison ({label}): {', '.join(methods)}")(
-            Comparison(presets.get(preset), dlcft_rows(methods, *recipes)))
+        COMPARISONS.register(preset, f"DLCFT's {scenario} comparison ({label}): {', '.join(methods)}")(
+            Comparison(PRESETS.get(preset), dlcft_rows(methods, *recipes)))
 
 
 def chance_after_each_task(config: RunConfig, kind: str | None = None) -> list[float]:
     """Chance level (a uniform guess, fraction) of the average accuracy A_t after each task t of
     a run of `config`, in `kind` (default: the scenario's own): task-aware, the mean of 1/|classes
     of task u| over u <= t; task-agnostic, 1/(classes seen up to t) (labkit.metrics.chance_levels)."""
-    taw, tag = chance_levels(datasets.get(config.dataset).num_classes, config.tasks, config.scenario)
+    taw, tag = chance_levels(DATASETS.get(config.dataset).num_classes, config.tasks, config.scenario)
     if (kind or natural_kind(config.scenario)) == "taw":
         return [statistics.fmean(taw[: t + 1]) for t in range(config.tasks)]
     return tag

@@ -10,10 +10,10 @@ from typing import Any
 
 import torch
 
-from labkit.data import check_tasks, datasets, scenarios
-from labkit.losses import losses
-from labkit.methods import methods
-from labkit.models import backbones
+from labkit.data import DATASETS, SCENARIOS, check_tasks
+from labkit.losses import LOSSES
+from labkit.methods import METHODS
+from labkit.models import BACKBONES
 from labkit.registry import ConfigError, check_number
 
 OPTIMIZERS = ("sgd", "adam")
@@ -89,8 +89,8 @@ class RunConfig:
         non-empty path, pretrained "" / "auto" / "auto:<dataset>" / an existing checkpoint file,
         method_params a dict of the method's own parameters, each within its range. Loads nothing.
         """
-        for name, registry in (("dataset", datasets), ("scenario", scenarios), ("backbone", backbones),
-                               ("method", methods), ("loss", losses)):
+        for name, registry in (("dataset", DATASETS), ("scenario", SCENARIOS), ("backbone", BACKBONES),
+                               ("method", METHODS), ("loss", LOSSES)):
             registry.get(getattr(self, name))
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("device", self.device, DEVICES)
@@ -109,8 +109,8 @@ class RunConfig:
         _pretrained(self.pretrained)
         if not isinstance(self.method_params, dict) or not all(isinstance(k, str) for k in self.method_params):
             raise ConfigError("method_params", self.method_params, "a dict of parameter name (str) -> value")
-        check_tasks(self.scenario, self.tasks, datasets.get(self.dataset).num_classes)
-        method = methods.get(self.method)
+        check_tasks(self.scenario, self.tasks, DATASETS.get(self.dataset).num_classes)
+        method = METHODS.get(self.method)
         for name, problem in (("loss", method.loss_problem(self.loss)),
                               ("backbone", method.backbone_problem(self.backbone))):
             if problem:
@@ -149,11 +149,11 @@ def _path(name: str, value: Any) -> None:
 
 def _pretrained(value: Any) -> None:
     """"" (random initialisation), "auto", "auto:<dataset>" or the path of an existing file."""
-    valid = (f"'' (none), 'auto', 'auto:<dataset>' with a dataset of: {', '.join(datasets)}, "
+    valid = (f"'' (none), 'auto', 'auto:<dataset>' with a dataset of: {', '.join(DATASETS)}, "
              "or a checkpoint file made by `python -m labkit pretrain`")
     if not isinstance(value, str) or "\0" in value:
         raise ConfigError("pretrained", value, valid)
-    if value.startswith("auto:") and value[5:] not in datasets:
+    if value.startswith("auto:") and value[5:] not in DATASETS:
         raise ConfigError("pretrained", value, valid)
     if value not in ("", "auto") and not value.startswith("auto:") and not os.path.isfile(value):
         raise ConfigError("pretrained", value, f"no such file; {valid}")

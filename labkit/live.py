@@ -28,9 +28,9 @@ import plotly.graph_objects as go
 
 from labkit import app_server, plots
 from labkit.config import RunConfig
-from labkit.data.datasets import datasets, missing_files
-from labkit.losses import losses
-from labkit.methods import methods
+from labkit.data.datasets import DATASETS, missing_files
+from labkit.losses import LOSSES
+from labkit.methods import METHODS
 from labkit.registry import ConfigError
 from labkit.result import RunResult
 from labkit.runner import natural_kind
@@ -64,13 +64,13 @@ def warm_up(server: subprocess.Popen | None = None) -> subprocess.Popen:
 def available_datasets(data_root: str | Path = "data") -> dict[str, str | None]:
     """Every registered dataset -> None when its files are found (or it needs none), else why
     not. Looks for files only: nothing is loaded or downloaded."""
-    return {name: missing_files(name, data_root) for name in datasets}
+    return {name: missing_files(name, data_root) for name in DATASETS}
 
 
 def method_choices() -> dict[str, dict[str, str | None]]:
     """method -> loss -> None when the method can train with that loss, else the reason it
     cannot (Method.loss_problem): the method x loss grid the app offers."""
-    return {m: {loss: methods.get(m).loss_problem(loss) for loss in losses} for m in methods}
+    return {m: {loss: METHODS.get(m).loss_problem(loss) for loss in LOSSES} for m in METHODS}
 
 
 # ---------------------------------------------------------------- starting and stopping

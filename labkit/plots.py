@@ -156,7 +156,7 @@ def curvature_figure(runs: RunResult | dict[str, RunResult]) -> go.Figure:
         fig.update_yaxes(type="log", title_text=label, row=1, col=col)
         fig.update_xaxes(title_text="tasks learned", dtick=1, row=1, col=col)
     likelihoods = sorted({r.curvature[-1].get("likelihood") for r in named.values() if r.curvature} - {None})
-    fig.update_layout(title="Curvature left after each task, on the training images seen so far"
+    fig.update_layout(title="Curvature left after each task: largest eigenvalue and diagonal total"
                             + (f" ({', '.join(likelihoods)} likelihood)" if likelihoods else ""),
                       showlegend=len(named) > 1 or "" not in named)
     return fig

@@ -26,11 +26,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from labkit.data import datasets, load_dataset
+from labkit.data import DATASETS, load_dataset
 from labkit.data.augment import random_crop_flip
 from labkit.data.loaders import batches
 from labkit.data.types import ArrayDataset
-from labkit.models import backbones
+from labkit.models import BACKBONES
 from labkit.outcome import Diverged, divergence
 from labkit.registry import ConfigError, check_number
 
@@ -56,8 +56,8 @@ class PretrainSpec:
         """Raise ConfigError (field, value, what is valid) on the first bad field, before any work:
         a bad number would otherwise fail deep in training (batch size 0) or train a NaN backbone
         (lr nan) that the cache then hands to every later run; else return self."""
-        datasets.get(self.source)
-        backbones.get(self.backbone)
+        DATASETS.get(self.source)
+        BACKBONES.get(self.backbone)
         check_number("holdout", self.holdout, ge=0, lt=1)  # 0: all training images
         for name in ("epochs", "batch_size"):
             check_number(name, getattr(self, name), integer=True, ge=1)
@@ -103,7 +103,7 @@ def train_backbone(spec: PretrainSpec, x: torch.Tensor, y: torch.Tensor, num_cla
     loss is not finite or has exploded, so a blown-up backbone is never returned. Hits and the
     loss are summed on the device and read once per epoch, with the first batch's loss."""
     torch.manual_seed(SPLIT_SEED)
-    backbone = backbones.get(spec.backbone)(tuple(x.shape[1:])).to(device)
+    backbone = BACKBONES.get(spec.backbone)(tuple(x.shape[1:])).to(device)
     net = nn.Sequential(backbone, nn.Linear(backbone.out_dim, num_classes)).to(device)
     optimizer = torch.optim.SGD(net.parameters(), lr=spec.lr, momentum=0.9, weight_decay=spec.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, spec.epochs)
@@ -156,7 +156,7 @@ def pretrain(spec: PretrainSpec, data_root: str | Path = "data", device: torch.d
         raise ConfigError("data_root", str(data_root), "a folder (checkpoints are cached under data_root/checkpoints)")
     path = root / "checkpoints" / spec.file_name()
     if path.exists():
-        problem = checkpoint_problem(path, spec.backbone, datasets.get(spec.source).input_shape)
+        problem = checkpoint_problem(path, spec.backbone, DATASETS.get(spec.source).input_shape)
         if problem is None:
             return path
         log(f"pretrain: the cached checkpoint {path} is damaged ({problem}); training it again")
@@ -228,8 +228,8 @@ def _contents_problem(checkpoint: Any, backbone: str | None,
     name = checkpoint["backbone"]
     if backbone is not None and name != backbone:
         return f"a checkpoint of backbone {backbone!r} is needed; this one holds {name!r}"
-    if name not in backbones:
-        return f"its backbone {name!r} is not one of {', '.join(backbones)}"
+    if name not in BACKBONES:
+        return f"its backbone {name!r} is not one of {', '.join(BACKBONES)}"
     shape = checkpoint["input_shape"]
     if not (isinstance(shape, (list, tuple)) and len(shape) == 3 and all(isinstance(d, int) and d > 0 for d in shape)):
         return f"its input_shape {shape!r} is not (C, H, W)"
@@ -239,7 +239,7 @@ def _contents_problem(checkpoint: Any, backbone: str | None,
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         return "its state_dict is not a dict of tensors"
     with torch.device("meta"):  # shapes only: no memory, and the global random stream is untouched
-        expected = {k: tuple(v.shape) for k, v in backbones.get(name)(tuple(shape)).state_dict().items()}
+        expected = {k: tuple(v.shape) for k, v in BACKBONES.get(name)(tuple(shape)).state_dict().items()}
     if set(state) != set(expected):
         lacking, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
         return (f"its state_dict does not fit backbone {name!r}: missing {', '.join(lacking) or 'nothing'}; "
@@ -284,4 +284,4 @@ def resolve(pretrained: str, dataset: str, backbone: str, data_root: str | Path,
         return None
     spec = spec_for(pretrained, dataset, backbone)
     path = pretrain(spec, data_root, device, log) if spec else Path(pretrained)
-    return load_checkpoint(path, backbone, datasets.get(dataset).input_shape)
+    return load_checkpoint(path, backbone, DATASETS.get(dataset).input_shape)

@@ -21,7 +21,7 @@ import dataclasses
 from typing import Any
 
 from labkit.config import RunConfig
-from labkit.methods import methods
+from labkit.methods import METHODS
 
 OPTIMISER_FIELDS = ("optimizer", "lr", "momentum")
 
@@ -69,7 +69,7 @@ def training_defaults(method: str, loss: str, backbone: str) -> dict[str, Any]:
     has not set them: the method's recipe over the backbone's over the loss's; with all three
     optimiser fields whenever one of them names any. Empty: RunConfig's defaults are right."""
     chosen: dict[str, Any] = {}
-    for recipe in (LOSS_RECIPES.get(loss, {}), BACKBONE_RECIPES.get(backbone, {}), methods.get(method).recipe):
+    for recipe in (LOSS_RECIPES.get(loss, {}), BACKBONE_RECIPES.get(backbone, {}), METHODS.get(method).recipe):
         if any(name in recipe for name in OPTIMISER_FIELDS):
             plain = RunConfig()
             chosen |= {name: getattr(plain, name) for name in OPTIMISER_FIELDS}

@@ -70,10 +70,10 @@ def describe_number(integer: bool, **bounds: float | None) -> str:
 class Registry(Generic[T]):
     """A named collection of entries with a short description each.
 
-    >>> losses = Registry("loss")
-    >>> @losses.register("ce", "softmax cross-entropy")
+    >>> LOSSES = Registry("loss")
+    >>> @LOSSES.register("ce", "softmax cross-entropy")
     ... def ce(): ...
-    >>> losses.names()
+    >>> LOSSES.names()
     ['ce']
     """
 

@@ -20,8 +20,8 @@ from labkit.data import Scenario, load_dataset, make_scenario
 from labkit.data.augment import random_crop_flip
 from labkit.data.loaders import batches
 from labkit.events import EpochEnded, Event, RunDiverged, RunFailed, RunFinished, RunStarted, TaskEvaluated
-from labkit.losses import ClassificationLoss, losses
-from labkit.methods import Method, TaskContext, methods
+from labkit.losses import LOSSES, ClassificationLoss
+from labkit.methods import METHODS, Method, TaskContext
 from labkit.models import IncrementalNet, build_model
 from labkit.outcome import Diverged, divergence
 from labkit.probe import knn_probe
@@ -277,7 +277,7 @@ def _run(config: RunConfig, on_event: Callable[[Event], None] | None, run_dir: R
         dataset = pretrain.without_pretraining_images(dataset, checkpoint)
     scenario = scenario_on(make_scenario(dataset, config.scenario, config.tasks, config.seed,
                                          config.val_fraction), device)
-    method = methods.get(config.method)(**config.method_params)
+    method = METHODS.get(config.method)(**config.method_params)
     model = build_run_model(config, scenario, method, checkpoint).to(device)
     run_id = run_dir.run_id if run_dir else None
 
@@ -296,7 +296,7 @@ def _run(config: RunConfig, on_event: Callable[[Event], None] | None, run_dir: R
         for t in range(result.tasks_done, config.tasks):
             started = time.perf_counter()
             seed_task(config.seed, t)
-            ctx = TaskContext(model, scenario, t, losses.get(config.loss), device, sync_free=device.type == "cuda")
+            ctx = TaskContext(model, scenario, t, LOSSES.get(config.loss), device, sync_free=device.type == "cuda")
             method.before_task(ctx)
             grow_heads(model, scenario, t)
             method.heads_grown(ctx)

@@ -6,8 +6,8 @@ import torch
 
 from labkit import RunConfig
 from labkit.data import load_dataset, make_scenario
-from labkit.losses import losses
-from labkit.methods import TaskContext, methods
+from labkit.losses import LOSSES
+from labkit.methods import METHODS, TaskContext
 from labkit.runner import build_run_model, evaluate, grow_heads, seed_task, train_task
 
 QUICK = RunConfig(dataset="digits", scenario="class-il", tasks=2, epochs=3, batch_size=32, lr=0.05, device="cpu")
@@ -19,12 +19,12 @@ class Stepper:
     def __init__(self, config: RunConfig):
         self.config = config.validate()
         self.scenario = make_scenario(load_dataset(config.dataset), config.scenario, config.tasks, config.seed)
-        self.method = methods.get(config.method)(**config.method_params)
+        self.method = METHODS.get(config.method)(**config.method_params)
         self.model = build_run_model(config, self.scenario, self.method, None)
         self.t = -1
 
     def context(self, t: int) -> TaskContext:
-        return TaskContext(self.model, self.scenario, t, losses.get(self.config.loss), torch.device("cpu"))
+        return TaskContext(self.model, self.scenario, t, LOSSES.get(self.config.loss), torch.device("cpu"))
 
     def begin(self) -> TaskContext:
         """before_task and head growth of the next task, without training."""

@@ -14,8 +14,8 @@ from streamlit.testing.v1 import AppTest
 from labkit import RunConfig, RunDir, list_runs, live
 from labkit.__main__ import build_parser
 from labkit.cli_config import config_from
-from labkit.methods import methods
-from labkit.presets import presets
+from labkit.methods import METHODS
+from labkit.presets import PRESETS
 from labkit.result import RunResult
 from labkit.sweep.grid import grid_cells, parse_grid
 
@@ -211,7 +211,7 @@ def test_a_stored_sweep_is_shown_with_paired_intervals(runs_dir):
 
 def effective(configs: list[RunConfig]) -> list[RunConfig]:
     """The configs with every method parameter spelled out (the app gives all, a command line the changed)."""
-    return [c.replace(method_params=methods.get(c.method).checked_params(dict(c.method_params))) for c in configs]
+    return [c.replace(method_params=METHODS.get(c.method).checked_params(dict(c.method_params))) for c in configs]
 
 
 def race_command(at: AppTest) -> str:
@@ -286,7 +286,7 @@ def test_a_preset_starts_every_widget_and_the_command_line_makes_the_same_run(ru
     at.sidebar.number_input(key=f"epochs@{preset}").set_value(2).run()
     at.button(key="run").click().run()
     assert not at.exception and not errors(at), errors(at)
-    expected = presets.get(preset).replace(method=method, epochs=2, data_root="data")
+    expected = PRESETS.get(preset).replace(method=method, epochs=2, data_root="data")
     config = started[-1]
     for field in ("val_fraction", "lr_patience", "lr_factor", "freeze_old_heads", "batch_size", "tasks", "backbone"):
         assert getattr(config, field) == getattr(expected, field), field  # what the sidebar has no widget for
@@ -295,7 +295,7 @@ def test_a_preset_starts_every_widget_and_the_command_line_makes_the_same_run(ru
 
 
 def test_a_run_on_a_papers_protocol_shows_the_papers_numbers_beside_its_own(runs_dir):
-    config = presets.get("rethinking-digits").replace(method="lwf-bsr", seed=2)
+    config = PRESETS.get("rethinking-digits").replace(method="lwf-bsr", seed=2)
     run_dir = RunDir.create(config.to_dict(), runs_dir)
     rows = [[0.9], [0.8, 0.9], [0.7, 0.8, 0.9], [0.6, 0.7, 0.8, 0.9], [0.5, 0.6, 0.7, 0.8, 0.9]]
     run_dir.write_result(RunResult(config=config.to_dict(), run_id=run_dir.run_id, acc_taw=rows, acc_tag=rows,

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from labkit.models import IncrementalNet, TaskHeads, backbones, build_model
+from labkit.models import BACKBONES, IncrementalNet, TaskHeads, build_model
 from labkit.models.backbones import LEAKY_SLOPE, BasicBlock
 from labkit.registry import ConfigError
 
@@ -21,20 +21,20 @@ def n_convs(module: nn.Module) -> int:
 
 
 def test_all_backbones_registered():
-    assert set(backbones.names()) == set(OUT_DIMS)
+    assert set(BACKBONES.names()) == set(OUT_DIMS)
 
 
 @pytest.mark.parametrize("name", list(OUT_DIMS))
 @pytest.mark.parametrize("shape", SHAPES)
 def test_feature_shape(name, shape):
-    net = backbones.get(name)(shape)
+    net = BACKBONES.get(name)(shape)
     assert net.out_dim == OUT_DIMS[name]
     features = net(torch.randn(2, *shape))
     assert features.shape == (2, OUT_DIMS[name])
 
 
 def test_resnet32_is_the_cifar_resnet():
-    net = backbones.get("resnet32")((3, 32, 32))
+    net = BACKBONES.get("resnet32")((3, 32, 32))
     # stem conv + 15 blocks x 2 convs = 31; option A shortcuts add no conv
     assert n_convs(net) == 31
     assert sum(isinstance(m, BasicBlock) for m in net.modules()) == 15
@@ -43,7 +43,7 @@ def test_resnet32_is_the_cifar_resnet():
 
 
 def test_resnet18_size():
-    net = backbones.get("resnet18")((3, 32, 32))
+    net = BACKBONES.get("resnet18")((3, 32, 32))
     # 1 stem + 8 blocks x 2 + 3 projection shortcuts
     assert n_convs(net) == 20
     assert n_params(net) + 512 * 10 + 10 == pytest.approx(11.17e6, rel=0.01)
@@ -83,7 +83,7 @@ def test_incremental_net_forward_is_concat_of_heads():
 
 @pytest.mark.parametrize("name", CONV)
 def test_conv_features_then_pool_is_forward(name):
-    net = backbones.get(name)((3, 8, 8)).eval()
+    net = BACKBONES.get(name)((3, 8, 8)).eval()
     x = torch.randn(2, 3, 8, 8)
     feature_map = net.conv_features(x)
     assert feature_map.dim() == 4 and feature_map.shape[1] == net.out_dim
@@ -93,9 +93,9 @@ def test_conv_features_then_pool_is_forward(name):
 @pytest.mark.parametrize("name", list(RELU_OUT_DIMS))
 def test_leaky_backbone_differs_from_relu_only_in_activation(name):
     torch.manual_seed(0)
-    relu_net = backbones.get(name)((3, 8, 8))
+    relu_net = BACKBONES.get(name)((3, 8, 8))
     torch.manual_seed(0)
-    leaky_net = backbones.get(f"{name}-leaky")((3, 8, 8))
+    leaky_net = BACKBONES.get(f"{name}-leaky")((3, 8, 8))
     # the same parameters drawn for the same seed
     relu_state, leaky_state = relu_net.state_dict(), leaky_net.state_dict()
     assert list(relu_state) == list(leaky_state)
@@ -114,6 +114,6 @@ def test_leaky_backbone_differs_from_relu_only_in_activation(name):
 
 
 def test_leaky_relu_slope():
-    act = backbones.get("mlp-leaky")((1, 1, 1)).body[2]
+    act = BACKBONES.get("mlp-leaky")((1, 1, 1)).body[2]
     z = torch.tensor([-2.0, 0.0, 3.0])
     assert torch.equal(act(z), torch.tensor([-2.0 * LEAKY_SLOPE, 0.0, 3.0]))

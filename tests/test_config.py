@@ -1,9 +1,8 @@
 """Bad input: one clear ConfigError naming the field, the value and what is valid, before training."""
-import importlib
-
 import pytest
 
-from labkit import ConfigError, RunConfig, methods, run
+import labkit.data.datasets as datasets_module
+from labkit import METHODS, ConfigError, RunConfig, run
 from labkit.data import DatasetNotFoundError
 from labkit.methods import Param
 
@@ -90,8 +89,7 @@ def test_bad_field_is_named_with_value_and_valid_choices(changes, field, hint):
 
 
 def test_dataset_folder_with_nothing_in_it_names_the_paths_searched(tmp_path, monkeypatch):
-    ds = importlib.import_module("labkit.data.datasets")  # the module, not the registry
-    monkeypatch.setattr(ds, "FASHION_MNIST_SYSTEM_DIRS", [tmp_path / "system"])
+    monkeypatch.setattr(datasets_module, "FASHION_MNIST_SYSTEM_DIRS", [tmp_path / "system"])
     events = []
     with pytest.raises(DatasetNotFoundError) as info:
         run(RunConfig(dataset="fashion_mnist", data_root=str(tmp_path)), events.append)
@@ -140,15 +138,15 @@ def test_a_default_outside_its_own_range_is_a_declaration_error():
         Param(-1.0, "a weight", ge=0)
 
 
-@pytest.mark.parametrize("name", methods.names())
+@pytest.mark.parametrize("name", METHODS.names())
 def test_every_numeric_param_of_every_method_is_bounded_below(name):
-    for key, p in methods.get(name).params.items():
+    for key, p in METHODS.get(name).params.items():
         if isinstance(p.default, (int, float)) and not isinstance(p.default, bool):
             assert p.ge is not None or p.gt is not None, f"{name}.{key} declares no range"
 
 
 def test_valid_params_keep_their_values_and_types():
-    assert methods.get("lwf").checked_params({"T": "3", "lamb": 2}) == {"lamb": 2.0, "T": 3.0}
-    er = methods.get("er").checked_params({"buffer_size": "0"})
+    assert METHODS.get("lwf").checked_params({"T": "3", "lamb": 2}) == {"lamb": 2.0, "T": 3.0}
+    er = METHODS.get("er").checked_params({"buffer_size": "0"})
     assert er == {"buffer_size": 0} and type(er["buffer_size"]) is int
-    assert methods.get("ewc").checked_params({}) == {"lamb": 5000.0, "alpha": 0.5, "fisher_labels": "argmax"}
+    assert METHODS.get("ewc").checked_params({}) == {"lamb": 5000.0, "alpha": 0.5, "fisher_labels": "argmax"}

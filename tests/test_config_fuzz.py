@@ -13,7 +13,7 @@ from fractions import Fraction
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from labkit import ConfigError, RunConfig, RunResult, backbones, datasets, losses, methods, run, scenarios
+from labkit import BACKBONES, DATASETS, LOSSES, METHODS, SCENARIOS, ConfigError, RunConfig, RunResult, run
 from labkit.config import SEED_MAX
 
 FAST = settings(max_examples=250, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -47,12 +47,12 @@ def text(v) -> bool:
 
 # what each field accepts, with the other fields at their defaults
 SPEC = {
-    "dataset": lambda v: isinstance(v, str) and v in datasets,
-    "scenario": lambda v: isinstance(v, str) and v in scenarios,
+    "dataset": lambda v: isinstance(v, str) and v in DATASETS,
+    "scenario": lambda v: isinstance(v, str) and v in SCENARIOS,
     "tasks": lambda v: is_int(v) and 1 <= v <= 10,
-    "method": lambda v: isinstance(v, str) and v in methods,
-    "loss": lambda v: isinstance(v, str) and v in losses,
-    "backbone": lambda v: isinstance(v, str) and v in backbones,
+    "method": lambda v: isinstance(v, str) and v in METHODS,
+    "loss": lambda v: isinstance(v, str) and v in LOSSES,
+    "backbone": lambda v: isinstance(v, str) and v in BACKBONES,
     "epochs": lambda v: is_int(v) and 1 <= v <= 10_000,
     "batch_size": lambda v: is_int(v) and 1 <= v <= 1_000_000,
     "lr": lambda v: is_real(v) and 0 < v <= 1000,
@@ -67,7 +67,7 @@ SPEC = {
     "lr_min": lambda v: is_real(v) and v >= 0,
     "device": lambda v: v in ("auto", "cpu", "cuda"),
     "data_root": lambda v: text(v) and v != "",
-    "pretrained": lambda v: v in ("", "auto") or (text(v) and v.startswith("auto:") and v[5:] in datasets),
+    "pretrained": lambda v: v in ("", "auto") or (text(v) and v.startswith("auto:") and v[5:] in DATASETS),
     "knn_k": lambda v: is_int(v) and v >= 0,
     "track_curvature": lambda v: isinstance(v, bool),
     "augment": lambda v: isinstance(v, bool),
@@ -109,7 +109,7 @@ def test_every_field_refuses_bad_values_with_a_config_error_or_accepts_only_vali
 
 
 def param_cases():
-    return [(name, key) for name in methods.names() for key in methods.get(name).params]
+    return [(name, key) for name in METHODS.names() for key in METHODS.get(name).params]
 
 
 def within(p, v) -> bool:
@@ -128,7 +128,7 @@ def param_values(p):
 @given(case=st.sampled_from(param_cases()), data=st.data())
 def test_every_method_parameter_is_refused_or_coerced_into_its_range(case, data):
     name, key = case
-    cls, p = methods.get(name), methods.get(name).params[key]
+    cls, p = METHODS.get(name), METHODS.get(name).params[key]
     value = data.draw(param_values(p), label=f"{name}.{key}")
     try:
         out = cls.checked_params({key: value})[key]
@@ -163,13 +163,13 @@ def tame(p):
 @st.composite
 def runnable_configs(draw):
     """Valid configs on tiny settings (digits, 2 tasks, 1 epoch, CPU) with everything else drawn."""
-    method = draw(st.sampled_from(methods.names()), label="method")
-    cls = methods.get(method)
+    method = draw(st.sampled_from(METHODS.names()), label="method")
+    cls = METHODS.get(method)
     val_fraction = draw(st.sampled_from([0.0, 0.1, 0.5, 0.9]))
     config = RunConfig(
         dataset="digits", tasks=2, epochs=1, device="cpu", knn_k=draw(st.integers(0, 50)),
-        method=method, scenario=draw(st.sampled_from(scenarios.names())),
-        loss=draw(st.sampled_from(usable(losses, cls.loss_problem))),
+        method=method, scenario=draw(st.sampled_from(SCENARIOS.names())),
+        loss=draw(st.sampled_from(usable(LOSSES, cls.loss_problem))),
         backbone=draw(st.sampled_from(usable(["mlp", "cnn"], cls.backbone_problem))),
         optimizer=draw(st.sampled_from(["sgd", "adam"])),
         lr=draw(st.floats(min_value=1e-6, max_value=1000) | st.sampled_from([1000.0, 0.05])),

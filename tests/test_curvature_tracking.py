@@ -16,7 +16,7 @@ from labkit.curvature import curvature_after_task
 from labkit.curvature.tracking import seen_images
 from labkit.data import load_dataset, make_scenario
 from labkit.data.types import ArrayDataset
-from labkit.methods import methods
+from labkit.methods import METHODS
 from labkit.models import IncrementalNet
 from labkit.plots import curvature_figure
 from labkit.registry import ConfigError
@@ -149,7 +149,7 @@ def test_a_linearised_dlcft_model_is_measured_and_its_base_stays_in_eval_mode():
     config = RunConfig(dataset="digits", scenario="task-il", tasks=2, method="dlcft", loss="mse",
                        backbone="mlp-leaky", device="cpu")
     scenario = make_scenario(load_dataset("digits"), "task-il", 2, seed=0)
-    model = build_run_model(config, scenario, methods.get("dlcft")(), None)
+    model = build_run_model(config, scenario, METHODS.get("dlcft")(), None)
     grow_heads(model, scenario, 0)
     model.train()
     out = curvature_after_task(model, scenario, 0, "mse", samples=64, generator=torch.Generator().manual_seed(0))

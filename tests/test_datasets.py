@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gzip
-import importlib
 import pickle
 import struct
 import sys
@@ -13,13 +12,11 @@ import numpy as np
 import pytest
 import torch
 
+import labkit.data.datasets as datasets_module
 from labkit import RunConfig, run
-from labkit.data import DatasetNotFoundError, datasets, from_arrays, load_dataset
+from labkit.data import DATASETS, DatasetNotFoundError, from_arrays, load_dataset
 from labkit.data.datasets import missing_files
 from labkit.registry import ConfigError
-
-# labkit.data.datasets the attribute is the registry; the module is reached by its import name.
-datasets_module = importlib.import_module("labkit.data.datasets")
 
 
 def unstandardise(x: torch.Tensor, raw: np.ndarray) -> np.ndarray:
@@ -51,10 +48,10 @@ def test_digits_split_is_the_same_every_time():
 
 
 def test_registry_lists_built_ins_with_docs():
-    assert {"digits", "fashion_mnist", "cifar10", "cifar100"} <= set(datasets.names())
-    assert datasets.get("cifar100").num_classes == 100
-    assert datasets.get("fashion_mnist").input_shape == (1, 28, 28)
-    assert "1,797" in datasets.doc("digits")
+    assert {"digits", "fashion_mnist", "cifar10", "cifar100"} <= set(DATASETS.names())
+    assert DATASETS.get("cifar100").num_classes == 100
+    assert DATASETS.get("fashion_mnist").input_shape == (1, 28, 28)
+    assert "1,797" in DATASETS.doc("digits")
     with pytest.raises(ConfigError, match="dataset='mnist'"):
         load_dataset("mnist")
 
@@ -351,7 +348,7 @@ def test_from_arrays_numpy_images_are_registered():
     np.testing.assert_allclose(data.train_x.mean(dim=(0, 2, 3)), 0, atol=1e-5)
     np.testing.assert_allclose(data.train_x.std(dim=(0, 2, 3), correction=0), 1, atol=1e-5)
     assert load_dataset("toy_images") is data
-    assert datasets.get("toy_images").input_shape == (3, 4, 4)
+    assert DATASETS.get("toy_images").input_shape == (3, 4, 4)
 
 
 def test_from_arrays_standardises_feature_vectors_per_feature():
@@ -422,7 +419,7 @@ def test_from_arrays_rejects_bad_input_naming_the_field(kwargs, field, text):
     with pytest.raises(ConfigError, match=text) as caught:
         from_arrays("toy_bad", **args)
     assert caught.value.field == field
-    assert "toy_bad" not in datasets
+    assert "toy_bad" not in DATASETS
 
 
 def test_from_arrays_refuses_to_shadow_a_built_in():

@@ -5,8 +5,8 @@ import pytest
 
 from labkit.__main__ import build_parser, config_from
 from labkit.config import RunConfig
-from labkit.losses import losses
-from labkit.models import backbones
+from labkit.losses import LOSSES
+from labkit.models import BACKBONES
 from labkit.recipes import BACKBONE_RECIPES, LOSS_RECIPES, training_defaults
 from labkit.runner import run
 
@@ -22,7 +22,7 @@ def diagonal(result) -> list[float]:
     return [result.acc_taw[t][t] for t in range(result.tasks_done)]
 
 
-@pytest.mark.parametrize("loss", list(losses))  # spherical and Taylor scored by their own argmax p
+@pytest.mark.parametrize("loss", list(LOSSES))  # spherical and Taylor scored by their own argmax p
 def test_every_loss_learns_each_task_from_the_defaults(loss):
     result = run(cli_config("--loss", loss))
     assert result.status == "finished", result.failure
@@ -31,7 +31,7 @@ def test_every_loss_learns_each_task_from_the_defaults(loss):
 
 # Every backbone in class-IL, and task-IL too (where the cnn used to fail) for all but the
 # resnet18s: at these defaults each of their runs takes about 37 s here, the rest about 2 s.
-CASES = [(b, s) for b in backbones for s in ("class-il", "task-il") if s == "class-il" or "resnet18" not in b]
+CASES = [(b, s) for b in BACKBONES for s in ("class-il", "task-il") if s == "class-il" or "resnet18" not in b]
 
 
 @pytest.mark.parametrize("backbone, scenario", CASES)
@@ -42,9 +42,9 @@ def test_every_backbone_learns_each_task_from_the_defaults(backbone, scenario):
 
 
 def test_every_recipe_names_registered_things_and_valid_fields():
-    assert set(LOSS_RECIPES) <= set(losses) and set(BACKBONE_RECIPES) <= set(backbones)
-    for loss in losses:
-        for backbone in backbones:
+    assert set(LOSS_RECIPES) <= set(LOSSES) and set(BACKBONE_RECIPES) <= set(BACKBONES)
+    for loss in LOSSES:
+        for backbone in BACKBONES:
             RunConfig(loss=loss, backbone=backbone, **training_defaults("finetune", loss, backbone)).validate()
 
 

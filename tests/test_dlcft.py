@@ -7,7 +7,7 @@ import torch
 
 from labkit import RunConfig
 from labkit.methods.dlcft import gaussian_nll
-from labkit.models.linearize import Linearized
+from labkit.models.taylor import Linearized
 from labkit.registry import ConfigError
 from labkit.result import RunResult
 from labkit.runner import run

@@ -6,9 +6,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, jacrev
 
-from labkit.models import backbones, build_model
+from labkit.models import BACKBONES, build_model
 from labkit.models.backbones import MLP, ResNet, leaky_relu
-from labkit.models.linearize import Linearized, fold_batchnorm, linearize
+from labkit.models.taylor import Linearized, fold_batchnorm, linearize
 
 F64 = torch.float64
 
@@ -24,8 +24,8 @@ def tiny_mlp() -> nn.Module:
 
 NETS = {  # name -> (factory, input shape)
     "tiny-mlp": (tiny_mlp, (1, 2, 2)),
-    "mlp-leaky": (lambda: backbones.get("mlp-leaky")((1, 8, 8)), (1, 8, 8)),
-    "cnn-leaky": (lambda: backbones.get("cnn-leaky")((1, 8, 8)), (1, 8, 8)),
+    "mlp-leaky": (lambda: BACKBONES.get("mlp-leaky")((1, 8, 8)), (1, 8, 8)),
+    "cnn-leaky": (lambda: BACKBONES.get("cnn-leaky")((1, 8, 8)), (1, 8, 8)),
     "tiny-resnet": (tiny_resnet, (3, 8, 8)),
 }
 
@@ -173,7 +173,7 @@ def test_state_dict_round_trip():
 @pytest.mark.parametrize("name", ["resnet18", "resnet32", "resnet18-leaky"])
 def test_fold_batchnorm_equals_eval_mode(name):
     torch.manual_seed(0)
-    model = with_batch_statistics(backbones.get(name)((3, 8, 8)).double(), (3, 8, 8), F64)
+    model = with_batch_statistics(BACKBONES.get(name)((3, 8, 8)).double(), (3, 8, 8), F64)
     x = 3 * torch.randn(2, 3, 8, 8, dtype=F64) + 1
     folded = fold_batchnorm(model)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
@@ -191,7 +191,7 @@ def test_fold_batchnorm_equals_eval_mode(name):
 @pytest.mark.parametrize("name", ["mlp", "mlp-leaky"])  # the cnns have batch norm
 def test_fold_batchnorm_without_batchnorm_changes_nothing(name):
     torch.manual_seed(0)
-    model = backbones.get(name)((1, 8, 8))
+    model = BACKBONES.get(name)((1, 8, 8))
     folded = fold_batchnorm(model)
     x = torch.randn(2, 1, 8, 8)
     assert folded is not model

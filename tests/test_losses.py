@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from labkit.losses import cross_entropy, joint_kd, losses, mse_onehot
+from labkit.losses import LOSSES, cross_entropy, joint_kd, mse_onehot
 
 
 def test_cross_entropy_hand_worked():
@@ -50,6 +50,6 @@ def test_joint_kd_at_teacher_is_its_entropy_with_zero_gradient():
 
 
 def test_registry_names_the_likelihoods():
-    assert losses.names()[:2] == ["ce", "mse"]
-    assert losses.get("ce").likelihood == "categorical"
-    assert losses.get("mse").likelihood == "gaussian" and losses.get("mse").onehot_scale == 15.0
+    assert LOSSES.names()[:2] == ["ce", "mse"]
+    assert LOSSES.get("ce").likelihood == "categorical"
+    assert LOSSES.get("mse").likelihood == "gaussian" and LOSSES.get("mse").onehot_scale == 15.0

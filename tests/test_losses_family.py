@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from labkit.losses import (cross_entropy, entmax15, entmax15_loss, entmax_bisect, frequency_proposal,
-                           in_batch_negatives_loss, linear_class_logits, losses, model_proposal, nce_loss,
+from labkit.losses import (LOSSES, cross_entropy, entmax15, entmax15_loss, entmax_bisect, frequency_proposal,
+                           in_batch_negatives_loss, linear_class_logits, model_proposal, nce_loss,
                            negative_sampling_loss, ova_bce_loss, sampled_softmax_loss, sparsemax, sparsemax_loss,
                            spherical_softmax_loss, taylor_softmax_loss, uniform_proposal)
-from labkit.methods import methods
+from labkit.methods import METHODS
 
 F64 = torch.float64
 
@@ -142,12 +142,12 @@ def test_ova_bce_is_summed_over_classes_with_sigmoid_minus_onehot_gradient():
 
 def test_new_losses_are_registered_without_a_likelihood():
     for name in ("sparsemax", "entmax15", "spherical", "taylor", "ova_bce"):
-        assert name in losses and losses.get(name).likelihood is None and losses.doc(name)
-    assert "negative log-likelihood" in methods.get("ewc").loss_problem("sparsemax")
-    assert methods.get("finetune").loss_problem("sparsemax") is None
+        assert name in LOSSES and LOSSES.get(name).likelihood is None and LOSSES.doc(name)
+    assert "negative log-likelihood" in METHODS.get("ewc").loss_problem("sparsemax")
+    assert METHODS.get("finetune").loss_problem("sparsemax") is None
 
 
-@pytest.mark.parametrize("name", losses.names())
+@pytest.mark.parametrize("name", LOSSES.names())
 def test_each_registered_loss_trains_on_a_separable_problem(name):
     g = torch.Generator().manual_seed(0)
     centres = 3.0 * torch.eye(3, 4)
@@ -157,7 +157,7 @@ def test_each_registered_loss_trains_on_a_separable_problem(name):
     torch.nn.init.normal_(layer.weight, std=0.01, generator=g)
     torch.nn.init.zeros_(layer.bias)
     optimiser = torch.optim.SGD(layer.parameters(), lr=0.05)
-    loss_fn = losses.get(name).fn
+    loss_fn = LOSSES.get(name).fn
     first = loss_fn(layer(x), y).item()
     for _ in range(20):
         optimiser.zero_grad()

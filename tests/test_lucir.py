@@ -6,7 +6,7 @@ import torch
 
 from helpers import QUICK, Stepper, Stop, stop_after_task
 from labkit import RunConfig, RunDir, run
-from labkit.methods import methods
+from labkit.methods import METHODS
 from labkit.methods.exemplars import ExemplarMemory, herding_selection
 from labkit.methods.lucir import LUCIR_REMEDIES, less_forget, margin_ranking
 from labkit.models import CosineLinear, TaskHeads
@@ -90,8 +90,8 @@ def test_margin_ranking_hand_made_scores():
 
 
 def test_every_variant_is_registered_with_cosine_heads():
-    assert all(methods.get(n).head_kind == "cosine" for n in NAMES)
-    assert methods.get("lucir-bsr").remedy == LUCIR_REMEDIES["bsr"] and methods.get("lucir-s").remedy.less_forget == 0
+    assert all(METHODS.get(n).head_kind == "cosine" for n in NAMES)
+    assert METHODS.get("lucir-bsr").remedy == LUCIR_REMEDIES["bsr"] and METHODS.get("lucir-s").remedy.less_forget == 0
 
 
 @pytest.mark.parametrize("name", NAMES)

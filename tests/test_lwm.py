@@ -5,7 +5,7 @@ from torch import nn
 
 from helpers import QUICK, Stepper
 from labkit import ConfigError, RunConfig, run
-from labkit.methods import methods
+from labkit.methods import METHODS
 from labkit.methods.lwm import attention_distillation, grad_cam, heads_and_map
 
 CNN_TASK_IL = QUICK.replace(method="lwm", backbone="cnn", scenario="task-il", epochs=1)
@@ -76,7 +76,7 @@ def test_attention_loss_is_zero_at_the_teacher_then_grows_and_trains_backbone_an
 
 @pytest.mark.parametrize("name", VARIANTS)
 def test_every_variant_is_registered_and_learns_two_tasks_on_the_cnn(name):
-    assert methods.get(name).remedy.joint == {"lwm-s": 0.0, "lwm-sr": 0.5}.get(name, 1.0)
+    assert METHODS.get(name).remedy.joint == {"lwm-s": 0.0, "lwm-sr": 0.5}.get(name, 1.0)
     s = Stepper(CNN_TASK_IL.replace(method=name))
     s.learn()
     taw, _ = s.learn()
@@ -97,7 +97,7 @@ def test_minus_s_equals_lwm_with_one_old_task():
     with torch.no_grad():
         for p in s.model.backbone.parameters():
             p.add_(0.05 * torch.randn_like(p))  # student != teacher: KD and L_AD both non-trivial
-    minus_s = methods.get("lwm-s")()
+    minus_s = METHODS.get("lwm-s")()
     minus_s.teacher = s.method.teacher
     x, y = ctx.task.train_x[:32], ctx.task.train_y[:32]
     assert minus_s.training_loss(ctx, x, y).item() == pytest.approx(s.method.training_loss(ctx, x, y).item(), rel=1e-6)

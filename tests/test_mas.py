@@ -8,7 +8,7 @@ from torch import nn
 from helpers import QUICK, Stepper, params_vector
 from labkit import run
 from labkit.curvature.importance import output_sensitivity
-from labkit.methods import methods
+from labkit.methods import METHODS
 
 
 def importance_by_loop(model, x, columns):
@@ -85,7 +85,7 @@ def test_mas_holds_parameters_nearer_the_anchor_and_forgets_less_than_finetune()
 
 
 def test_mas_takes_any_loss():
-    assert all(methods.get("mas").loss_problem(loss) is None for loss in ("ce", "mse", "sparsemax", "ova_bce"))
+    assert all(METHODS.get("mas").loss_problem(loss) is None for loss in ("ce", "mse", "sparsemax", "ova_bce"))
     result = run(QUICK.replace(method="mas", loss="sparsemax", epochs=1))
     assert result.finished
 

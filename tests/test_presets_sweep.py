@@ -2,16 +2,16 @@
 import pytest
 
 from labkit.__main__ import build_parser, config_from
-from labkit.presets import presets
+from labkit.presets import PRESETS
 from labkit.result import RunResult
 from labkit.runner import run
 from labkit.sweep import markdown_table, mean_spread, seed_table
 
 
 def test_every_preset_is_a_valid_config_and_the_paper_protocol_is_faithful():
-    for name in presets:
-        presets.get(name).validate()  # data files are only needed when a run starts
-    paper = presets.get("rethinking-cifar100")
+    for name in PRESETS:
+        PRESETS.get(name).validate()  # data files are only needed when a run starts
+    paper = PRESETS.get("rethinking-cifar100")
     assert (paper.dataset, paper.tasks, paper.backbone, paper.epochs, paper.lr, paper.batch_size) == \
         ("cifar100", 10, "resnet32", 200, 0.1, 64)
     assert paper.scenario == "task-il" and paper.freeze_old_heads and paper.val_fraction == 0.1

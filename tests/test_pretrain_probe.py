@@ -7,7 +7,7 @@ import torch
 from labkit import RunConfig
 from labkit.__main__ import main
 from labkit.data import load_dataset, make_scenario
-from labkit.methods import methods
+from labkit.methods import METHODS
 from labkit.pretrain import PretrainSpec, holdout_indices, load_checkpoint, pretrain, resolve, without_pretraining_images
 from labkit.probe import knn_accuracy
 from labkit.registry import ConfigError
@@ -60,7 +60,7 @@ def test_a_run_starts_from_the_checkpoint(tmp_path):
     config = RunConfig(dataset="digits", tasks=2, epochs=1, pretrained=str(path), device="cpu")
     checkpoint = resolve(config.pretrained, "digits", "mlp", tmp_path)
     scenario = make_scenario(without_pretraining_images(load_dataset("digits"), checkpoint), "class-il", 2, 0)
-    model = build_run_model(config, scenario, methods.get("finetune")(), checkpoint)
+    model = build_run_model(config, scenario, METHODS.get("finetune")(), checkpoint)
     for name, value in load_checkpoint(path)["state_dict"].items():
         assert torch.equal(model.backbone.state_dict()[name], value)
     assert sum(len(t.train_y) for t in scenario.tasks) == 1437 - round(0.2 * 1437)

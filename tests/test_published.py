@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from labkit.metrics import summarize
-from labkit.methods import methods
-from labkit.presets import presets
+from labkit.methods import METHODS
+from labkit.presets import PRESETS
 from labkit.published import PRESET_PROTOCOLS, PUBLISHED, published_for, published_table
 from labkit.registry import ConfigError
 from labkit.runner import natural_kind
@@ -64,8 +64,8 @@ def test_dlcft_numbers():
 def test_every_entry_names_a_registered_method_a_summary_metric_and_a_fraction():
     metric_names = set(summarize(np.array([[0.5]])))
     for entry in PUBLISHED:
-        assert entry.method in methods
-        methods.get(entry.method).checked_params(dict(entry.method_params))  # raises on a bad one
+        assert entry.method in METHODS
+        METHODS.get(entry.method).checked_params(dict(entry.method_params))  # raises on a bad one
         assert entry.metric in metric_names and entry.kind in ("taw", "tag")
         assert 0 < entry.value < 1
     for entry in PUBLISHED:
@@ -75,8 +75,8 @@ def test_every_entry_names_a_registered_method_a_summary_metric_and_a_fraction()
 
 def test_every_preset_named_exists_and_agrees_with_its_protocol():
     for name, (_, scenario, tasks, same) in PRESET_PROTOCOLS.items():
-        assert name in presets
-        config = presets.get(name)
+        assert name in PRESETS
+        config = PRESETS.get(name)
         assert config.scenario == scenario
         assert same == (config.dataset == "cifar100")
         if same:

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from helpers import QUICK, Stepper, Stop, stop_after_task
 from labkit import RunConfig, RunDir, run
-from labkit.methods import methods
+from labkit.methods import METHODS
 from labkit.methods.buffer import ReservoirBuffer
 
 
@@ -182,7 +182,7 @@ def test_derpp_adds_beta_times_the_task_loss_of_a_second_replayed_batch():
 
 
 def test_buffer_size_from_the_command_line_string():
-    assert methods.get("er")(buffer_size="200").buffer.capacity == 200
+    assert METHODS.get("er")(buffer_size="200").buffer.capacity == 200
 
 
 @pytest.mark.parametrize("scenario", ["class-il", "task-il", "data-il"])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from labkit.data import ArrayDataset, check_tasks, load_dataset, make_scenario, scenarios
+from labkit.data import SCENARIOS, ArrayDataset, check_tasks, load_dataset, make_scenario
 from labkit.registry import ConfigError
 
 
@@ -27,8 +27,8 @@ def sample_ids(x: torch.Tensor) -> list[int]:
 
 
 def test_registry_has_the_three_kinds_with_docs():
-    assert scenarios.names() == ["class-il", "task-il", "data-il"]
-    assert "given" in scenarios.doc("task-il") and "unknown" in scenarios.doc("class-il")
+    assert SCENARIOS.names() == ["class-il", "task-il", "data-il"]
+    assert "given" in SCENARIOS.doc("task-il") and "unknown" in SCENARIOS.doc("class-il")
 
 
 def test_class_il_groups_are_disjoint_and_cover_all_classes(digits):

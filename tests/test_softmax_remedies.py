@@ -5,7 +5,7 @@ import torch
 from helpers import QUICK, Stepper
 from labkit import RunConfig, run
 from labkit.losses import bce_kd, bce_onehot, joint_kd, per_task_kd
-from labkit.methods import methods
+from labkit.methods import METHODS
 from labkit.methods.softmax_remedies import REMEDIES
 
 TEACHER = torch.tensor([[2.0, 0.0, -1.0]], dtype=torch.float64)
@@ -61,9 +61,9 @@ def test_minus_s_equals_lwf_with_one_old_task():
 
 def test_every_variant_is_registered_with_its_weights():
     names = ["lwf", "lwf-s", "lwf-sr", "lwf-br", "lwf-br2", "lwf-bsr"]
-    assert all(n in methods for n in names)
-    assert methods.get("lwf-bsr").remedy == REMEDIES["bsr"] and methods.get("lwf").remedy == REMEDIES[""]
-    assert methods.get("lwf-sr").remedy.joint == 0.5
+    assert all(n in METHODS for n in names)
+    assert METHODS.get("lwf-bsr").remedy == REMEDIES["bsr"] and METHODS.get("lwf").remedy == REMEDIES[""]
+    assert METHODS.get("lwf-sr").remedy.joint == 0.5
 
 
 @pytest.mark.parametrize("name", ["lwf", "lwf-s", "lwf-sr", "lwf-br", "lwf-br2", "lwf-bsr"])

@@ -30,7 +30,7 @@ from torch import nn
 from labkit.curvature.fisher import diagonal_fisher
 from labkit.curvature.spectrum import max_fisher_eigenvalue
 from labkit.data.types import Scenario
-from labkit.losses import ClassificationLoss, losses
+from labkit.losses import LOSSES, ClassificationLoss
 from labkit.models.net import IncrementalNet
 from labkit.registry import check_number
 
@@ -98,7 +98,7 @@ def curvature_after_task(model: IncrementalNet, scenario: Scenario, t: int, loss
     check_number("t", t, integer=True, ge=0, le=len(scenario.tasks) - 1)
     check_number("samples", samples, integer=True, ge=1)
     check_number("iterations", iterations, integer=True, ge=1)
-    loss = losses.get(loss_name)
+    loss = LOSSES.get(loss_name)
     likelihood = tracking_likelihood(loss)
     x, y = seen_images(scenario, t, samples, generator)
     net = LossLogits(model, x, read_columns(scenario, y, sum(model.heads.sizes)))

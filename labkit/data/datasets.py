@@ -48,7 +48,7 @@ class DatasetNotFoundError(ConfigError):
             f"can be set to another folder).")
 
 
-datasets: Registry[DatasetInfo] = Registry("dataset")
+DATASETS: Registry[DatasetInfo] = Registry("dataset")
 
 # Where Debian's dataset-fashion-mnist package installs the four IDX .gz files.
 FASHION_MNIST_SYSTEM_DIRS: list[Path] = [Path("/usr/share/datasets/fashion-mnist")]
@@ -62,7 +62,7 @@ IDX_DTYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"
 
 def load_dataset(name: str, data_root: str | Path = "data") -> ArrayDataset:
     """Load the dataset registered as `name`, looking for its files under `data_root`."""
-    return datasets.get(name).load(Path(data_root).expanduser())
+    return DATASETS.get(name).load(Path(data_root).expanduser())
 
 
 # ---------------------------------------------------------------- arrays -> ArrayDataset
@@ -388,9 +388,9 @@ for _info, _doc in [
         _load_cifar, "cifar100", b"fine_labels", 100, "CIFAR100")),
      "CIFAR-100: 32x32 colour images, 50k train / 10k test, 100 fine classes (python files)"),
 ]:
-    datasets.register(_info.name, _doc)(_info)
+    DATASETS.register(_info.name, _doc)(_info)
 
-BUILT_IN_DATASETS = frozenset(datasets.names())
+BUILT_IN_DATASETS = frozenset(DATASETS.names())
 
 
 def missing_files(name: str, data_root: str | Path = "data") -> str | None:
@@ -428,7 +428,7 @@ def from_arrays(name: str, train_x: Any, train_y: Any, test_x: Any, test_y: Any,
         raise ConfigError("name", name, "a new dataset name, not one of the built-in "
                           f"{', '.join(sorted(BUILT_IN_DATASETS))}")
     dataset = _to_dataset(name, train_x, train_y, test_x, test_y, num_classes)
-    datasets.register(name, f"your arrays: {len(dataset.train_y)} train / {len(dataset.test_y)} "
+    DATASETS.register(name, f"your arrays: {len(dataset.train_y)} train / {len(dataset.test_y)} "
                             f"test samples, {dataset.num_classes} classes", replace=True)(
         DatasetInfo(name, dataset.num_classes, dataset.input_shape, lambda _root: dataset))
     return dataset

@@ -30,7 +30,7 @@ class Partition:
 
 Split = Callable[[ArrayDataset, int, np.random.Generator], Partition]
 
-scenarios: Registry[Split] = Registry("scenario")
+SCENARIOS: Registry[Split] = Registry("scenario")
 
 # Scenarios whose tasks hold disjoint groups of classes (so at most one task per class).
 CLASS_SPLITS = ("class-il", "task-il")
@@ -59,11 +59,11 @@ def sample_subsets(dataset: ArrayDataset, num_tasks: int, rng: np.random.Generat
                      _deal(dataset.test_y.numpy(), num_tasks, rng))
 
 
-scenarios.register("class-il", "disjoint class groups per task; at test time the task is "
+SCENARIOS.register("class-il", "disjoint class groups per task; at test time the task is "
                                "unknown: predict among all classes seen so far")(class_groups)
-scenarios.register("task-il", "the same class groups as class-IL; at test time the task is "
+SCENARIOS.register("task-il", "the same class groups as class-IL; at test time the task is "
                               "given: predict among that task's classes only")(class_groups)
-scenarios.register("data-il", "all classes in every task, samples split into disjoint subsets; "
+SCENARIOS.register("data-il", "all classes in every task, samples split into disjoint subsets; "
                               "at test time one prediction among all classes")(sample_subsets)
 
 
@@ -88,7 +88,7 @@ def check_tasks(kind: str, num_tasks: int, num_classes: int, *, num_samples: int
     """Raise ConfigError unless `kind` is a registered scenario and num_tasks tasks fit it:
     class-IL and task-IL need a class per task; other kinds a sample per task (checked when
     num_samples is given). Loads nothing, so a config can be checked before any data."""
-    scenarios.get(kind)
+    SCENARIOS.get(kind)
     if isinstance(num_tasks, bool) or not isinstance(num_tasks, Integral) or num_tasks < 1:
         raise ConfigError("tasks", num_tasks, "a whole number of tasks, at least 1")
     limit, unit = (num_classes, "class") if kind in CLASS_SPLITS else (num_samples, "sample")
@@ -129,7 +129,7 @@ def make_scenario(dataset: ArrayDataset, kind: str, num_tasks: int, seed: int = 
     check_tasks(kind, num_tasks, dataset.num_classes, num_samples=samples, dataset=dataset.name)
     _check_val_fraction(val_fraction)
     rng = np.random.default_rng(seed)
-    partition = scenarios.get(kind)(dataset, num_tasks, rng)
+    partition = SCENARIOS.get(kind)(dataset, num_tasks, rng)
     incremental = torch.from_numpy(_inverse(np.asarray(partition.class_order)))
     train_y, test_y = incremental[dataset.train_y], incremental[dataset.test_y]
     tasks = []

@@ -1,4 +1,4 @@
-"""Losses as pure functions, and the registry of classification losses the runner's --loss names.
+"""Losses as pure functions, and LOSSES, the registry of classification losses the runner's --loss names.
 
 Each classification loss also names the likelihood it is the negative log of, which curvature
 (Fisher) computations need: softmax CE is a categorical likelihood, MSE a unit-variance
@@ -42,23 +42,24 @@ class ClassificationLoss:
         return (logits if self.scores is None else self.scores(logits)).argmax(-1)
 
 
-losses: Registry[ClassificationLoss] = Registry("loss")
-losses.register("ce", "softmax cross-entropy")(ClassificationLoss(cross_entropy, "categorical"))
-losses.register("mse", "squared error against 15 * one-hot (DLCFT)")(
+LOSSES: Registry[ClassificationLoss] = Registry("loss")
+LOSSES.register("ce", "softmax cross-entropy")(ClassificationLoss(cross_entropy, "categorical"))
+LOSSES.register("mse", "squared error against 15 * one-hot (DLCFT)")(
     ClassificationLoss(mse_onehot, "gaussian", onehot_scale=15.0))
-losses.register("sparsemax", "sparsemax loss: sparse probabilities, zero once the margin 1 is met")(
+LOSSES.register("sparsemax", "sparsemax loss: sparse probabilities, zero once the margin 1 is met")(
     ClassificationLoss(sparsemax_loss, None))
-losses.register("entmax15", "1.5-entmax loss: sparse probabilities, zero once the margin 2 is met")(
+LOSSES.register("entmax15", "1.5-entmax loss: sparse probabilities, zero once the margin 2 is met")(
     ClassificationLoss(entmax15_loss, None))
-losses.register("spherical", "spherical softmax NLL: p ~ z^2 + 0.01, not order preserving")(
+LOSSES.register("spherical", "spherical softmax NLL: p ~ z^2 + 0.01, not order preserving")(
     ClassificationLoss(spherical_softmax_loss, None, scores=spherical_scores))
-losses.register("taylor", "Taylor softmax NLL: p ~ 1 + z + z^2/2, not order preserving")(
+LOSSES.register("taylor", "Taylor softmax NLL: p ~ 1 + z + z^2/2, not order preserving")(
     ClassificationLoss(taylor_softmax_loss, None, scores=taylor_scores))
-losses.register("ova_bce", "one-vs-all binary cross-entropy, summed over classes")(
+LOSSES.register("ova_bce", "one-vs-all binary cross-entropy, summed over classes")(
     ClassificationLoss(ova_bce_loss, None))
 
-__all__ = ["ClassificationLoss", "Proposal", "bce_kd", "bce_onehot", "cross_entropy", "entmax15", "entmax15_loss", "entmax_bisect",
-           "frequency_proposal", "in_batch_negatives_loss", "joint_kd", "linear_class_logits", "losses",
+__all__ = ["ClassificationLoss", "LOSSES", "Proposal", "bce_kd", "bce_onehot", "cross_entropy", "entmax15",
+           "entmax15_loss", "entmax_bisect", "frequency_proposal", "in_batch_negatives_loss", "joint_kd",
+           "linear_class_logits",
            "model_proposal", "mse_onehot", "nce_loss", "negative_sampling_loss", "ova_bce_loss", "per_task_kd",
            "sampled_softmax_loss", "sparsemax", "sparsemax_loss", "spherical_softmax_loss",
            "taylor_softmax_loss", "uniform_proposal"]

@@ -216,10 +216,10 @@ def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:
     return copy.deepcopy(model).eval().requires_grad_(False)
 
 
-methods: Registry[type[Method]] = Registry("method")
+METHODS: Registry[type[Method]] = Registry("method")
 
 
 def register(cls: type[Method]) -> type[Method]:
-    """Class decorator: add a Method subclass to `methods` under its `name`."""
+    """Class decorator: add a Method subclass to `METHODS` under its `name`."""
     doc = (cls.__doc__ or "").strip().splitlines()[0]
-    return methods.register(cls.name, doc)(cls)
+    return METHODS.register(cls.name, doc)(cls)

@@ -46,7 +46,7 @@ from labkit.curvature.kfac import KronFactors, kfac_factors, kfac_penalty, merge
 from labkit.losses import ClassificationLoss
 from labkit.methods.base import Method, Param, TaskContext, register
 from labkit.methods.buffer import ReservoirBuffer
-from labkit.models.linearize import fold_batchnorm, linearize
+from labkit.models.taylor import fold_batchnorm, linearize
 
 CURVATURES = ("kfac", "tkfac")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from labkit.curvature import FISHER_LABELS, diagonal_fisher
-from labkit.losses import losses
+from labkit.losses import LOSSES
 from labkit.methods.base import Method, Param, TaskContext, register
 
 
@@ -29,8 +29,8 @@ class EWC(Method):
 
     @classmethod
     def loss_problem(cls, loss: str) -> str | None:
-        if losses.get(loss).likelihood is None:
-            likelihoods = [n for n in losses if losses.get(n).likelihood]
+        if LOSSES.get(loss).likelihood is None:
+            likelihoods = [n for n in LOSSES if LOSSES.get(n).likelihood]
             return (f"EWC's Fisher needs a loss that is a negative log-likelihood: one of "
                     f"{', '.join(likelihoods)}")
         return super().loss_problem(loss)

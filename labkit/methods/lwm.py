@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from labkit.methods.base import Param, TaskContext
 from labkit.methods.lwf import LwF
 from labkit.methods.softmax_remedies import register_variants
-from labkit.models import IncrementalNet, backbones
+from labkit.models import BACKBONES, IncrementalNet
 
 
 def grad_cam(feature_map: torch.Tensor, scores: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
@@ -65,7 +65,7 @@ class LwM(LwF):
     @classmethod
     def backbone_problem(cls, backbone: str) -> str | None:
         with torch.device("meta"):
-            convolutional = hasattr(backbones.get(backbone)((1, 8, 8)), "conv_features")
+            convolutional = hasattr(BACKBONES.get(backbone)((1, 8, 8)), "conv_features")
         if not convolutional:
             return "LwM distills Grad-CAM maps of the last conv block; choose cnn, resnet32 or resnet18"
         return None

@@ -18,7 +18,7 @@ from torch import nn
 
 from labkit.registry import Registry
 
-backbones: Registry = Registry("backbone")
+BACKBONES: Registry = Registry("backbone")
 
 InputShape = tuple[int, int, int]
 Activation = Callable[[], nn.Module]
@@ -192,17 +192,17 @@ def kaiming_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-@backbones.register("mlp", "two hidden layers of 256 ReLU units on the flattened image")
+@BACKBONES.register("mlp", "two hidden layers of 256 ReLU units on the flattened image")
 def mlp(input_shape: InputShape, activation: Activation = nn.ReLU) -> nn.Module:
     return MLP(input_shape, activation=activation)
 
 
-@backbones.register("cnn", "three 3x3 conv layers (32/64/128) with batch norm, one max-pool, global average pool")
+@BACKBONES.register("cnn", "three 3x3 conv layers (32/64/128) with batch norm, one max-pool, global average pool")
 def cnn(input_shape: InputShape, activation: Activation = nn.ReLU) -> nn.Module:
     return SmallCNN(input_shape, activation)
 
 
-@backbones.register("resnet32", "CIFAR ResNet-32 (He et al. 2016), 0.46M parameters, out_dim 64")
+@BACKBONES.register("resnet32", "CIFAR ResNet-32 (He et al. 2016), 0.46M parameters, out_dim 64")
 def resnet32(input_shape: InputShape, activation: Activation = nn.ReLU) -> nn.Module:
     """The CIFAR ResNet-32 of He et al.: stem 16, three stages of 5 BasicBlocks with 16/32/64
     channels and strides 1/2/2, option A (zero-padding, parameter-free) shortcuts as in the
@@ -210,7 +210,7 @@ def resnet32(input_shape: InputShape, activation: Activation = nn.ReLU) -> nn.Mo
     return ResNet(input_shape[0], 16, [(16, 5, 1), (32, 5, 2), (64, 5, 2)], "A", activation, min(input_shape[1:]))
 
 
-@backbones.register("resnet18", "ResNet-18 for 32x32 inputs (3x3 stem, no max-pool), out_dim 512")
+@BACKBONES.register("resnet18", "ResNet-18 for 32x32 inputs (3x3 stem, no max-pool), out_dim 512")
 def resnet18(input_shape: InputShape, activation: Activation = nn.ReLU) -> nn.Module:
     """ResNet-18 adapted to 32x32: 3x3 stride-1 stem with 64 channels, no max-pool, stages of 2
     BasicBlocks with 64/128/256/512 channels and strides 1/2/2/2 (1/2/2/1 on inputs up to 12x12,
@@ -221,12 +221,12 @@ def resnet18(input_shape: InputShape, activation: Activation = nn.ReLU) -> nn.Mo
 
 def register_leaky(name: str) -> None:
     """Register ``<name>-leaky``: backbone ``name`` with every ReLU replaced by LeakyReLU."""
-    relu_version = backbones.get(name)
+    relu_version = BACKBONES.get(name)
 
     def leaky(input_shape: InputShape) -> nn.Module:
         return relu_version(input_shape, activation=leaky_relu)
 
-    backbones.register(f"{name}-leaky", f"{name} with LeakyReLU (slope {LEAKY_SLOPE}) instead of ReLU: "
+    BACKBONES.register(f"{name}-leaky", f"{name} with LeakyReLU (slope {LEAKY_SLOPE}) instead of ReLU: "
                        "DLCFT's network to linearise")(leaky)
 
 

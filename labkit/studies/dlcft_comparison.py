@@ -24,7 +24,7 @@ from labkit.comparisons import chance_after_each_task, final_chance
 from labkit.config import RunConfig
 from labkit.curvature import kfac_factors
 from labkit.data import Scenario, load_dataset, make_scenario
-from labkit.methods import methods
+from labkit.methods import METHODS
 from labkit.models import IncrementalNet
 from labkit.paired import PairedDifference, paired_difference, paired_runs
 from labkit.probe import knn_probe
@@ -240,7 +240,7 @@ def pretrained_model(config: RunConfig):
     """The scenario and the model a run of `config` starts from (pre-trained backbone, not
     linearised; the first task's head grown), as labkit.runner.run builds them."""
     scenario, checkpoint = scenario_of(config)
-    model: IncrementalNet = build_run_model(config, scenario, methods.get("finetune")(), checkpoint).to(
+    model: IncrementalNet = build_run_model(config, scenario, METHODS.get("finetune")(), checkpoint).to(
         pick_device(config.device))
     grow_heads(model, scenario, 0)
     return scenario, model

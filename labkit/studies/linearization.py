@@ -32,7 +32,7 @@ from torch.func import functional_call, hessian, jacrev
 from labkit.curvature import kfac_factors
 from labkit.losses import cross_entropy, mse_onehot
 from labkit.models.backbones import leaky_relu
-from labkit.models.linearize import linearize
+from labkit.models.taylor import linearize
 
 F64 = torch.float64
 ALPHA = 15.0  # the scale of the one-hot targets (DLCFT, after LQF)

@@ -35,7 +35,7 @@ from labkit.checkpointed_run import run_with_checkpoints
 from labkit.config import RunConfig
 from labkit.curvature import diagonal_fisher, max_fisher_eigenvalue, softmax_ce_logit_hessian
 from labkit.data import ArrayDataset, load_dataset
-from labkit.losses import ClassificationLoss, losses
+from labkit.losses import LOSSES, ClassificationLoss
 from labkit.models import build_model
 from labkit.result import RunResult
 
@@ -54,7 +54,7 @@ def track_training(loss: str, *, dataset: str = "digits", steps: int = 600, ever
     over the first `fisher_samples` training images. progress: a tqdm bar over the steps.
     """
     data = load_dataset(dataset, data_root)
-    spec = losses.get(loss)
+    spec = LOSSES.get(loss)
     torch.manual_seed(seed)
     model = build_model("mlp", data.input_shape)
     model.add_head(data.num_classes)

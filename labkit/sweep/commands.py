@@ -12,7 +12,7 @@ from pathlib import Path
 from labkit import comparisons, report
 from labkit.cli_config import config_from
 from labkit.cli_input import parse_names, parse_seeds
-from labkit.methods import methods
+from labkit.methods import METHODS
 from labkit.registry import ConfigError
 from labkit.runner import natural_kind
 from labkit.sweep import effects
@@ -102,7 +102,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_table(args: argparse.Namespace) -> int:
     """Methods x seeds: mean and spread of total average accuracy and forgetting (%), and each
     method's paired difference against the first. The lists and every cell are checked first."""
-    methods_ = parse_names(args.methods, methods, "methods")
+    methods_ = parse_names(args.methods, METHODS, "methods")
     seeds = parse_seeds(args.seeds, "seeds")
     base = config_from(args)
     cells = grid_cells(base, {"method": methods_, "seed": seeds})
@@ -116,7 +116,7 @@ def cmd_table(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     """A named comparison (methods each trained their own way) over seeds: final metrics. The
     seeds and every row's config are checked before the first run."""
-    comparison = comparisons.comparisons.get(args.name)
+    comparison = comparisons.COMPARISONS.get(args.name)
     seeds = parse_seeds(args.seeds, "seeds")
     changes = {k: v for k, v in (("epochs", args.epochs), ("device", args.device), ("data_root", args.data_root))
                if v is not None}
@@ -195,7 +195,7 @@ def add_commands(sub, add_config_args) -> None:
     add_execution_args(p_table)
     p_table.set_defaults(func=cmd_table)
     p_cmp = sub.add_parser("compare", help="a named comparison of methods over seeds (see `list`)")
-    p_cmp.add_argument("name", help=f"one of: {', '.join(comparisons.comparisons)}")
+    p_cmp.add_argument("name", help=f"one of: {', '.join(comparisons.COMPARISONS)}")
     p_cmp.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     p_cmp.add_argument("--epochs", type=int, help="epochs per task for every row (default: the comparison's)")
     p_cmp.add_argument("--device")

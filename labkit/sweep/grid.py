@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from labkit.config import RunConfig
-from labkit.methods import methods
+from labkit.methods import METHODS
 from labkit.registry import ConfigError, parse_bool
 
 PARAM = "param."
@@ -52,7 +52,7 @@ def typed_params(config: RunConfig) -> RunConfig:
     """The given method parameters as the method reads them (lamb="100" -> 100.0), so a cell
     typed on the command line is the same run as one written in Python."""
     given = config.method_params
-    checked = methods.get(config.method).checked_params(dict(given))
+    checked = METHODS.get(config.method).checked_params(dict(given))
     return config.replace(method_params={k: checked[k] for k in given}) if given else config
 
 

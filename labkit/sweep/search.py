@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.config import RunConfig
-from labkit.methods import methods
+from labkit.methods import METHODS
 from labkit.registry import ConfigError
 from labkit.result import RunResult
 from labkit.runner import natural_kind
@@ -120,7 +120,7 @@ def default_axes(method: str) -> list[str]:
     """The method's float parameters with a positive default, default/10 .. default*10 within
     their bounds, as axes for parse_axis."""
     axes = []
-    for name, p in methods.get(method).params.items():
+    for name, p in METHODS.get(method).params.items():
         if type(p.default) is not float or p.default <= 0 or p.choices is not None:
             continue
         low, high = p.default / 10, p.default * 10
