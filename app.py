@@ -18,7 +18,7 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from labkit import RunConfig, RunDir, head_offsets, live, plots, race
+from labkit import RunConfig, RunDir, app_views, head_offsets, live, plots, race, run_status
 from labkit.config import OPTIMIZERS
 from labkit.data import DATASETS, SCENARIOS
 from labkit.losses import LOSSES
@@ -126,7 +126,7 @@ def choose_config() -> tuple[RunConfig, str | None]:
     tag = "" if preset == NO_PRESET else f"@{preset}"  # widgets start again from a newly chosen preset
     if tag:
         sb.caption(PRESETS.doc(preset))
-    found = live.available_datasets(DATA_ROOT)
+    found = app_views.available_datasets(DATA_ROOT)
     offered = [name for name, why in found.items() if why is None]
     dataset = pick(sb, "Dataset", offered, base.dataset, f"dataset{tag}",
                    help="Only datasets whose files are found are offered.")
@@ -154,7 +154,7 @@ def choose_config() -> tuple[RunConfig, str | None]:
     for why in sorted({why for why in backbone_grid.values() if why}):
         refused_backbones = [b for b, w in backbone_grid.items() if w == why]
         sb.caption(f"Backbones not offered with {method}: {', '.join(refused_backbones)} ({why}).")
-    grid = live.method_choices()[method]
+    grid = app_views.method_choices()[method]
     usable = [loss for loss, why in grid.items() if why is None]
     loss = pick(sb, "Loss", usable, base.loss, f"loss:{method}{tag}", format_func=lambda n: f"{n}: {LOSSES.doc(n)}")
     refused: dict[str, list[str]] = {}
@@ -248,7 +248,7 @@ def followed_run() -> str | None:
 def follow(run_id: str, kind: str | None, live_mode: bool) -> None:
     """Draw the run's state and charts; runs again every REFRESH_S while the run is active."""
     try:
-        state = live.run_state(RunDir(RUNS_DIR / run_id))
+        state = run_status.run_state(RunDir(RUNS_DIR / run_id))
     except ConfigError as error:
         st.error(f"This run cannot be shown: {error}")
         return
@@ -257,7 +257,7 @@ def follow(run_id: str, kind: str | None, live_mode: bool) -> None:
     draw_run(state, kind or natural_kind(state.config["scenario"]))
 
 
-def draw_run(state: live.RunState, kind: str) -> None:
+def draw_run(state: run_status.RunState, kind: str) -> None:
     c = state.config
     st.subheader(f"{c['method']} + {c['loss']} on {c['dataset']}, {SCENARIO_LABELS.get(c['scenario'], c['scenario'])}, "
                  f"{c['tasks']} tasks")
@@ -286,7 +286,7 @@ def draw_run(state: live.RunState, kind: str) -> None:
                    help="mean accuracy over the tasks learned so far")
     cols[2].metric("Average forgetting", "-" if forg is None else f"{100 * forg:.1f} %",
                    help="mean drop from each old task's best accuracy to now (from task 2 on)")
-    figs = live.figures(state, kind)
+    figs = app_views.figures(state, kind)
     if result.tasks_done == 0:
         st.info("Learning task 1: the accuracy charts start when it has been evaluated.")
     else:
@@ -373,7 +373,7 @@ def run_tab(config: RunConfig, problem: str | None) -> None:
     state = None
     if run_id:
         try:
-            state = live.run_state(RunDir(RUNS_DIR / run_id))
+            state = run_status.run_state(RunDir(RUNS_DIR / run_id))
         except ConfigError as error:
             st.error(f"The run this page followed cannot be read: {error}")
     active = state is not None and state.active
@@ -428,14 +428,14 @@ def race_runners(config: RunConfig) -> tuple[dict[str, RunConfig], str, str | No
     if by == "methods":
         chosen = cols[1].multiselect("Methods (two or three)", METHODS.names(), default=list(race.DEFAULT_METHODS),
                                      max_selections=race.MAX_RUNNERS, key="race_methods")
-        choices = live.method_choices()
+        choices = app_views.method_choices()
         shared = [n for n in LOSSES.names() if all(choices[m].get(n) is None for m in chosen)] or ["ce"]
         loss = pick(cols[1], "Loss (the same for every runner)", shared, "ce", "race_loss",
                     format_func=lambda n: f"{n}: {LOSSES.doc(n)}")
         base = base.replace(loss=loss)
         grid, kwargs = ("method", chosen), {"methods": chosen}
     else:
-        usable = [n for n, why in live.method_choices()[config.method].items() if why is None]
+        usable = [n for n, why in app_views.method_choices()[config.method].items() if why is None]
         chosen = cols[1].multiselect(f"Losses for {config.method} (two or three)", usable, default=usable[:3],
                                      max_selections=race.MAX_RUNNERS, key=f"race_losses:{config.method}")
         grid, kwargs = ("loss", chosen), {"losses": chosen}
@@ -458,11 +458,11 @@ def raced_runs() -> dict[str, str]:
     return st.session_state.race
 
 
-def race_states(runs: dict[str, str]) -> dict[str, live.RunState]:
+def race_states(runs: dict[str, str]) -> dict[str, run_status.RunState]:
     states = {}
     for label, run_id in runs.items():
         try:
-            states[label] = live.run_state(RunDir(RUNS_DIR / run_id))
+            states[label] = run_status.run_state(RunDir(RUNS_DIR / run_id))
         except ConfigError as error:
             st.error(f"Runner {label} ({run_id}) cannot be read: {error}")
     return states
@@ -483,7 +483,7 @@ def follow_race(runs: dict[str, str], kind: str, live_mode: bool) -> None:
     if not any(s.result.tasks_done for s in states.values()):
         st.info("Learning task 1: the curves start when it has been evaluated.")
         return
-    figs = live.compare_figures(states, kind)
+    figs = app_views.compare_figures(states, kind)
     left, right = st.columns(2)
     chart(left, figs["average_accuracy"], "race_acc")
     left.caption("Average accuracy over the tasks learned so far, one colour per runner: same seed, so the same "
@@ -573,7 +573,7 @@ def sweep_section() -> None:
 def compare_tab() -> None:
     sweep_section()
     try:
-        states, problems = live.stored_states(RUNS_DIR)
+        states, problems = run_status.stored_states(RUNS_DIR)
     except OSError as error:
         st.error(f"The runs folder {RUNS_DIR} cannot be read: {error}")
         return
@@ -585,18 +585,18 @@ def compare_tab() -> None:
     by_id = {s.run_id: s for s in states}
     done = [s.run_id for s in states if s.result.tasks_done > 0]
     chosen = st.multiselect("Runs to compare", list(reversed(list(by_id))), default=list(reversed(done))[:4],
-                            format_func=lambda r: f"{live.run_label(by_id[r])}, "
+                            format_func=lambda r: f"{app_views.run_label(by_id[r])}, "
                             f"{by_id[r].status}, {by_id[r].run_id[:15]}")
     kind = st.radio("Accuracy shown in the charts", ["tag", "taw"], horizontal=True, format_func=KIND_LABELS.get,
                     key="compare_kind")
     if not chosen:
         st.info("Choose runs above to overlay their curves.")
         return
-    figs = live.compare_figures([by_id[r] for r in chosen], kind)
+    figs = app_views.compare_figures([by_id[r] for r in chosen], kind)
     left, right = st.columns(2)
     chart(left, figs["average_accuracy"], "cmp_acc")
     chart(right, figs["average_forgetting"], "cmp_forg")
-    table = live.final_metrics([by_id[r] for r in chosen], kind)
+    table = app_views.final_metrics([by_id[r] for r in chosen], kind)
     st.dataframe(table, hide_index=True)
     st.download_button("Download this table (CSV)", table.to_csv(index=False), "labkit-runs.csv", "text/csv",
                        key="download_csv")

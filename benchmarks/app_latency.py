@@ -8,8 +8,8 @@
    The app warms the fork server when the page first loads (live.warm_up); the first row is a
    run started the moment the server is asked for (imports not done yet), the second runs
    started once it is warm, as after a page has been open a few seconds.
-2. Refresh: time to rebuild a stored 10-task run's state from its files (live.run_state) and build
-   all four live charts (live.figures), and the plotly JSON encoding st.plotly_chart does on top.
+2. Refresh: time to rebuild a stored 10-task run's state from its files (run_status.run_state) and build
+   all four live charts (app_views.figures), and the plotly JSON encoding st.plotly_chart does on top.
 
 Prints medians with the machine's CPU count. A benchmark, not a test: nothing here asserts a time.
 """
@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from labkit import RunConfig, RunDir, live, run
+from labkit import RunConfig, RunDir, app_views, live, run, run_status
 
 POLL_S = 0.005
 
@@ -54,13 +54,13 @@ def refresh_costs(runs_dir: Path, repeats: int) -> tuple[float, float, float, in
     config = RunConfig(dataset="digits", scenario="class-il", tasks=10, epochs=5, device="cpu")
     run_dir = RunDir.create(config.to_dict(), runs_dir)
     run(config, run_dir=run_dir)
-    live.figures(live.run_state(run_dir), "tag")  # warm-up: plotly's lazy imports
+    app_views.figures(run_status.run_state(run_dir), "tag")  # warm-up: plotly's lazy imports
     state_ms, figures_ms, json_ms = [], [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        state = live.run_state(run_dir)
+        state = run_status.run_state(run_dir)
         t1 = time.perf_counter()
-        figs = live.figures(state, "tag")
+        figs = app_views.figures(state, "tag")
         t2 = time.perf_counter()
         for fig in figs.values():
             fig.to_json()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from labkit import RunConfig, RunDir, list_runs, live
+from labkit import RunConfig, RunDir, list_runs, live, run_status
 from labkit.__main__ import build_parser
 from labkit.cli_config import config_from
 from labkit.methods import METHODS
@@ -29,8 +29,8 @@ def runs_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("LABKIT_RUNS_DIR", str(runs))
     yield runs
     for run_dir in list_runs(runs):
-        pid = live._pid(run_dir)
-        if pid is not None and live._alive(pid, run_dir.run_id):
+        pid = live.run_pid(run_dir)
+        if pid is not None and live.run_process_alive(pid, run_dir.run_id):
             os.killpg(pid, signal.SIGKILL)
 
 
@@ -257,7 +257,7 @@ def test_a_tiny_race_runs_to_the_end_with_overlaid_curves_and_a_leader(runs_dir)
     at.button(key="race_run").click().run()
     assert not errors(at) and len(at.session_state.race) == 3
     deadline = time.monotonic() + 120
-    while not all(live.run_state(RunDir(runs_dir / r)).status == "finished" for r in at.session_state.race.values()):
+    while not all(run_status.run_state(RunDir(runs_dir / r)).status == "finished" for r in at.session_state.race.values()):
         assert time.monotonic() < deadline, "the race did not finish"
         time.sleep(0.5)
         at.run()

@@ -1,7 +1,6 @@
 """labkit.live: runs started in the background, followed through their files, stopped."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -10,7 +9,7 @@ import time
 
 import pytest
 
-from labkit import RunConfig, RunDir, list_runs, live
+from labkit import RunConfig, RunDir, app_views, list_runs, live, run_status
 from labkit.registry import ConfigError
 
 TINY = RunConfig(dataset="digits", scenario="class-il", tasks=2, epochs=1, device="cpu")
@@ -21,16 +20,16 @@ def runs_dir(tmp_path):
     """A runs folder whose background processes are killed after the test, whatever happened."""
     yield tmp_path
     for run_dir in list_runs(tmp_path):
-        pid = live._pid(run_dir)
-        if pid is not None and live._alive(pid, run_dir.run_id):
+        pid = live.run_pid(run_dir)
+        if pid is not None and live.run_process_alive(pid, run_dir.run_id):
             os.killpg(pid, signal.SIGKILL)
 
 
-def follow(run_dir: RunDir, until, timeout: float = 90.0) -> live.RunState:
+def follow(run_dir: RunDir, until, timeout: float = 90.0) -> run_status.RunState:
     """Poll run_state until `until(state)` holds (or the run ends); fail after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
-        state = live.run_state(run_dir)
+        state = run_status.run_state(run_dir)
         if until(state) or not state.active:
             return state
         if time.monotonic() > deadline:
@@ -40,18 +39,18 @@ def follow(run_dir: RunDir, until, timeout: float = 90.0) -> live.RunState:
 
 
 def test_available_datasets_name_why_a_dataset_is_not_offered(tmp_path):
-    found = live.available_datasets(tmp_path)
+    found = app_views.available_datasets(tmp_path)
     assert found["digits"] is None
     assert "cifar10" in found["cifar10"] and str(tmp_path / "cifar-10-batches-py") in found["cifar10"]
     folder = tmp_path / "cifar-100-python"
     folder.mkdir()
     for name in ("train", "test"):
         (folder / name).write_bytes(b"")  # only presence is checked: nothing is loaded
-    assert live.available_datasets(tmp_path)["cifar100"] is None
+    assert app_views.available_datasets(tmp_path)["cifar100"] is None
 
 
 def test_method_choices_give_the_reason_a_loss_is_refused():
-    grid = live.method_choices()
+    grid = app_views.method_choices()
     assert grid["finetune"]["ce"] is None and grid["lwf"]["ce"] is None
     assert "ce" in grid["lwf"]["mse"]  # LwF distils softmax outputs: ce only
     assert grid["ewc"]["mse"] is None
@@ -70,7 +69,7 @@ def test_a_background_run_is_followed_to_its_end(runs_dir):
     run_dir = live.start_background_run(TINY.replace(method="lwf"), runs_dir)
     pid = int((run_dir.path / "pid").read_text())
     assert pid != os.getpid()  # the run goes on in a process of its own
-    first = live.run_state(run_dir)
+    first = run_status.run_state(run_dir)
     assert first.status in ("starting", "running") and first.result.tasks_done == 0
     state = follow(run_dir, lambda s: False)
     assert state.status == "finished", state.error
@@ -79,8 +78,8 @@ def test_a_background_run_is_followed_to_its_end(runs_dir):
     assert state.result.acc_tag == stored.acc_tag and state.result.acc_taw == stored.acc_taw
     assert state.result.epoch_losses == stored.epoch_losses
     assert RunConfig.from_dict(run_dir.config()) == TINY.replace(method="lwf")
-    assert set(live.figures(state, "tag")) == {"forgetting", "averages", "matrix", "loss"}
-    table = live.final_metrics([state])
+    assert set(app_views.figures(state, "tag")) == {"forgetting", "averages", "matrix", "loss"}
+    table = app_views.final_metrics([state])
     assert table.loc[0, "status"] == "finished" and table.loc[0, "tasks done"] == "2/2"
     assert not live.stop_run(run_dir)  # nothing left to stop
 
@@ -102,12 +101,12 @@ def test_stop_ends_a_run_and_keeps_its_completed_tasks(runs_dir):
 
 def test_a_process_that_ends_without_a_final_event_is_reported_with_its_log(tmp_path):
     run_dir = RunDir.create(TINY.to_dict(), tmp_path)
-    assert live.run_state(run_dir).status == "incomplete"  # no process of ours follows it
+    assert run_status.run_state(run_dir).status == "incomplete"  # no process of ours follows it
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     (run_dir.path / live.PID_FILE).write_text(str(gone.pid))
     (run_dir.path / live.LOG_FILE).write_text("progress\rerror: data_root='x' is not valid: no files\n")
-    state = live.run_state(run_dir)
+    state = run_status.run_state(run_dir)
     assert state.status == "failed" and state.error == "error: data_root='x' is not valid: no files"
 
 
@@ -116,8 +115,8 @@ def test_an_unreadable_run_folder_raises_a_config_error_and_is_skipped(tmp_path)
     bad = RunDir.create(TINY.to_dict(), tmp_path)
     (bad.path / "config.json").write_text("{not json")
     with pytest.raises(ConfigError, match="cannot be read"):
-        live.run_state(bad)
-    states, problems = live.stored_states(tmp_path)
+        run_status.run_state(bad)
+    states, problems = run_status.stored_states(tmp_path)
     assert [s.run_id for s in states] == [good.run_id] and list(problems) == [bad.run_id]
     assert (bad.path / "config.json").read_text() == "{not json"  # left as it was
 

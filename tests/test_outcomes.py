@@ -11,7 +11,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from helpers import QUICK
-from labkit import RunDir, live, run
+from labkit import RunDir, app_views, run, run_status
 from labkit.__main__ import main
 from labkit.methods import Method
 from labkit.outcome import EXPLOSION_FACTOR, divergence
@@ -69,12 +69,12 @@ def test_every_view_says_diverged(tmp_path, nan_in_task_2, capsys, monkeypatch):
     out = capsys.readouterr()
     assert "diverged in task 2, epoch 1" in out.out and out.err.count("\n") == 1 and "diverged" in out.err
     # the live state and the Compare table
-    state = live.run_state(run_dir)
+    state = run_status.run_state(run_dir)
     assert state.status == "diverged" and not state.active and "became nan" in state.error
     assert "diverged" in state.progress_text()
-    table = live.final_metrics([state])
+    table = app_views.final_metrics([state])
     assert list(table["status"]) == ["diverged"] and list(table["tasks done"]) == ["1/3"]
-    assert live.run_label(state).endswith(", diverged")
+    assert app_views.run_label(state).endswith(", diverged")
     # the app, following the run and on its Compare tab
     monkeypatch.setenv("LABKIT_RUNS_DIR", str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=60)
@@ -118,7 +118,7 @@ def test_a_failing_run_keeps_its_completed_tasks_and_its_traceback(tmp_path, mon
     stored = run_dir.result()
     assert stored.status == "failed" and stored.tasks_done == 1
     assert "Traceback" in stored.failure["traceback"] and "boom in after_task" in stored.failure["traceback"]
-    state = live.run_state(run_dir)
+    state = run_status.run_state(run_dir)
     assert state.status == "failed" and "RuntimeError: boom" in state.error and "after_task" in state.details
 
 

@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 from helpers import QUICK
-from labkit import RunConfig, RunDir, list_runs, live, run
+from labkit import RunConfig, RunDir, app_views, list_runs, live, run, run_status
 from labkit.__main__ import main
 from labkit.registry import ConfigError
 
@@ -53,7 +53,7 @@ def test_one_damaged_run_is_named_and_never_hides_the_others(tmp_path, capsys, d
     assert set(lines) == {first.run_id, bad.run_id, last.run_id}
     assert "unreadable" in lines[bad.run_id] and name in lines[bad.run_id]
     assert "finished" in lines[first.run_id] and "0/3 tasks" in lines[last.run_id]
-    states, problems = live.stored_states(tmp_path)
+    states, problems = run_status.stored_states(tmp_path)
     assert {s.run_id for s in states} == {first.run_id, last.run_id} and list(problems) == [bad.run_id]
     assert main(["--runs-dir", str(tmp_path), "show", bad.run_id]) == 2
     assert bad.run_id in capsys.readouterr().err
@@ -64,10 +64,10 @@ def test_one_damaged_run_is_named_and_never_hides_the_others(tmp_path, capsys, d
 def test_a_garbage_events_line_is_skipped_and_a_foreign_event_is_reported(tmp_path):
     run_dir = RunDir.create(CONFIG.to_dict(), tmp_path)
     (run_dir.path / "events.jsonl").write_text('{"type": "run_started", "device": "cpu", "start_task": 0}\n{half')
-    assert live.run_state(run_dir).result.tasks_done == 0
+    assert run_status.run_state(run_dir).result.tasks_done == 0
     (run_dir.path / "events.jsonl").write_text('{"type": "run_started"}\n{"type": "epoch_ended", "task": "x"}\n')
     with pytest.raises(ConfigError, match="events.jsonl"):
-        live.run_state(run_dir)
+        run_status.run_state(run_dir)
 
 
 KILL = textwrap.dedent("""
@@ -101,19 +101,19 @@ def test_killed_at_each_stage_of_a_task_write_every_view_agrees_and_resume_finis
     assert killed.returncode == 9, killed.stderr
     done = run_dir.result().tasks_done  # the one source of truth
     assert done == (1 if stage == "checkpoint" else 2)  # result.json comes after the checkpoint
-    state = live.run_state(run_dir)
+    state = run_status.run_state(run_dir)
     assert state.status == "incomplete" and state.result.tasks_done == done
     assert state.result.acc_tag == reference.acc_tag[:done]
-    states, problems = live.stored_states(tmp_path)
+    states, problems = run_status.stored_states(tmp_path)
     assert not problems and states[0].result.tasks_done == done
-    assert live.final_metrics(states).loc[0, "tasks done"] == f"{done}/3"
-    live.compare_figures(states, "tag")  # the Compare tab draws
+    assert app_views.final_metrics(states).loc[0, "tasks done"] == f"{done}/3"
+    app_views.compare_figures(states, "tag")  # the Compare tab draws
     assert f"{done}/3 tasks" in listed(tmp_path, capsys)[run_dir.run_id]
     assert main(["--runs-dir", str(tmp_path), "run", "--resume", run_dir.run_id]) == 0
     resumed = run_dir.result()
     assert resumed.status == "finished"
     assert resumed.acc_taw == reference.acc_taw and resumed.acc_tag == reference.acc_tag
-    assert live.run_state(run_dir).status == "finished"
+    assert run_status.run_state(run_dir).status == "finished"
 
 
 def test_resume_refuses_a_run_whose_checkpoint_is_missing_unreadable_or_foreign(tmp_path):
@@ -141,7 +141,7 @@ def test_a_run_folder_has_one_writer(tmp_path):
         assert run_dir.is_being_written()
         with pytest.raises(ConfigError, match="another process is writing"):
             run(CONFIG, run_dir=run_dir)
-        state = live.run_state(run_dir)
+        state = run_status.run_state(run_dir)
         assert state.status == "starting"  # going, with no event yet
     assert not run_dir.is_being_written() and run_dir.result() is None
 
@@ -170,6 +170,6 @@ def test_a_crashed_background_run_says_why_in_its_log_and_on_the_page(tmp_path, 
     (run_dir.path / live.PID_FILE).write_text(str(pid))
     text = log.read_text()
     assert "Traceback" in text and "RuntimeError: a crash outside any handler" in text
-    state = live.run_state(run_dir)
+    state = run_status.run_state(run_dir)
     assert state.status == "failed" and "RuntimeError: a crash outside any handler" in state.error
     assert [r.run_id for r in list_runs(tmp_path)] == [run_dir.run_id]
