@@ -11,6 +11,8 @@ from typing import Any
 import torch
 
 from labkit.data import DATASETS, SCENARIOS, check_tasks
+from labkit.data.class_orders import check_class_order
+from labkit.data.scenarios import VAL_SPLITS
 from labkit.losses import LOSSES
 from labkit.methods import METHODS
 from labkit.models import BACKBONES
@@ -35,6 +37,12 @@ class RunConfig:
     by lr_factor after lr_patience epochs without a better validation loss, the best model so far
     is restored, and the task stops once the rate falls below lr_min; the best model is kept at
     the end of the task. freeze_old_heads keeps heads 0..t-1 fixed while task t is learned.
+
+    class_order: which classes form which task (labkit.data.class_orders): "seeded" (labkit's
+    own draw for the seed), "facil" (FACIL's shuffle for the seed, as the released "Rethinking
+    softmax" code draws it) or an explicit order, every class id once ("2,0,1,..."; a list is
+    turned into that text). val_split: how val_fraction is held out of each task's training
+    data: "random" (of the task's samples) or "stratified" (of each class, FACIL's).
 
     pretrained: "" (random initialisation), a checkpoint path made by `python -m labkit
     pretrain`, "auto" (pre-train the backbone on a held-out 20% of this dataset's training
@@ -64,7 +72,9 @@ class RunConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     seed: int = 0
+    class_order: str = "seeded"
     val_fraction: float = 0.0
+    val_split: str = "random"
     freeze_old_heads: bool = False
     lr_patience: int = 0
     lr_factor: float = 3.0
@@ -80,6 +90,11 @@ class RunConfig:
     compile: bool = False
     method_params: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.class_order, (list, tuple)):  # an explicit order given as a list: its one spelling
+            text = ",".join(str(c) for c in self.class_order)
+            object.__setattr__(self, "class_order", text if text else self.class_order)
+
     def validate(self) -> "RunConfig":
         """Raise ConfigError (field, value, what is valid) on the first bad field; else self.
 
@@ -93,6 +108,8 @@ class RunConfig:
                                ("method", METHODS), ("loss", LOSSES)):
             registry.get(getattr(self, name))
         _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("val_split", self.val_split, VAL_SPLITS)
+        check_class_order(self.class_order, DATASETS.get(self.dataset).num_classes)
         _choice("device", self.device, DEVICES)
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("device", self.device, "no CUDA device is available here: use 'auto' or 'cpu'")

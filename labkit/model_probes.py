@@ -24,12 +24,13 @@ from typing import Any, Callable
 import torch
 
 from labkit.config import RunConfig
-from labkit.data import Scenario, load_dataset, make_scenario
+from labkit.data import Scenario, load_dataset
 from labkit.checkpointed_run import model_from_checkpoint, run_with_checkpoints
 from labkit.events import Event
 from labkit.models import IncrementalNet
 from labkit.registry import ConfigError
 from labkit.result import RunResult
+from labkit.runner import config_scenario
 
 Probe = Callable[[IncrementalNet, Scenario, int], Any]
 
@@ -80,8 +81,7 @@ def inspected_run(config: RunConfig, probe: Probe,
     config.validate()
     if config.pretrained:
         raise ConfigError("pretrained", config.pretrained, "'' (inspected_run rebuilds runs without pre-training)")
-    scenario = make_scenario(load_dataset(config.dataset, config.data_root), config.scenario, config.tasks,
-                             config.seed, config.val_fraction)
+    scenario = config_scenario(config, load_dataset(config.dataset, config.data_root))
     probed: list[Any] = []
     result = run_with_checkpoints(
         config, lambda t, checkpoint: probed.append(probe(model_from_checkpoint(config, scenario, checkpoint),

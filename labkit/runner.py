@@ -16,7 +16,7 @@ import torch
 from labkit import pretrain
 from labkit.config import RunConfig
 from labkit.curvature import curvature_after_task
-from labkit.data import Scenario, load_dataset, make_scenario
+from labkit.data import ArrayDataset, Scenario, load_dataset, make_scenario
 from labkit.data.augment import random_crop_flip
 from labkit.data.loaders import batches
 from labkit.events import EpochEnded, Event, RunDiverged, RunFailed, RunFinished, RunStarted, TaskEvaluated
@@ -43,6 +43,13 @@ def seed_task(seed: int, t: int) -> None:
     """Seed torch for task t (t = -1: model construction). Each task starts from a seed of its
     own, so a resumed run draws exactly the numbers an uninterrupted one would."""
     torch.manual_seed(seed * 1000 + t + 1)
+
+
+def config_scenario(config: RunConfig, dataset: ArrayDataset) -> Scenario:
+    """The scenario `config` cuts `dataset` into: its kind, tasks, seed, class order and
+    validation split (labkit.data.make_scenario)."""
+    return make_scenario(dataset, config.scenario, config.tasks, config.seed, config.val_fraction,
+                         config.class_order, config.val_split)
 
 
 def scenario_on(scenario: Scenario, device: torch.device) -> Scenario:
@@ -275,8 +282,7 @@ def _run(config: RunConfig, on_event: Callable[[Event], None] | None, run_dir: R
         raise ConfigError("pretrained", config.pretrained, f"its pre-training {diverged}; nothing was cached") from None
     if checkpoint is not None:
         dataset = pretrain.without_pretraining_images(dataset, checkpoint)
-    scenario = scenario_on(make_scenario(dataset, config.scenario, config.tasks, config.seed,
-                                         config.val_fraction), device)
+    scenario = scenario_on(config_scenario(config, dataset), device)
     method = METHODS.get(config.method)(**config.method_params)
     model = build_run_model(config, scenario, method, checkpoint).to(device)
     run_id = run_dir.run_id if run_dir else None

@@ -46,6 +46,15 @@ def text(v) -> bool:
 
 
 # what each field accepts, with the other fields at their defaults
+DEFAULT_CLASSES = DATASETS.get(RunConfig().dataset).num_classes
+
+
+def is_permutation_text(v, n: int) -> bool:
+    """'2,0,1,...': every class id 0..n-1 once, written as whole numbers."""
+    parts = [p.strip() for p in v.split(",")] if text(v) else []
+    return bool(parts) and all(p.isdigit() for p in parts) and sorted(map(int, parts)) == list(range(n))
+
+
 SPEC = {
     "dataset": lambda v: isinstance(v, str) and v in DATASETS,
     "scenario": lambda v: isinstance(v, str) and v in SCENARIOS,
@@ -60,7 +69,9 @@ SPEC = {
     "momentum": lambda v: is_real(v) and 0 <= v < 1,
     "weight_decay": lambda v: is_real(v) and 0 <= v <= 1000,
     "seed": lambda v: is_int(v) and 0 <= v <= SEED_MAX,
+    "class_order": lambda v: v in ("seeded", "facil") or is_permutation_text(v, DEFAULT_CLASSES),
     "val_fraction": lambda v: is_real(v) and 0 <= v < 1,
+    "val_split": lambda v: v in ("random", "stratified"),
     "freeze_old_heads": lambda v: isinstance(v, bool),
     "lr_patience": lambda v: v == 0,  # > 0 needs val_fraction > 0, which is 0 by default
     "lr_factor": lambda v: is_real(v) and v > 1,

@@ -13,6 +13,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from labkit.data import class_orders as orders
+from labkit.data.class_orders import check_class_order
 from labkit.data.types import ArrayDataset, Scenario, Task
 from labkit.registry import ConfigError, Registry
 
@@ -28,7 +30,9 @@ class Partition:
     test_indices: list[np.ndarray]
 
 
-Split = Callable[[ArrayDataset, int, np.random.Generator], Partition]
+# (dataset, num_tasks, rng, order): order is the class order to cut into tasks, or None for the
+# scenario's own (class-IL / task-IL: drawn from rng; data-IL: the dataset's labels as they are)
+Split = Callable[[ArrayDataset, int, np.random.Generator, "np.ndarray | None"], Partition]
 
 SCENARIOS: Registry[Split] = Registry("scenario")
 
@@ -36,11 +40,12 @@ SCENARIOS: Registry[Split] = Registry("scenario")
 CLASS_SPLITS = ("class-il", "task-il")
 
 
-def class_groups(dataset: ArrayDataset, num_tasks: int, rng: np.random.Generator) -> Partition:
-    """Shuffle the classes with `rng`, cut that order into num_tasks contiguous groups
-    (np.array_split: sizes differ by at most one, larger groups first), and give each task
-    the train and test samples of its group."""
-    order = rng.permutation(dataset.num_classes)
+def class_groups(dataset: ArrayDataset, num_tasks: int, rng: np.random.Generator,
+                 order: np.ndarray | None = None) -> Partition:
+    """Shuffle the classes with `rng` (or take the given order), cut that order into num_tasks
+    contiguous groups (np.array_split: sizes differ by at most one, larger groups first), and
+    give each task the train and test samples of its group."""
+    order = rng.permutation(dataset.num_classes) if order is None else np.asarray(order)
     incremental = _inverse(order)
     groups = np.array_split(np.arange(dataset.num_classes), num_tasks)
     train_y, test_y = incremental[dataset.train_y.numpy()], incremental[dataset.test_y.numpy()]
@@ -49,12 +54,14 @@ def class_groups(dataset: ArrayDataset, num_tasks: int, rng: np.random.Generator
                      [np.flatnonzero(np.isin(test_y, group)) for group in groups])
 
 
-def sample_subsets(dataset: ArrayDataset, num_tasks: int, rng: np.random.Generator) -> Partition:
-    """Every task holds all classes (original label order); the train samples and, so that
-    each task has its own test data for the accuracy matrix, the test samples are each cut
-    into num_tasks disjoint subsets that together are the whole set."""
+def sample_subsets(dataset: ArrayDataset, num_tasks: int, rng: np.random.Generator,
+                   order: np.ndarray | None = None) -> Partition:
+    """Every task holds all classes (in the original label order, or relabelled by the given
+    order); the train samples and, so that each task has its own test data for the accuracy
+    matrix, the test samples are each cut into num_tasks disjoint subsets that together are
+    the whole set."""
     all_classes = list(range(dataset.num_classes))
-    return Partition(all_classes, [all_classes] * num_tasks,
+    return Partition(all_classes if order is None else [int(c) for c in order], [all_classes] * num_tasks,
                      _deal(dataset.train_y.numpy(), num_tasks, rng),
                      _deal(dataset.test_y.numpy(), num_tasks, rng))
 
@@ -102,34 +109,56 @@ def _check_val_fraction(val_fraction: float) -> None:
         raise ConfigError("val_fraction", val_fraction, "a fraction in [0, 1)")
 
 
-def _task(index: int, classes: list[int], train_x: torch.Tensor, train_y: torch.Tensor,
-          test_x: torch.Tensor, test_y: torch.Tensor, val_fraction: float,
-          rng: np.random.Generator) -> Task:
-    """A Task whose val set is a random val_fraction of its train samples (rounded, leaving at
-    least one train sample)."""
+VAL_SPLITS = ("random", "stratified")
+
+
+def _validation_mask(train_y: torch.Tensor, val_fraction: float, split: str, rng: np.random.Generator) -> np.ndarray:
+    """Which train samples go to validation. "random": round(val_fraction * n) of the task's n
+    samples, drawn at random (leaving at least one to train on); "stratified" (FACIL's): of
+    each class c with n_c samples, round(val_fraction * n_c), so every class is held out in
+    the same proportion."""
     count = len(train_y)
     is_val = np.zeros(count, dtype=bool)
-    is_val[rng.choice(count, min(round(val_fraction * count), max(count - 1, 0)), replace=False)] = True
-    is_val = torch.from_numpy(is_val)
+    if split == "random":
+        is_val[rng.choice(count, min(round(val_fraction * count), max(count - 1, 0)), replace=False)] = True
+        return is_val
+    labels = train_y.numpy()
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        is_val[rng.choice(members, int(np.round(val_fraction * len(members))), replace=False)] = True
+    return is_val
+
+
+def _task(index: int, classes: list[int], train_x: torch.Tensor, train_y: torch.Tensor,
+          test_x: torch.Tensor, test_y: torch.Tensor, val_fraction: float, val_split: str,
+          rng: np.random.Generator) -> Task:
+    """A Task whose val set is val_fraction of its train samples (_validation_mask)."""
+    is_val = torch.from_numpy(_validation_mask(train_y, val_fraction, val_split, rng))
     return Task(index, list(classes), train_x[~is_val], train_y[~is_val], train_x[is_val],
                 train_y[is_val], test_x, test_y)
 
 
 def make_scenario(dataset: ArrayDataset, kind: str, num_tasks: int, seed: int = 0,
-                  val_fraction: float = 0.0) -> Scenario:
+                  val_fraction: float = 0.0, class_order: str = "seeded", val_split: str = "random") -> Scenario:
     """Cut `dataset` into num_tasks tasks of scenario `kind`, reproducibly for a given seed.
 
-    class-IL / task-IL: class order = np.random.default_rng(seed).permutation(num_classes),
-    cut into contiguous groups; labels become incremental labels (position in that order).
-    data-IL: every task has all classes; the train set and the test set are each dealt into
-    num_tasks disjoint, class-balanced subsets (task t is tested on its own test subset).
-    val_fraction of each task's train samples (seeded) is moved to val_x / val_y.
+    class-IL / task-IL: the class order (labkit.data.class_orders: "seeded" =
+    np.random.default_rng(seed).permutation(num_classes), "facil", or an explicit one), cut into
+    contiguous groups; labels become incremental labels (position in that order). data-IL:
+    every task has all classes (relabelled by the order unless it is "seeded"); the train set
+    and the test set are each dealt into num_tasks disjoint, class-balanced subsets (task t is
+    tested on its own test subset). val_fraction of each task's train samples (seeded; per
+    class with val_split "stratified") is moved to val_x / val_y.
     """
     samples = min(len(dataset.train_y), len(dataset.test_y))
     check_tasks(kind, num_tasks, dataset.num_classes, num_samples=samples, dataset=dataset.name)
     _check_val_fraction(val_fraction)
+    check_class_order(class_order, dataset.num_classes)
+    if val_split not in VAL_SPLITS:
+        raise ConfigError("val_split", val_split, f"choose one of {', '.join(VAL_SPLITS)}")
     rng = np.random.default_rng(seed)
-    partition = SCENARIOS.get(kind)(dataset, num_tasks, rng)
+    order = None if class_order == "seeded" else orders.class_order(class_order, dataset.num_classes, seed, rng)
+    partition = SCENARIOS.get(kind)(dataset, num_tasks, rng, order)
     incremental = torch.from_numpy(_inverse(np.asarray(partition.class_order)))
     train_y, test_y = incremental[dataset.train_y], incremental[dataset.test_y]
     tasks = []
@@ -137,5 +166,5 @@ def make_scenario(dataset: ArrayDataset, kind: str, num_tasks: int, seed: int = 
             partition.classes, partition.train_indices, partition.test_indices)):
         train, test = torch.from_numpy(train), torch.from_numpy(test)
         tasks.append(_task(index, classes, dataset.train_x[train], train_y[train],
-                           dataset.test_x[test], test_y[test], val_fraction, rng))
+                           dataset.test_x[test], test_y[test], val_fraction, val_split, rng))
     return Scenario(kind, tasks, partition.class_order, dataset.num_classes, dataset.input_shape)

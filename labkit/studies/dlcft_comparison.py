@@ -23,13 +23,13 @@ from labkit import pretrain
 from labkit.comparisons import chance_after_each_task, final_chance
 from labkit.config import RunConfig
 from labkit.curvature import kfac_factors
-from labkit.data import Scenario, load_dataset, make_scenario
+from labkit.data import Scenario, load_dataset
 from labkit.methods import METHODS
 from labkit.models import IncrementalNet
 from labkit.paired import PairedDifference, paired_difference, paired_runs
 from labkit.probe import knn_probe
 from labkit.result import RunResult
-from labkit.runner import build_run_model, grow_heads, natural_kind, pick_device, scenario_on
+from labkit.runner import build_run_model, config_scenario, grow_heads, natural_kind, pick_device, scenario_on
 from labkit.sweep import mean_spread, trained
 from labkit.sweep.rows import run_rows  # noqa: F401  (notebook 05 calls study.run_rows)
 
@@ -227,7 +227,7 @@ def scenario_of(config: RunConfig) -> tuple[Scenario, dict | None]:
     checkpoint = pretrain.resolve(config.pretrained, config.dataset, config.backbone, config.data_root, device)
     if checkpoint is not None:
         dataset = pretrain.without_pretraining_images(dataset, checkpoint)
-    return scenario_on(make_scenario(dataset, config.scenario, config.tasks, config.seed, config.val_fraction),
+    return scenario_on(config_scenario(config, dataset),
                        device), checkpoint
 
 

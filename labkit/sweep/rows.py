@@ -10,9 +10,10 @@ import tempfile
 from pathlib import Path
 
 from labkit.config import RunConfig
-from labkit.data import Scenario, load_dataset, make_scenario
+from labkit.data import Scenario, load_dataset
 from labkit.models import IncrementalNet
 from labkit.result import RunResult
+from labkit.runner import config_scenario
 from labkit.store import RunDir
 from labkit.sweep.execute import run_sweep
 from labkit.sweep.grid import Cell, typed_params
@@ -50,8 +51,7 @@ def task_models(result: RunResult, runs_dir: Path) -> tuple[list[IncrementalNet]
     from labkit.checkpointed_run import model_from_checkpoint
 
     config = RunConfig.from_dict(result.config)
-    scenario = make_scenario(load_dataset(config.dataset, config.data_root), config.scenario, config.tasks,
-                             config.seed, config.val_fraction)
+    scenario = config_scenario(config, load_dataset(config.dataset, config.data_root))
     states = RunDir(Path(runs_dir) / result.run_id).task_models()
     return [model_from_checkpoint(config, scenario, state) for state in states], scenario
 
