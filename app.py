@@ -26,7 +26,7 @@ from labkit.methods import METHODS
 from labkit.models import BACKBONES
 from labkit.presets import PRESETS, preset_followed
 from labkit.published import beside_run, published_for
-from labkit.recipes import fill_unset, training_defaults
+from labkit.recipes import fill_from_recipes
 from labkit.registry import ConfigError
 from labkit.runner import natural_kind
 from labkit.sweep import effects
@@ -88,12 +88,13 @@ NO_PRESET = "(none: RunConfig's defaults)"
 
 def training_inputs(base: RunConfig, method: str, loss: str, backbone: str, tag: str) -> dict:
     """Optimiser, learning rate and pre-training, starting from `base` (a preset or RunConfig's
-    defaults) with labkit.recipes.training_defaults in the fields it leaves unset, as the command
-    line fills them: the method's recipe (DLCFT: Adam on a pre-trained backbone), else the
-    backbone's and the loss's (mse: Adam 1e-2). The widgets are keyed by where they start from, so
-    a choice that needs another optimiser starts from it."""
-    start = fill_unset(base, training_defaults(method, loss, backbone)).to_dict()
-    own = not tag and start == {**DEFAULT.to_dict(), **METHODS.get(method).recipe}  # the method's recipe alone
+    defaults) with the recipes in the fields it leaves unset, as the command line fills them
+    (labkit.recipes.fill_from_recipes): the method's recipe (DLCFT: Adam on a pre-trained
+    backbone), else the backbone's and the loss's (mse: Adam 1e-2). The widgets are keyed by where
+    they start from, so a choice that needs another optimiser starts from it."""
+    filled, sources = fill_from_recipes(base, {"method": method, "loss": loss, "backbone": backbone})
+    start = filled.to_dict()
+    own = not tag and all(whose == f"method {method}" for _, whose in sources.values())  # the method's recipe alone
     suffix = method if own else f"{method}:{loss}:{backbone}{tag}"
     sb = st.sidebar
     optimizer = sb.selectbox("Optimiser", OPTIMIZERS, key=f"optimizer:{suffix}",
@@ -156,7 +157,8 @@ def choose_config() -> tuple[RunConfig, str | None]:
         sb.caption(f"Backbones not offered with {method}: {', '.join(refused_backbones)} ({why}).")
     grid = app_views.method_choices()[method]
     usable = [loss for loss, why in grid.items() if why is None]
-    loss = pick(sb, "Loss", usable, base.loss, f"loss:{method}{tag}", format_func=lambda n: f"{n}: {LOSSES.doc(n)}")
+    loss_start = fill_from_recipes(base, {"method": method, "backbone": backbone})[0].loss  # DLCFT's recipe: mse
+    loss = pick(sb, "Loss", usable, loss_start, f"loss:{method}{tag}", format_func=lambda n: f"{n}: {LOSSES.doc(n)}")
     refused: dict[str, list[str]] = {}
     for name, why in grid.items():
         if why:
@@ -187,17 +189,16 @@ def choose_config() -> tuple[RunConfig, str | None]:
 def config_flags(config: RunConfig, leave_out: tuple[str, ...] = ()) -> str:
     """The command line's options that make `config`: --preset when the sidebar started from one,
     every field that differs from where the command line starts (the preset or RunConfig's
-    defaults, with the recipes filled in), every field a recipe fills (its optimiser's three
-    whenever it names one), and the method and loss always; method parameters changed from their
-    defaults."""
+    defaults), the method and loss always, and every other field a recipe would fill
+    (labkit.recipes.fill_from_recipes: its optimiser's three whenever it names one), so none is
+    left to a recipe; method parameters changed from their defaults."""
     preset = st.session_state.get("preset_base")
     start = PRESETS.get(preset) if preset else DEFAULT
-    recipe = training_defaults(config.method, config.loss, config.backbone)
-    filled = fill_unset(start, recipe)
+    chosen = {f.name: getattr(config, f.name) for f in dataclasses.fields(RunConfig)
+              if f.name in ("method", "loss") or getattr(config, f.name) != getattr(start, f.name)}
+    _, recipe = fill_from_recipes(start, chosen)  # the fields the command line would still fill
     shown = [f.name for f in dataclasses.fields(RunConfig) if f.name not in ("method_params", "data_root")
-             and f.name not in leave_out
-             and (getattr(config, f.name) != getattr(filled, f.name) or f.name in ("method", "loss")
-                  or f.name in recipe)]
+             and f.name not in leave_out and (f.name in chosen or f.name in recipe)]
     parts = ([f"--preset {preset}"] if preset else []) + [f"--{f.replace('_', '-')} {getattr(config, f)}" for f in shown]
     if "method_params" not in leave_out:
         params = METHODS.get(config.method).params

@@ -67,7 +67,7 @@ def outcome_code(run_id: str, result: RunResult) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     given = given_fields(args)
     if args.resume is not None:
-        if given or args.param or args.preset:
+        if given or args.param or args.preset or args.config:
             raise ConfigError("resume", args.resume, "--resume takes the stored config; give no other run options")
         run_dir = RunDir.open(args.resume, args.runs_dir)
         config = RunConfig.from_dict(run_dir.config())

@@ -2,9 +2,11 @@
 
 `training_defaults(method, loss, backbone)`: the method's recipe (Method.recipe: DLCFT's Adam on
 a pre-trained backbone) wins, then the backbone's, then the loss's, over RunConfig's defaults.
-The app starts its widgets from it and the command line fills from it the fields it was not
-given; the Python API's RunConfig() keeps its plain defaults (SGD 0.05, momentum 0.9), which
-the checked CPU reference pins.
+`fill_from_recipes(base, given)` is the one place that fills them: the command line (the fields
+no flag or --config file set), the app (its widgets' starting values) and any Python caller who
+asks; the Python API's RunConfig() keeps its plain defaults (SGD 0.05, momentum 0.9), which the
+checked CPU reference pins. A method's recipe may name the loss it is meant to train with
+(DLCFT's MSE); that loss, unless given, is chosen first and its own recipe then applies.
 
 The optimiser is one choice: the first of method, backbone and loss that names any of optimizer,
 lr and momentum decides all three (those it leaves out are RunConfig's), because a step size
@@ -18,7 +20,7 @@ class-IL / task-IL. tests/test_defaults_learn.py checks every loss and backbone 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Mapping
 
 from labkit.config import RunConfig
 from labkit.methods import METHODS
@@ -64,25 +66,74 @@ BACKBONE_RECIPES: dict[str, dict[str, Any]] = {
 BACKBONE_RECIPES |= {f"{name}-leaky": recipe for name, recipe in BACKBONE_RECIPES.items()}
 
 
-def training_defaults(method: str, loss: str, backbone: str) -> dict[str, Any]:
-    """The RunConfig fields a run of `method` with `loss` on `backbone` starts from when the user
-    has not set them: the method's recipe over the backbone's over the loss's; with all three
-    optimiser fields whenever one of them names any. Empty: RunConfig's defaults are right."""
-    chosen: dict[str, Any] = {}
-    for recipe in (LOSS_RECIPES.get(loss, {}), BACKBONE_RECIPES.get(backbone, {}), METHODS.get(method).recipe):
+def recipe_sources(method: str, loss: str, backbone: str) -> dict[str, tuple[Any, str]]:
+    """field -> (value, whose recipe: "method dlcft" / "backbone cnn" / "loss mse") for a run of
+    `method` with `loss` on `backbone`: the method's recipe over the backbone's over the loss's;
+    a recipe that names any optimiser field sets all three (those it leaves out RunConfig's).
+    The loss itself is not among them: it is chosen before (see fill_from_recipes)."""
+    plain = RunConfig()
+    chosen: dict[str, tuple[Any, str]] = {}
+    for whose, recipe in ((f"loss {loss}", _recipe(LOSS_RECIPES, loss)),
+                          (f"backbone {backbone}", _recipe(BACKBONE_RECIPES, backbone)),
+                          (f"method {method}", METHODS.get(method).recipe)):
         if any(name in recipe for name in OPTIMISER_FIELDS):
-            plain = RunConfig()
-            chosen |= {name: getattr(plain, name) for name in OPTIMISER_FIELDS}
-        chosen |= recipe
+            chosen |= {name: (getattr(plain, name), whose) for name in OPTIMISER_FIELDS}
+        chosen |= {name: (value, whose) for name, value in recipe.items() if name != "loss"}
     return chosen
 
 
-def fill_unset(base: RunConfig, defaults: dict[str, Any]) -> RunConfig:
-    """`base` (a preset, or RunConfig()) with `defaults` in the fields it leaves at RunConfig's
-    defaults. An optimiser `base` sets (any of optimizer, lr, momentum changed, as a preset's
-    protocol does) is kept whole."""
+def _recipe(table: dict[str, dict[str, Any]], name: object) -> dict[str, Any]:
+    return table.get(name, {}) if isinstance(name, str) else {}  # a bad name is refused by validate()
+
+
+def training_defaults(method: str, loss: str, backbone: str) -> dict[str, Any]:
+    """The RunConfig fields a run of `method` with `loss` on `backbone` starts from when the user
+    has not set them (recipe_sources without the sources). Empty: RunConfig's defaults are right."""
+    return {name: value for name, (value, _) in recipe_sources(method, loss, backbone).items()}
+
+
+def fill_from_recipes(base: RunConfig, given: Mapping[str, Any] | None = None
+                      ) -> tuple[RunConfig, dict[str, tuple[Any, str]]]:
+    """`base` (a preset, or RunConfig()) with the user's `given` fields, and the recipes in the
+    fields neither sets; with which values came from a recipe: field -> (value, whose recipe).
+
+    A field is unset when it is not given and `base` leaves it at RunConfig's default. First the
+    loss: the method's recipe's, when it names one and the loss is unset; then recipe_sources of
+    the method, that loss and the backbone fill the unset fields. An optimiser `base` sets (any of
+    optimizer, lr, momentum changed, as a preset's protocol does) is kept whole; one given
+    field of it (--lr) leaves the other two to the recipe."""
+    given = dict(given or {})
+    chosen = RunConfig.from_dict({**base.to_dict(), **given})  # an unknown field: ConfigError
+    unset = _unset_fields(base, given)
+    sources: dict[str, tuple[Any, str]] = {}
+    method_loss = METHODS.get(chosen.method).recipe.get("loss")
+    if method_loss is not None and "loss" in unset:
+        sources["loss"] = (method_loss, f"method {chosen.method}")
+    loss = sources["loss"][0] if "loss" in sources else chosen.loss
+    sources |= {name: source for name, source in recipe_sources(chosen.method, loss, chosen.backbone).items()
+                if name in unset}
+    return chosen.replace(**{name: value for name, (value, _) in sources.items()}), sources
+
+
+def _unset_fields(base: RunConfig, given: Mapping[str, Any]) -> set[str]:
     plain = RunConfig()
-    unset = {f.name for f in dataclasses.fields(RunConfig) if getattr(base, f.name) == getattr(plain, f.name)}
-    if not set(OPTIMISER_FIELDS) <= unset:
+    unset = {f.name for f in dataclasses.fields(RunConfig)
+             if f.name not in given and getattr(base, f.name) == getattr(plain, f.name)}
+    if any(getattr(base, name) != getattr(plain, name) for name in OPTIMISER_FIELDS):
         unset -= set(OPTIMISER_FIELDS)
-    return base.replace(**{name: value for name, value in defaults.items() if name in unset})
+    return unset
+
+
+def sources_text(sources: dict[str, tuple[Any, str]]) -> str:
+    """The filled values, each group followed by whose recipe it is: the loss, then the optimiser's
+    fields together, then every other field alone, e.g. "loss=mse (method dlcft), optimizer=adam,
+    lr=0.001, momentum=0.9 (method dlcft), pretrained=auto (method dlcft)"."""
+    others = [f.name for f in dataclasses.fields(RunConfig) if f.name not in ("loss", *OPTIMISER_FIELDS)]
+    groups = [["loss"], list(OPTIMISER_FIELDS)] + [[name] for name in others]
+    parts = []
+    for group in groups:
+        present = [name for name in group if name in sources]
+        if present:
+            values = ", ".join(f"{name}={sources[name][0]}" for name in present)
+            parts.append(f"{values} ({sources[present[0]][1]})")
+    return ", ".join(parts)

@@ -195,7 +195,7 @@ def _try_download(download: Callable[[Any], object]) -> str:
         import torchvision
     except Exception as error:  # noqa: BLE001 - a broken install is reported, not raised
         if isinstance(error, ModuleNotFoundError) and error.name == "torchvision":
-            return "torchvision is not installed, so no download was tried"
+            return "torchvision is not installed, so no download was tried (pip install -e \".[vision]\" adds it)"
         return f"torchvision could not be imported ({type(error).__name__}: {error}), so no download was tried"
     try:
         download(torchvision)
