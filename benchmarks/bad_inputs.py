@@ -227,6 +227,8 @@ OTHER_COMMANDS = [  # (label, argv, field named)
     ("sweep --workers -1", ["sweep", "s", "--grid", "seed=0", "--workers", "-1"], "workers"),
     ("sweep --cpus-per-run 0", ["sweep", "s", "--grid", "seed=0", "--cpus-per-run", "0"], "cpus_per_run"),
     ("sweep --gpus-per-run 2", ["sweep", "s", "--grid", "seed=0", "--gpus-per-run", "2"], "gpus_per_run"),
+    ("run --config missing.json", ["run", "--config", "/nonexistent/config.json"], "config"),
+    ("run --config x.yaml", ["run", "--config", "/nonexistent/config.yaml"], "config"),
     ("tune ../x", ["tune", "../x", "--method", "ewc"], "name"),
     ("tune --search lamb=...", ["tune", "s", "--method", "ewc", "--search", "lamb=loguniform:1,10"], "search"),
     ("tune --search log of 0", ["tune", "s", "--method", "ewc", "--search", "param.lamb=loguniform:0,10"],
