@@ -15,7 +15,7 @@ import time
 import torch
 
 from labkit import run
-from labkit.__main__ import DEMO_CONFIG, DEMO_METHODS
+from labkit.run_commands import DEMO_CONFIG, DEMO_METHODS
 
 
 def main() -> None:

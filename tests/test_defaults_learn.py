@@ -3,7 +3,8 @@ loss) learns each digits task from the settings the command line starts from (la
 class-IL, and the backbones task-IL too; and how those settings are chosen."""
 import pytest
 
-from labkit.__main__ import build_parser, config_from
+from labkit.__main__ import build_parser
+from labkit.cli_config import config_from
 from labkit.config import RunConfig
 from labkit.losses import LOSSES
 from labkit.models import BACKBONES

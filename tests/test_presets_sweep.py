@@ -1,7 +1,8 @@
 """Presets, preset overrides on the command line, and the seed table."""
 import pytest
 
-from labkit.__main__ import build_parser, config_from
+from labkit.__main__ import build_parser
+from labkit.cli_config import config_from
 from labkit.presets import PRESETS
 from labkit.result import RunResult
 from labkit.runner import run
