@@ -43,6 +43,6 @@ def model_from_checkpoint(config: RunConfig, scenario: Scenario, checkpoint: dic
         model = build_run_model(config.replace(compile=False), scenario,
                                 METHODS.get(config.method)(**config.method_params), None)
     for u in range(checkpoint["task"] + 1):
-        grow_heads(model, scenario, u)
+        grow_heads(model, scenario, u, config.head_layout)
     model.load_state_dict(checkpoint["model"])
     return model.eval()

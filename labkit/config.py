@@ -19,6 +19,9 @@ from labkit.models import BACKBONES
 from labkit.registry import ConfigError, check_number
 
 OPTIMIZERS = ("sgd", "adam")
+HEAD_LAYOUTS = ("per-task", "all-classes")
+# the methods Mammoth runs with one head over all classes, whose losses read that head as a whole
+ALL_CLASSES_METHODS = ("finetune", "joint", "er", "der", "derpp")
 DEVICES = ("auto", "cpu", "cuda")
 SEED_MAX = 2**32 - 1  # numpy's seeds are 0 .. 2**32 - 1
 # whole-number fields: (lowest, highest) allowed (None: no upper bound)
@@ -43,6 +46,11 @@ class RunConfig:
     softmax" code draws it) or an explicit order, every class id once ("2,0,1,..."; a list is
     turned into that text). val_split: how val_fraction is held out of each task's training
     data: "random" (of the task's samples) or "stratified" (of each class, FACIL's).
+
+    head_layout: "per-task" (labkit's: a head is added for each task's classes) or, in class-IL,
+    "all-classes" (Mammoth's: one head over every class of the dataset from the first task on,
+    so the class-IL loss covers future classes too and pushes their logits down, and DER stores
+    the logits of every class); for the methods Mammoth runs that way (ALL_CLASSES_METHODS).
 
     pretrained: "" (random initialisation), a checkpoint path made by `python -m labkit
     pretrain`, "auto" (pre-train the backbone on a held-out 20% of this dataset's training
@@ -76,6 +84,7 @@ class RunConfig:
     val_fraction: float = 0.0
     val_split: str = "random"
     freeze_old_heads: bool = False
+    head_layout: str = "per-task"
     lr_patience: int = 0
     lr_factor: float = 3.0
     lr_min: float = 1e-4
@@ -109,6 +118,7 @@ class RunConfig:
             registry.get(getattr(self, name))
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("val_split", self.val_split, VAL_SPLITS)
+        _choice("head_layout", self.head_layout, HEAD_LAYOUTS)
         check_class_order(self.class_order, DATASETS.get(self.dataset).num_classes)
         _choice("device", self.device, DEVICES)
         if self.device == "cuda" and not torch.cuda.is_available():
@@ -120,6 +130,13 @@ class RunConfig:
         for name in ("freeze_old_heads", "track_curvature", "augment", "amp", "channels_last", "compile"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, getattr(self, name), "True or False")
+        if self.head_layout == "all-classes":
+            for name, ok, valid in (("scenario", self.scenario == "class-il", "class-il"),
+                                    ("method", self.method in ALL_CLASSES_METHODS, ", ".join(ALL_CLASSES_METHODS)),
+                                    ("freeze_old_heads", self.freeze_old_heads is False, "False")):
+                if not ok:
+                    raise ConfigError(name, getattr(self, name), f"{valid} with head_layout 'all-classes' "
+                                      "(Mammoth's one head over every class, for its class-IL replay baselines)")
         if self.lr_patience and not self.val_fraction:
             raise ConfigError("lr_patience", self.lr_patience, "needs a validation split: set val_fraction > 0")
         _path("data_root", self.data_root)

@@ -60,9 +60,14 @@ def scenario_on(scenario: Scenario, device: torch.device) -> Scenario:
     return scenario
 
 
-def grow_heads(model: IncrementalNet, scenario: Scenario, t: int) -> None:
-    """Give the model the head(s) task t needs: one per task, or one shared head (data-IL)."""
-    if scenario.multi_head or t == 0:
+def grow_heads(model: IncrementalNet, scenario: Scenario, t: int, layout: str = "per-task") -> None:
+    """Give the model the head(s) task t needs: one per task, or one shared head (data-IL); with
+    layout "all-classes" (Mammoth's class-IL arrangement) one head over every class of the
+    dataset, from the first task on, and nothing after."""
+    if layout == "all-classes":
+        if t == 0:
+            model.add_head(scenario.num_classes)
+    elif scenario.multi_head or t == 0:
         model.add_head(scenario.head_sizes[t if scenario.multi_head else 0])
 
 
@@ -89,10 +94,12 @@ def split_accuracy(model: IncrementalNet, scenario: Scenario, t: int, loss: Clas
     for u, task in enumerate(scenario.tasks[: t + 1]):
         xs, ys = getattr(task, f"{split}_x"), getattr(task, f"{split}_y")
         hits_aw = hits_ag = 0
+        own_columns = slice(task.offset, task.offset + task.num_classes)  # head u, or its classes in one head
         for x, y in batches(xs, ys, EVAL_BATCH, shuffle=False):
             out = model.head_logits(x)
-            hits_ag += (predict(torch.cat(out, 1)) == y).sum()
-            own = predict(out[u]) + task.offset if scenario.multi_head else predict(out[0])
+            logits = torch.cat(out, 1)
+            hits_ag += (predict(logits) == y).sum()
+            own = predict(logits[:, own_columns]) + task.offset if scenario.multi_head else predict(out[0])
             hits_aw += (own == y).sum()
             logit_sums += torch.stack([z.sum(0).mean() for z in out])
             count += len(y)
@@ -246,10 +253,11 @@ def build_run_model(config: RunConfig, scenario: Scenario, method: Method,
     return model
 
 
-def restore(checkpoint: dict, model: IncrementalNet, method: Method, scenario: Scenario) -> RunResult:
+def restore(checkpoint: dict, model: IncrementalNet, method: Method, scenario: Scenario,
+            layout: str = "per-task") -> RunResult:
     """Bring model and method back to the end of the checkpoint's task; return its result."""
     for u in range(checkpoint["task"] + 1):
-        grow_heads(model, scenario, u)
+        grow_heads(model, scenario, u, layout)
     model.load_state_dict(checkpoint["model"])
     method.load_state_dict(checkpoint["method"])
     return RunResult.from_dict(checkpoint["result"])
@@ -294,7 +302,7 @@ def _run(config: RunConfig, on_event: Callable[[Event], None] | None, run_dir: R
             on_event(event)
 
     checkpoint = resumable_checkpoint(run_dir, config) if run_dir else None
-    result = (restore(checkpoint, model, method, scenario) if checkpoint
+    result = (restore(checkpoint, model, method, scenario, config.head_layout) if checkpoint
               else RunResult(config=config.to_dict(), run_id=run_id, device=str(device)))
     result.device, result.status, result.failure = str(device), "running", None
     emit(RunStarted(run_id, config.to_dict(), str(device), config.tasks, result.tasks_done))
@@ -304,7 +312,7 @@ def _run(config: RunConfig, on_event: Callable[[Event], None] | None, run_dir: R
             seed_task(config.seed, t)
             ctx = TaskContext(model, scenario, t, LOSSES.get(config.loss), device, sync_free=device.type == "cuda")
             method.before_task(ctx)
-            grow_heads(model, scenario, t)
+            grow_heads(model, scenario, t, config.head_layout)
             method.heads_grown(ctx)
             scale = result.epoch_losses[0][0] if result.epoch_losses else 0.0  # stored: a resume agrees
             result.epoch_losses.append(train_task(config, method, ctx, emit, scale))

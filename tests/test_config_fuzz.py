@@ -72,6 +72,7 @@ SPEC = {
     "class_order": lambda v: v in ("seeded", "facil") or is_permutation_text(v, DEFAULT_CLASSES),
     "val_fraction": lambda v: is_real(v) and 0 <= v < 1,
     "val_split": lambda v: v in ("random", "stratified"),
+    "head_layout": lambda v: v == "per-task" or v == "all-classes",
     "freeze_old_heads": lambda v: isinstance(v, bool),
     "lr_patience": lambda v: v == 0,  # > 0 needs val_fraction > 0, which is 0 by default
     "lr_factor": lambda v: is_real(v) and v > 1,

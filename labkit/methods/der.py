@@ -16,9 +16,12 @@ class DER(ER):
     z_m the logits the model gave x_m in the training step that inserted it into the reservoir,
     z(x_m) the current model's. A class-IL example inserted during task u has logits only for
     the heads 0..u: the squared error is taken over those stored columns and averaged over all
-    stored entries of the replayed batch (Mammoth's F.mse_loss, whose heads never grow).
+    stored entries of the replayed batch. Mammoth's F.mse_loss averages over every column of its
+    one head over all classes; with RunConfig.head_layout "all-classes" (that arrangement) every
+    entry stores every column and the two means are the same; with labkit's per-task heads the
+    mean runs over the columns that existed when the entry was stored (and those appended since).
 
-    Class-IL with growing heads: when task t's head is added, every stored example gets that
+    Class-IL with per-task heads: when task t's head is added, every stored example gets that
     head's outputs (before it is trained) as its logits for the new columns. Mammoth's single
     head stores every class's logit, the future classes' included, so DER there keeps future
     logits of old examples where they were; without this, nothing would keep a new head's
@@ -41,8 +44,8 @@ class DER(ER):
 
     @torch.no_grad()
     def heads_grown(self, ctx: TaskContext) -> None:
-        if ctx.scenario.kind != "class-il" or len(self.buffer) == 0:
-            return
+        if ctx.scenario.kind != "class-il" or len(self.buffer) == 0 or len(ctx.model.heads.sizes) <= ctx.t:
+            return  # no new head this task (data-IL, task-IL, or Mammoth's one head over all classes)
         was_training = ctx.model.training
         ctx.model.eval()
         x = self.buffer.x[: len(self.buffer)]

@@ -15,6 +15,8 @@ class DERpp(DER):
 
     the logit term as in DER, and the task loss of a second, independently drawn batch of
     remembered examples with their labels. alpha 0.3, beta 0.5: common CIFAR-100 settings.
+    Term by term Mammoth's `derpp` (three separate means); the logit term differs from Mammoth's
+    only as DER's does (per-task heads: the mean over the stored columns, see DER).
     """
 
     name = "derpp"

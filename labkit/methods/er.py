@@ -1,4 +1,8 @@
-"""Experience Replay with a reservoir memory (Chaudhry et al. 2019; Mammoth's `er`)."""
+"""Experience Replay with a reservoir memory (Chaudhry et al. 2019), as Mammoth's `er` replays it
+(same reservoir, same replay batch size, insertion after the step's loss), with one difference in
+the loss: labkit sums two batch means, L_task(x, y) + L_task(x_m, y_m), where Mammoth takes one
+mean over the joined batch, L_task([x; x_m], [y; y_m]) = half that sum for equal sizes, so
+labkit's replayed step is twice Mammoth's at the same learning rate."""
 from __future__ import annotations
 
 import torch
