@@ -115,15 +115,17 @@ def pick(container, label: str, options: list, value, key: str, **kwargs):
     return container.selectbox(label, options, index=options.index(value) if value in options else 0, key=key, **kwargs)
 
 
-def choose_config() -> tuple[RunConfig, str | None]:
-    """The sidebar's widgets -> a RunConfig, and why it cannot run (None when it can). Every widget
+def choose_config() -> tuple[RunConfig, str | None, str | None]:
+    """The sidebar's widgets -> a RunConfig, why it cannot run (None when it can) and the preset it
+    started from (None: RunConfig's defaults). Every widget
     starts from the chosen preset (or RunConfig's defaults); the preset's other fields (validation
     split, learning-rate schedule, ...) come with it."""
     sb = st.sidebar
     sb.header("Experiment")
     preset = sb.selectbox("Start from a preset", [NO_PRESET] + PRESETS.names(), key="preset",
                           help="; ".join(f"{n}: {PRESETS.doc(n)}" for n in PRESETS.names()))
-    base = DEFAULT if preset == NO_PRESET else PRESETS.get(preset)
+    base_name = None if preset == NO_PRESET else preset
+    base = DEFAULT if base_name is None else PRESETS.get(base_name)
     tag = "" if preset == NO_PRESET else f"@{preset}"  # widgets start again from a newly chosen preset
     if tag:
         sb.caption(PRESETS.doc(preset))
@@ -178,21 +180,19 @@ def choose_config() -> tuple[RunConfig, str | None]:
     config = base.replace(dataset=dataset or "", scenario=scenario, tasks=int(tasks), method=method, loss=loss or "",
                           backbone=backbone, epochs=int(epochs), seed=int(seed), data_root=DATA_ROOT,
                           track_curvature=track, method_params=params, **training)
-    st.session_state.preset_base = None if preset == NO_PRESET else preset
     try:
         config.validate()
     except ConfigError as error:
-        return config, str(error)
-    return config, None
+        return config, str(error), base_name
+    return config, None, base_name
 
 
-def config_flags(config: RunConfig, leave_out: tuple[str, ...] = ()) -> str:
+def config_flags(config: RunConfig, preset: str | None, leave_out: tuple[str, ...] = ()) -> str:
     """The command line's options that make `config`: --preset when the sidebar started from one,
     every field that differs from where the command line starts (the preset or RunConfig's
     defaults), the method and loss always, and every other field a recipe would fill
     (labkit.recipes.fill_from_recipes: its optimiser's three whenever it names one), so none is
     left to a recipe; method parameters changed from their defaults."""
-    preset = st.session_state.get("preset_base")
     start = PRESETS.get(preset) if preset else DEFAULT
     chosen = {f.name: getattr(config, f.name) for f in dataclasses.fields(RunConfig)
               if f.name in ("method", "loss") or getattr(config, f.name) != getattr(start, f.name)}
@@ -207,9 +207,9 @@ def config_flags(config: RunConfig, leave_out: tuple[str, ...] = ()) -> str:
     return " ".join(parts)
 
 
-def command_line(config: RunConfig) -> str:
+def command_line(config: RunConfig, preset: str | None) -> str:
     """The same run from the command line."""
-    return "python -m labkit run " + config_flags(config)
+    return "python -m labkit run " + config_flags(config, preset)
 
 
 # ---------------------------------------------------------------- live run
@@ -318,7 +318,7 @@ def curvature_section(results: dict, key: str) -> None:
     if not tracked:
         return
     st.subheader("Curvature left after each task (DLCFT)")
-    chart(st, plots.curvature_figure(tracked if len(results) > 1 else next(iter(tracked.values()))), f"curv_{key}")
+    chart(st, plots.curvature_figure(tracked), f"curv_{key}")
     seconds = [e["seconds"] for r in tracked.values() for e in r.curvature]
     st.caption(curvature_reading(tracked) + " Measuring took "
                f"{sum(seconds) / len(seconds):.2f} s a task on average here.")
@@ -366,9 +366,9 @@ def papers_section(result) -> None:
     st.dataframe(beside_run(entries, result), hide_index=True)
 
 
-def run_tab(config: RunConfig, problem: str | None) -> None:
+def run_tab(config: RunConfig, problem: str | None, preset: str | None) -> None:
     run_id = followed_run()
-    st.markdown(f"**Next run:** `{command_line(config)}`")
+    st.markdown(f"**Next run:** `{command_line(config, preset)}`")
     if problem:
         st.error(f"Cannot run these choices: {problem}")
     state = None
@@ -416,7 +416,7 @@ def run_tab(config: RunConfig, problem: str | None) -> None:
 # ---------------------------------------------------------------- race
 
 
-def race_runners(config: RunConfig) -> tuple[dict[str, RunConfig], str, str | None]:
+def race_runners(config: RunConfig, preset: str | None) -> tuple[dict[str, RunConfig], str, str | None]:
     """The race's widgets -> label -> config, its command line, and why it cannot start (None: it can)."""
     cols = st.columns([1, 3])
     scenario = cols[0].selectbox("Scenario", SCENARIOS.names(), index=SCENARIOS.names().index("task-il"),
@@ -441,7 +441,7 @@ def race_runners(config: RunConfig) -> tuple[dict[str, RunConfig], str, str | No
                                      max_selections=race.MAX_RUNNERS, key=f"race_losses:{config.method}")
         grid, kwargs = ("loss", chosen), {"losses": chosen}
     leave_out = (grid[0], "method_params") if grid[0] == "method" else (grid[0],)
-    command = (f"python -m labkit sweep race {config_flags(base, leave_out)} --grid {grid[0]}={','.join(chosen)} "
+    command = (f"python -m labkit sweep race {config_flags(base, preset, leave_out)} --grid {grid[0]}={','.join(chosen)} "
                f"--workers {max(len(chosen), 1)}")
     try:
         return race.race_configs(base, **kwargs), command, None
@@ -500,12 +500,12 @@ def follow_race(runs: dict[str, str], kind: str, live_mode: bool) -> None:
         st.markdown("\n".join(f"- **{label}**: {head_offsets.offset_reading(r)}" for label, r in results.items()))
 
 
-def race_tab(config: RunConfig) -> None:
+def race_tab(config: RunConfig, preset: str | None) -> None:
     st.markdown("Two or three methods (or one method with several losses) learn the same tasks at once, on the "
                 "same seed. Default: `finetune` (no protection), `lwf` (distils the old heads' softmax) and `lwf-bsr` "
                 "(adds shift-sensitive terms, \"Rethinking softmax\"), task-incremental. The other settings are "
                 "the sidebar's.")
-    runners, command, problem = race_runners(config)
+    runners, command, problem = race_runners(config, preset)
     st.markdown(f"**Same race from the command line:** `{command}`")
     if problem:
         st.error(f"Cannot race these choices: {problem}")
@@ -608,12 +608,12 @@ def compare_tab() -> None:
 st.title("Watch a network forget")
 st.caption("A network learns tasks one after another, each with new classes, and is tested on every task "
            "so far. Pick an experiment in the sidebar and press Run; the charts grow task by task.")
-config, problem = choose_config()
+config, problem, preset = choose_config()
 live_tab, race_tab_, compare = st.tabs(["Live run", "Race", "Compare runs"])
 with live_tab:
-    run_tab(config, problem)
+    run_tab(config, problem, preset)
 with race_tab_:
-    race_tab(config)
+    race_tab(config, preset)
 with compare:
     compare_tab()
 preload_charts()

@@ -25,6 +25,7 @@ Prints min / median / max with the CPU count and the load average. Figures only:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import statistics
@@ -169,22 +170,39 @@ def press_run(page, watch: FolderWatch, timeout_ms: int = 300_000) -> dict:
     return {"chart": click["chart"] / 1000, "url": click["url"] / 1000, **split, "run_id": run_id}
 
 
-def one_repeat(browser, plain: bool, tmp: Path, index: int, first_run_after: float) -> tuple[dict, dict, float]:
-    from playwright.sync_api import expect
-
+@contextlib.contextmanager
+def served_page(browser, plain: bool, tmp: Path, index: int, probe: str):
+    """A fresh app server (as `make app` starts it, or plain streamlit) on a free port with its own
+    runs folder watched, and a page with an empty cache and `probe` installed, opened on it:
+    yields (page, watch, seconds from server start to page loaded); stops both afterwards."""
     runs_dir = tmp / f"runs-{index}"
     watch = FolderWatch(runs_dir)
     watch.start()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     context = browser.new_context(viewport={"width": 1600, "height": 2100})  # empty cache and storage
-    context.add_init_script(PROBE)
+    context.add_init_script(probe)
     page = context.new_page()
     started = time.perf_counter()
     server = start_server(plain, port, runs_dir)
     try:
         wait_healthy(server, url)
         page.goto(url)
+        yield page, watch, started
+    finally:
+        context.close()
+        watch.done.set()
+        try:
+            os.killpg(server.pid, 15)
+        except ProcessLookupError:
+            pass
+        server.wait(timeout=30)
+
+
+def one_repeat(browser, plain: bool, tmp: Path, index: int, first_run_after: float) -> tuple[dict, dict, float]:
+    from playwright.sync_api import expect
+
+    with served_page(browser, plain, tmp, index, PROBE) as (page, watch, started):
         expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled(timeout=120_000)
         page_ready = time.perf_counter() - started
         page.wait_for_timeout(1000 * first_run_after)
@@ -199,14 +217,6 @@ def one_repeat(browser, plain: bool, tmp: Path, index: int, first_run_after: flo
         warm = press_run(page, watch)
         watch.wait_finished(warm["run_id"])
         return cold, warm, page_ready
-    finally:
-        context.close()
-        watch.done.set()
-        try:
-            os.killpg(server.pid, 15)
-        except ProcessLookupError:
-            pass
-        server.wait(timeout=30)
 
 
 def spread(values: list[float]) -> str:

@@ -318,8 +318,13 @@ CONFIG_VALUES = [  # (field, bad value)
     ("channels_last", "False"), ("compile", 0), ("data_root", 3), ("data_root", ""), ("data_root", "a\0b"),
     ("pretrained", None), ("pretrained", 0), ("pretrained", "auto:nope"), ("pretrained", "/no/such.pt"),
     ("method_params", "x"), ("method_params", None), ("method_params", {1: 2}), ("method_params", ["lamb"]),
+    ("class_order", "random"), ("class_order", "1,2,3"), ("class_order", "0,0,1,2,3,4,5,6,7,8"),
+    ("class_order", 7), ("val_split", "per-class"), ("val_split", None), ("head_layout", "one"),
+    ("track_curvature", "yes"),
 ]
 CONFIG_COMBINATIONS = [  # (label, field named, RunConfig fields)
+    ("all-classes in task-IL", "scenario", dict(head_layout="all-classes", scenario="task-il")),
+    ("all-classes with lwf", "method", dict(head_layout="all-classes", method="lwf")),
     ("lwf T=nan", "method_params.T", dict(method="lwf", method_params={"T": float("nan")})),
     ("lwf T=0", "method_params.T", dict(method="lwf", method_params={"T": 0})),
     ("er buffer_size=-1", "method_params.buffer_size", dict(method="er", method_params={"buffer_size": -1})),

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_first_chart import CHROMIUM, FLAGS, FolderWatch, free_port, spread, start_server, wait_healthy  # noqa: E402
+from app_first_chart import CHROMIUM, FLAGS, FolderWatch, served_page, spread  # noqa: E402
 
 RUNNERS = ("finetune", "lwf", "lwf-bsr")  # labkit.race.DEFAULT_METHODS, the race tab's default
 TIMEOUT_MS = 600_000
@@ -95,31 +95,11 @@ def press_run_race(page, watch: FolderWatch) -> dict:
 def one_repeat(browser, tmp: Path, index: int) -> tuple[dict, float]:
     from playwright.sync_api import expect
 
-    runs_dir = tmp / f"runs-{index}"
-    watch = FolderWatch(runs_dir)
-    watch.start()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    context = browser.new_context(viewport={"width": 1600, "height": 2100})  # empty cache and storage
-    context.add_init_script(PROBE)
-    page = context.new_page()
-    started = time.perf_counter()
-    server = start_server(False, port, runs_dir)
-    try:
-        wait_healthy(server, url)
-        page.goto(url)
+    with served_page(browser, False, tmp, index, PROBE) as (page, watch, started):
         page.get_by_role("tab", name="Race").click()
         expect(page.get_by_role("button", name="Run race")).to_be_enabled(timeout=120_000)
         page_ready = time.perf_counter() - started
         return press_run_race(page, watch), page_ready
-    finally:
-        context.close()
-        watch.done.set()
-        try:
-            os.killpg(server.pid, 15)
-        except ProcessLookupError:
-            pass
-        server.wait(timeout=30)
 
 
 def figures(label: str, values: list[float]) -> str:

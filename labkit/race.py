@@ -19,6 +19,7 @@ MAX_RUNNERS = 3
 DEFAULT_METHODS = ("finetune", "lwf", "lwf-bsr")  # in task-IL on digits: seconds each
 KIND_NAMES = {"taw": "task-aware", "tag": "task-agnostic"}
 LEVEL = 0.0005  # accuracies closer than this (0.05 points) are level
+OUT = ("diverged", "failed", "stopped")  # statuses that end a runner's race
 
 
 def race_configs(base: RunConfig, methods: list[str] | tuple[str, ...] = (),
@@ -52,7 +53,7 @@ class Standing:
 def standings(results: dict[str, RunResult], statuses: dict[str, str], kind: str) -> tuple[int, list[Standing]]:
     """(t*, runners still in the race ranked by A_t*, best first); t* = 0 before every runner has
     finished a task. A runner whose status is diverged, failed or stopped is left out."""
-    running = {k: r for k, r in results.items() if statuses.get(k) not in ("diverged", "failed", "stopped")}
+    running = {k: r for k, r in results.items() if statuses.get(k) not in OUT}
     common = min((r.tasks_done for r in running.values()), default=0)
     if common == 0:
         return 0, []
@@ -63,18 +64,21 @@ def standings(results: dict[str, RunResult], statuses: dict[str, str], kind: str
 def leader_line(results: dict[str, RunResult], statuses: dict[str, str], num_tasks: int) -> str:
     """Markdown: who is ahead on task-aware and on task-agnostic accuracy so far, and who is out."""
     out = [f"**{k}** {status} after {results[k].tasks_done} task(s): out of the race"
-           for k, status in statuses.items() if status in ("diverged", "failed", "stopped")]
-    common, _ = standings(results, statuses, "taw")
+           for k, status in statuses.items() if status in OUT]
+    ranked = {kind: standings(results, statuses, kind) for kind in ("taw", "tag")}
+    common = ranked["taw"][0]
     if common == 0:
         return "; ".join(out + ["no task measured in every run yet"]) + "."
     parts = []
-    for kind in ("taw", "tag"):
-        _, ranked = standings(results, statuses, kind)
-        leader, rest = ranked[0], ranked[1:]
-        if rest and leader.accuracy - rest[0].accuracy < LEVEL:
+    for kind, (_, order) in ranked.items():
+        leader, rest = order[0], order[1:]
+        if not rest:
+            head = f"{KIND_NAMES[kind]}: only **{leader.label}** is still racing"
+        elif leader.accuracy - rest[0].accuracy < LEVEL:
             head = f"{KIND_NAMES[kind]}: level at the top"
         else:
             head = f"{KIND_NAMES[kind]}: **{leader.label}** leads"
-        parts.append(f"{head} ({', '.join(f'{s.label} {100 * s.accuracy:.1f}%' for s in ranked)})")
+        parts.append(f"{head} ({', '.join(f'{s.label} {100 * s.accuracy:.1f}%' for s in order)})")
     scope = "at the end" if common == num_tasks else f"after task {common} of {num_tasks}"
-    return f"Average accuracy {scope}: " + "; ".join(parts) + "." + (" " + "; ".join(out) + "." if out else "")
+    return (f"Average accuracy {scope}: " + "; ".join(parts) + "." + (" " + "; ".join(out) + "." if out else "")
+            + " One seed: a lead here is this race's; a sweep over seeds says whether it is the method's.")

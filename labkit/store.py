@@ -183,7 +183,8 @@ class RunDir:
     def task_models(self) -> list[dict]:
         """The kept models after tasks 0..T-1 as checkpoints {"task": t, "model": state}; ConfigError
         when the folder kept none, or one of its completed tasks' models is missing or unreadable."""
-        done = self.result().tasks_done if self.result() else 0
+        stored = self.result()
+        done = stored.tasks_done if stored else 0
         out = []
         for t in range(done):
             path = self.path / MODELS / f"task-{t}.pt"

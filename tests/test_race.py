@@ -55,7 +55,7 @@ def test_a_runner_that_diverged_is_out_of_the_race_and_said_to_be():
     results = {"a": result([[0.9], [0.5, 0.9]]), "b": result([[0.2]])}
     line = leader_line(results, {"a": "finished", "b": "diverged"}, 2)
     assert "**b** diverged after 1 task(s): out of the race" in line
-    assert "at the end" in line and "**a** leads" in line
+    assert "at the end" in line and "only **a** is still racing" in line
 
 
 def test_level_runners_and_a_race_not_measured_yet():

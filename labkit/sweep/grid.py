@@ -92,7 +92,7 @@ def grid_cells(base: RunConfig, grid: dict[str, Iterable[Any]]) -> list[Cell]:
     return cells
 
 
-def _typed(key: str, text: str) -> Any:
+def typed_value(key: str, text: str) -> Any:
     """A command-line value as its field's type (method parameters stay text: the method checks them)."""
     if key.startswith(PARAM):
         return text
@@ -123,7 +123,7 @@ def parse_axis(item: str) -> tuple[str, list[Any]]:
                 raise ConfigError(f"grid[{key}]", text, "a range LOW-HIGH with LOW <= HIGH, e.g. 0-9")
             out.extend(range(int(low), int(high) + 1))
         else:
-            out.append(_typed(key, text))
+            out.append(typed_value(key, text))
     if len(set(map(str, out))) < len(out):
         raise ConfigError(f"grid[{key}]", values, "each value once")
     return key, out

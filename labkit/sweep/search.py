@@ -31,7 +31,7 @@ from labkit.result import RunResult
 from labkit.runner import natural_kind
 from labkit.store import DEFAULT_RUNS_DIR, RunDir
 from labkit.sweep.execute import check_resources, run_cell, start_ray
-from labkit.sweep.grid import FIELDS, PARAM, check_key, config_at
+from labkit.sweep.grid import PARAM, check_key, config_at, typed_value
 from labkit.sweep.record import check_name
 
 DISTRIBUTIONS = ("loguniform", "uniform", "randint", "choice")
@@ -65,14 +65,9 @@ def _value(base: RunConfig, key: str, text: str) -> Any:
     """The text as the value `key` takes (a field's type; a method parameter as the method coerces
     it), checked by validating the config it makes; ConfigError names `search[key]`."""
     try:
-        typed: Any = text
-        if not key.startswith(PARAM):
-            default = FIELDS[key].default
-            typed = type(default)(text) if not isinstance(default, bool) else text
-        config = config_at(base, {key: typed})
-    except (ConfigError, ValueError) as error:
-        valid = error.valid if isinstance(error, ConfigError) else f"a {type(FIELDS[key].default).__name__}"
-        raise ConfigError(f"search[{key}]", text, valid) from None
+        config = config_at(base, {key: typed_value(key, text)})
+    except ConfigError as error:
+        raise ConfigError(f"search[{key}]", text, error.valid) from None
     return config.method_params[key[len(PARAM):]] if key.startswith(PARAM) else getattr(config, key)
 
 
