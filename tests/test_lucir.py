@@ -1,15 +1,20 @@
 """LUCIR: cosine heads, herding exemplars, its loss terms, the six variants and resume."""
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from helpers import QUICK, Stepper, Stop, stop_after_task
 from labkit import RunConfig, RunDir, run
-from labkit.methods import METHODS
+from labkit.data.types import Scenario, Task
+from labkit.losses import LOSSES, bce_onehot
+from labkit.methods import METHODS, TaskContext
 from labkit.methods.exemplars import ExemplarMemory, herding_selection
 from labkit.methods.lucir import LUCIR_REMEDIES, less_forget, margin_ranking
 from labkit.models import CosineLinear, TaskHeads
+from labkit.presets import PRESETS
+from labkit.registry import ConfigError
 
 NAMES = ["lucir", "lucir-s", "lucir-sr", "lucir-br", "lucir-br2", "lucir-bsr"]
 FAST = QUICK.replace(epochs=1, batch_size=64)
@@ -87,6 +92,61 @@ def test_margin_ranking_hand_made_scores():
     assert margin_ranking(cos[:1], y[:1], 2, 0.5, 2).item() == 0.0
     assert margin_ranking(cos, y, 2, 0.5, 2).item() == pytest.approx((0 + 0 + 0.6 + 0.3) / 4)
     assert margin_ranking(cos[2:], y[2:], 2, 0.5, 2).item() == 0.0  # no old sample
+
+
+def two_heads_context(kind: str) -> TaskContext:
+    """Task 1 of two 2-class tasks; the features are the inputs; sigma = 2; head 0's class
+    vectors are e_1, e_2 and head 1's -e_1, -e_2, so a unit input's cosines are its coordinates."""
+    empty = torch.empty(0)
+    tasks = [Task(u, [2 * u, 2 * u + 1], *[empty] * 6) for u in range(2)]
+    heads = TaskHeads(2, kind="cosine")
+    for sign in (1.0, -1.0):
+        heads.add_head(2)
+        with torch.no_grad():
+            heads.heads[-1].weight.copy_(sign * torch.eye(2))
+    with torch.no_grad():
+        heads.scale.fill_(2.0)
+    model = SimpleNamespace(features=lambda x: x, heads=heads)
+    scenario = Scenario(kind, tasks, [0, 1, 2, 3], 4, (1, 1, 2))
+    return TaskContext(model, scenario, 1, LOSSES.get("ce"), torch.device("cpu"))
+
+
+# x_A = (0.6, 0.8), y_A = 1 (head 0): logits sigma cos = (1.2, 1.6 | -1.2, -1.6)
+# x_B = (1, 0),     y_B = 2 (head 1): logits sigma cos = (2, 0 | -2, 0)
+X, Y = torch.tensor([[0.6, 0.8], [1.0, 0.0]]), torch.tensor([1, 2])
+ALL_HEADS_CE = ((math.log(math.exp(1.2) + math.exp(1.6) + math.exp(-1.2) + math.exp(-1.6)) - 1.6)
+                + (math.log(math.exp(2) + 2 + math.exp(-2)) + 2)) / 2                        # 2.41295
+OWN_HEAD_CE = ((math.log(math.exp(1.2) + math.exp(1.6)) - 1.6)          # head 0, local label 1
+               + (math.log(math.exp(-2) + 1) + 2)) / 2                  # head 1 (-2, 0), local label 0: 1.31997
+
+
+def test_cross_entropy_is_over_all_heads_concatenated_in_task_il_by_default():
+    """The released code's CE (lucir.py, Eq. 1): one softmax over every head's scaled cosines,
+    in the task-IL protocol of the rethinking presets too; the method has no teacher yet, so its
+    loss is the CE alone."""
+    loss = METHODS.get("lucir")().training_loss(two_heads_context("task-il"), X, Y)
+    assert loss.item() == pytest.approx(ALL_HEADS_CE, rel=1e-6)
+    assert ALL_HEADS_CE == pytest.approx(2.41295, abs=1e-5)
+
+
+def test_own_head_option_scores_each_sample_within_its_own_head():
+    method = METHODS.get("lucir")(ce_over="own-head")
+    assert method.training_loss(two_heads_context("task-il"), X, Y).item() == pytest.approx(OWN_HEAD_CE, rel=1e-6)
+    assert OWN_HEAD_CE == pytest.approx(1.31997, abs=1e-5)
+    # class-IL's task loss has only the all-heads reading: there the two options agree
+    assert method.training_loss(two_heads_context("class-il"), X, Y).item() == pytest.approx(ALL_HEADS_CE, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_variant_takes_the_released_cross_entropy_by_default(name):
+    method = METHODS.get(name)()
+    ctx = two_heads_context("task-il")
+    assert method.ce_over == "all-heads" and PRESETS.get("rethinking-digits").scenario == "task-il"
+    logits = torch.cat([ctx.model.heads.scale * c for c in ctx.model.heads.cosines(X)], 1)
+    prediction = method.remedy.prediction * bce_onehot(logits, Y)  # -br2's term beside the CE
+    assert (method.training_loss(ctx, X, Y) - prediction).item() == pytest.approx(ALL_HEADS_CE, rel=1e-6)
+    with pytest.raises(ConfigError, match="method_params.ce_over"):
+        RunConfig(method=name, method_params={"ce_over": "task"}).validate()
 
 
 def test_every_variant_is_registered_with_cosine_heads():

@@ -1,8 +1,8 @@
 """LUCIR (Hou et al., CVPR 2019, "Learning a Unified Classifier Incrementally via Rebalancing")
 and its "Rethinking softmax" variants lucir-s, lucir-sr, lucir-br, lucir-br2, lucir-bsr
-(METHODS.md section 1), as a table of term weights with one registered subclass per row.
+(docs/PAPERS.md, section 1), as a table of term weights with one registered subclass per row.
 
-    L = L_CE(sigma cos, all heads so far)                                   (ctx.task_loss)
+    L = L_CE(sigma cos_{<=t}, y)                                          cross-entropy (ce_over)
         + lambda_adapt * ( w_lf    * mean_b (1 - cos(f_b, f^o_b))              less-forget
                          + w_task  * gamma1 * sum_{i<t} KD_T(z_i, z_i^o)        per-task KD, T = 1
                          + w_bce   * BCE(sigma(f), sigma(f^o)) )                features, whole vector
@@ -10,23 +10,36 @@ and its "Rethinking softmax" variants lucir-s, lucir-sr, lucir-br, lucir-br2, lu
         + w_pred * BCE(sigma(z), onehot(y))                                    all logits so far
     lambda_adapt = lamb_base * sqrt(n_old_classes / n_new_classes)
 
-| suffix | w_lf | w_task | w_bce | w_pred | reading                                             |
-|--------|------|--------|-------|--------|-----------------------------------------------------|
-| (none) | 1    | 0      | 0     | 0      | LUCIR                                               |
-| -s     | 0    | 1      | 0     | 0      | inferred: per-task KD replaces LUCIR's distillation |
-| -sr    | 1    | 1      | 0     | 0      | card: adds gamma1 lambda_adapt sum_i KD_{T=1}       |
-| -br    | 1    | 0      | 1     | 0      | inferred: adds BCE on features (LwF-BR's weight 1)  |
-| -br2   | 1    | 0      | 1     | 1      | card: -BR + BCE(sigma(all logits), onehot(y))       |
-| -bsr   | 1    | 1      | 0.5   | 0      | card: -SR + BCE on features (LwF-BSR's weight 0.5)  |
+L_CE spans what Param ce_over names, in every variant:
+    "all-heads"  (default) -log softmax(sigma [cos_0 .. cos_t])_y over every class seen, on the
+                 task's images and the exemplars, in every scenario, task-IL included: LUCIR's
+                 Eq. 1 as the released code takes it (NeXAIS/RethinkSoftmax src/approach/lucir*.py,
+                 FACIL's lucir.py: the CE over the heads' scaled outputs concatenated).
+    "own-head"   ctx.task_loss, what the other methods train with: in task-IL each sample within
+                 its own task's head, -log softmax(sigma cos_{task(y)})_{y - offset}; class-IL and
+                 data-IL have only the all-heads reading, so there the two agree. labkit's LUCIR
+                 before ce_over existed; not the released code.
 
-Reading of the variants for LUCIR. LUCIR has no softmax KD: its distillation is the less-forget
-constraint on features. So -S (LwF: per-task KD *replaces* the joint KD) replaces the less-forget
-term by the per-task KD on the old heads' scaled cosine logits, and -SR (LwF: keeps half the joint
-KD besides the per-task KD) keeps the less-forget term at full weight, as the card says ("adds").
--BR adds the shift-sensitive BCE, which for LUCIR acts on the features f (the card's -BSR/-BR2
-term) with LwF-BR's weight; -BSR uses LwF-BSR's weight 0.5. All distillation terms share LUCIR's
-adaptive weight lambda_adapt (the card's gamma1 * lambda_adapt for -SR). The BCE terms are taken
-on the whole feature and per head, never by slicing the batch by task (the released code's NaN).
+| suffix | w_lf | w_task | w_bce | w_pred | reading                                                |
+|--------|------|--------|-------|--------|--------------------------------------------------------|
+| (none) | 1    | 0      | 0     | 0      | LUCIR                                                  |
+| -s     | 0    | 1      | 0     | 0      | inferred: per-task KD replaces LUCIR's distillation    |
+| -sr    | 1    | 1      | 0     | 0      | released code: adds gamma1 lambda_adapt sum_i KD_T=1   |
+| -br    | 1    | 0      | 1     | 0      | inferred: adds BCE on features (LwF-BR's weight 1)     |
+| -br2   | 1    | 0      | 1     | 1      | released code: -BR + BCE(sigma(all logits), onehot(y)) |
+| -bsr   | 1    | 1      | 0.5   | 0      | inferred: -SR + BCE on features at LwF-BSR's 0.5       |
+
+Reading of the variants for LUCIR (docs/PAPERS.md, section 1, says what the released files do).
+LUCIR has no softmax KD: its distillation is the less-forget constraint on features. So -S (LwF:
+per-task KD *replaces* the joint KD) replaces the less-forget term by the per-task KD on the old
+heads' scaled cosine logits, and -SR (LwF: keeps half the joint KD besides the per-task KD) keeps
+the less-forget term at full weight, as the released lucir-sr.py does. -BR adds the
+shift-sensitive BCE, which for LUCIR acts on the features f (the released -BR2's term) with
+LwF-BR's weight. -BSR follows LwF-BSR's shape and weights, not the released lucir-bsr.py, which
+adds no per-task KD and weighs the feature BCE 1 (beside a per-task cosine term). All
+distillation terms share LUCIR's adaptive weight lambda_adapt (the released code's gamma1 *
+lambda_adapt for -SR). The BCE terms are taken on the whole feature and per head, never by
+slicing the batch by task (the released code's NaN).
 """
 from __future__ import annotations
 
@@ -100,12 +113,13 @@ def features_of(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 class Lucir(Method):
     """LUCIR: cosine heads, less-forget constraint, margin ranking, herding exemplars.
 
-    Class-IL by design (CE over all heads so far on the task's data and the exemplars); in
-    task-IL ctx.task_loss scores each sample within its own head. Heads are cosine-normalised
-    with one learnable scale sigma; the heads of old tasks are frozen (LUCIR's and FACIL's code
-    fix the old class embeddings); sigma and the backbone keep learning. The teacher is the model
-    after the previous task. n_old / n_new are the old and new class counts (data-IL, where every
-    task holds all classes: tasks seen before / 1, inferred). Terms and variants: module doc.
+    Class-IL by design: by default the CE is over all heads so far, on the task's data and the
+    exemplars, in task-IL too, as the released code runs it (ce_over: module doc). Heads are
+    cosine-normalised with one learnable scale sigma; the heads of old tasks are frozen (LUCIR's
+    and FACIL's code fix the old class embeddings); sigma and the backbone keep learning. The
+    teacher is the model after the previous task. n_old / n_new are the old and new class counts
+    (data-IL, where every task holds all classes: tasks seen before / 1, inferred). Terms and
+    variants: module doc.
     """
 
     name = "lucir"
@@ -121,6 +135,9 @@ class Lucir(Method):
         "per_class": Param(20, "exemplars kept per class when memory is 0", ge=0),
         "gamma1": Param(0.1, "weight gamma1 of the per-task KD of the -s/-sr/-bsr variants", ge=0),
         "T": Param(1.0, "temperature of the per-task KD", gt=0),
+        "ce_over": Param("all-heads", "what the CE's softmax spans: all-heads (the released code, LUCIR's "
+                         "Eq. 1) or own-head (ctx.task_loss: each sample's own head in task-IL)",
+                         choices=("all-heads", "own-head")),
     }
 
     def __init__(self, **params):
@@ -163,11 +180,17 @@ class Lucir(Method):
                 features, torch.sigmoid(teacher_features))
         return total
 
+    def cross_entropy(self, ctx: TaskContext, logits: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+        """L_CE over the concatenated heads (ce_over "all-heads") or ctx.task_loss ("own-head")."""
+        if self.ce_over == "all-heads":
+            return ctx.loss.fn(torch.cat(logits, 1), y)
+        return ctx.task_loss(logits, y)
+
     def training_loss(self, ctx: TaskContext, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         features = ctx.model.features(x)
         cosines = ctx.model.heads.cosines(features)
         logits = [ctx.model.heads.scale * c for c in cosines]
-        loss = ctx.task_loss(logits, y)
+        loss = self.cross_entropy(ctx, logits, y)
         if self.remedy.prediction:
             loss = loss + self.remedy.prediction * bce_onehot(torch.cat(logits, 1), y)
         if self.teacher is None:
