@@ -181,6 +181,8 @@ RUN_COMBINATIONS = [  # (label, argv after `run`, field named)
     ("ewc lamb=nan", ["--method", "ewc", "--param", "lamb=nan"], "method_params.lamb"),
     ("ewc alpha=1.5", ["--method", "ewc", "--param", "alpha=1.5"], "method_params.alpha"),
     ("ewc fisher_labels=nope", ["--method", "ewc", "--param", "fisher_labels=nope"], "method_params.fisher_labels"),
+    ("ewc fisher_labels=exact (its name before config_version 2)",
+     ["--method", "ewc", "--param", "fisher_labels=exact"], "method_params.fisher_labels"),
     ("mas alpha=-0.1", ["--method", "mas", "--param", "alpha=-0.1"], "method_params.alpha"),
     ("der alpha=-1", ["--method", "der", "--param", "alpha=-1"], "method_params.alpha"),
     ("derpp beta=inf", ["--method", "derpp", "--param", "beta=inf"], "method_params.beta"),
@@ -335,12 +337,14 @@ CONFIG_COMBINATIONS = [  # (label, field named, RunConfig fields)
     ("lucir K=True", "method_params.K", dict(method="lucir", method_params={"K": True})),
     ("dlcft lamb=-0.5", "method_params.lamb", dict(method="dlcft", loss="mse", method_params={"lamb": -0.5})),
     ("lr_patience without a validation split", "lr_patience", dict(lr_patience=3)),
+    ("config_version=1 (from_dict reads it, not RunConfig)", "config_version", dict(config_version=1)),
 ]
 FROM_DICT = [  # (label, field named, what from_dict gets)
     ("from_dict(None)", "config", None), ("from_dict([])", "config", []), ("from_dict('digits')", "config", "digits"),
     ("from_dict({1: 2})", "config", {1: 2}), ("from_dict unknown field", "colour", {"colour": "red"}),
     ("from_dict tasks='5'", "tasks", {"tasks": "5"}), ("from_dict lr=None", "lr", {"lr": None}),
     ("from_dict method_params=[]", "method_params", {"method_params": []}),
+    ("from_dict config_version=3 (newer than this labkit)", "config_version", {"config_version": 3}),
 ]
 
 

@@ -1,4 +1,5 @@
-"""Command line: python -m labkit run | list | runs | show | sweep | table | compare | tune | demo | pretrain.
+"""Command line: python -m labkit run | list | runs | show | sweep | table | compare | tune | reproduce | demo |
+pretrain.
 
 The parser and what the commands share (the exit codes of bad input and Ctrl-C); the commands
 themselves: labkit.run_commands (single runs), labkit.sweep.commands (grids and searches), and
@@ -8,9 +9,10 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import warnings
 from pathlib import Path
 
-from labkit import comparisons, pretrain, run_commands
+from labkit import comparisons, pretrain, reproduce_command, run_commands
 from labkit.cli_config import add_config_args
 from labkit.data import DATASETS, SCENARIOS
 from labkit.losses import LOSSES
@@ -64,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_commands.add_commands(sub, add_config_args)
     sub.add_parser("list", help="datasets, scenarios, backbones, losses and methods").set_defaults(func=cmd_list)
     sweep_commands.add_commands(sub, add_config_args)
+    reproduce_command.add_command(sub)
     p_pre = sub.add_parser("pretrain", help="pre-train and cache a backbone checkpoint (DLCFT starts from one)")
     p_pre.add_argument("--dataset", default="fashion_mnist", help="the dataset to pre-train on")
     p_pre.add_argument("--backbone", default="mlp-leaky")
@@ -85,7 +88,14 @@ def stop_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt("stopped (SIGTERM)")
 
 
+def one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """A warning as the command line prints it: 'note: <message>' on one line (where it was raised
+    in labkit's code is no help to a user of the command)."""
+    return f"note: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = one_line_warning
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0

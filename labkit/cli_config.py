@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit import recipes
-from labkit.config import DEVICES, OPTIMIZERS, RunConfig
+from labkit.config import DEVICES, OPTIMIZERS, RunConfig, with_current_names
 from labkit.data import DATASETS, SCENARIOS
 from labkit.losses import LOSSES
 from labkit.methods import METHODS
@@ -97,7 +97,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError("config", str(path), f"{unknown[0]!r} is not a RunConfig field; fields are "
                                                f"{', '.join(sorted(known))}")
-    return fields
+    # a file without config_version was written in version 1's names (a stored config.json of an older run)
+    return with_current_names(fields, where=f"the config file {path}")
 
 
 def naming_the_file(error: ConfigError, path: Path | None, file_only: set[str]) -> ConfigError:

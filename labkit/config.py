@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +17,11 @@ from labkit.data.scenarios import VAL_SPLITS
 from labkit.losses import LOSSES
 from labkit.methods import METHODS
 from labkit.models import BACKBONES
-from labkit.registry import ConfigError, check_number
+from labkit.registry import ConfigError, RenamedValueWarning, check_number
 
+# the names a config is written in: 1 (a config without the field), 2 since EWC's fisher_labels
+# say what they compute (labkit.curvature.fisher: "true" was the dataset's labels, "exact" the true Fisher)
+CONFIG_VERSION = 2
 OPTIMIZERS = ("sgd", "adam")
 HEAD_LAYOUTS = ("per-task", "all-classes")
 # the methods Mammoth runs with one head over all classes, whose losses read that head as a whole
@@ -65,6 +69,10 @@ class RunConfig:
     with 4-pixel padding and horizontal flip, on the device, per batch), amp (bf16 autocast of
     the training step on CUDA, for methods whose terms it keeps correct), channels_last (conv
     tensors in NHWC) and compile (torch.compile the backbone).
+
+    config_version: the names the config is written in (CONFIG_VERSION; every config.json
+    carries it). A stored config of an older version, or without the field, is read by
+    from_dict in today's names, with a RenamedValueWarning for each value read under a new one.
     """
 
     dataset: str = "digits"
@@ -98,6 +106,7 @@ class RunConfig:
     channels_last: bool = False
     compile: bool = False
     method_params: dict[str, Any] = field(default_factory=dict)
+    config_version: int = CONFIG_VERSION
 
     def __post_init__(self) -> None:
         if isinstance(self.class_order, (list, tuple)):  # an explicit order given as a list: its one spelling
@@ -111,8 +120,12 @@ class RunConfig:
         names are registered strings, whole numbers are ints (not bools), every number is finite
         (no NaN or inf) and within its bounds, seed fits numpy's 0 .. 2**32 - 1, data_root is a
         non-empty path, pretrained "" / "auto" / "auto:<dataset>" / an existing checkpoint file,
-        method_params a dict of the method's own parameters, each within its range. Loads nothing.
+        method_params a dict of the method's own parameters, each within its range, config_version
+        today's (from_dict reads older ones). Loads nothing.
         """
+        if type(self.config_version) is not int or self.config_version != CONFIG_VERSION:
+            raise ConfigError("config_version", self.config_version, f"{CONFIG_VERSION}, the names this labkit "
+                              "writes (RunConfig.from_dict reads a stored config of an older version)")
         for name, registry in (("dataset", DATASETS), ("scenario", SCENARIOS), ("backbone", BACKBONES),
                                ("method", METHODS), ("loss", LOSSES)):
             registry.get(getattr(self, name))
@@ -157,10 +170,12 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
-        """The config of a dict of fields (to_dict's, a stored config.json); unknown keys are
-        refused here, the values by validate()."""
+        """The config of a dict of fields (to_dict's, a stored config.json), in today's names
+        (with_current_names: a dict without config_version was written in version 1's); unknown
+        keys are refused here, the values by validate()."""
         if not isinstance(d, dict) or not all(isinstance(key, str) for key in d):
             raise ConfigError("config", d, "a dict of RunConfig field names (str) -> values")
+        d = with_current_names(d)
         names = {f.name for f in dataclasses.fields(cls)}
         for key in d:
             if key not in names:
@@ -169,6 +184,36 @@ class RunConfig:
 
     def replace(self, **changes: Any) -> "RunConfig":
         return dataclasses.replace(self, **changes)
+
+
+def with_current_names(stored: dict[str, Any], where: str = "a stored config") -> dict[str, Any]:
+    """`stored` (a config's fields as written) in today's names: when its config_version (1 when
+    absent) is older than CONFIG_VERSION, each method parameter value renamed since is replaced
+    by its name now (Param.renamed), with a RenamedValueWarning naming `where`, the value and what
+    it is read as, and config_version becomes CONFIG_VERSION. A value it cannot read is left as
+    it is, for validate() to refuse."""
+    written_in = stored.get("config_version", 1)
+    if type(written_in) is not int or not 1 <= written_in < CONFIG_VERSION:
+        return stored
+    method, given = stored.get("method"), stored.get("method_params")
+    declared = METHODS.get(method).params if method in METHODS else {}
+    if isinstance(given, dict):
+        stored = {**stored, "method_params": dict(given)}
+        for key, value in given.items():
+            now = declared[key].name_now(value, written_in) if key in declared else value
+            if isinstance(value, str) and now != value:
+                stored["method_params"][key] = now
+                warnings.warn(f"{where}: method_params.{key}={value!r} is read as {now!r}: it was written in "
+                              f"config_version {written_in}'s names, and {method}'s {key} were renamed since "
+                              f"({_renames_since(declared[key].renamed, written_in)})", RenamedValueWarning,
+                              stacklevel=2)
+    return {**stored, "config_version": CONFIG_VERSION}
+
+
+def _renames_since(renamed: dict[int, dict[str, str]], written_in: int) -> str:
+    """"in config_version 2: 'true' -> 'empirical', 'exact' -> 'true'" for the versions after `written_in`."""
+    return "; ".join(f"in config_version {v}: " + ", ".join(f"{old!r} -> {new!r}" for old, new in names.items())
+                     for v, names in sorted(renamed.items()) if v > written_in)
 
 
 def _choice(name: str, value: Any, valid: tuple[str, ...]) -> None:

@@ -1,6 +1,7 @@
 """Name -> object registries, so the command line, the app and notebooks can walk the grid
 of datasets x scenarios x backbones x methods x losses by name (timm's register/list style);
-and the bad-input primitives they share: ConfigError, parse_bool, check_number."""
+and the bad-input primitives they share: ConfigError, parse_bool, check_number; and
+RenamedValueWarning, what reading a value stored under an older name says."""
 from __future__ import annotations
 
 import math
@@ -15,6 +16,11 @@ class ConfigError(ValueError):
     def __init__(self, field: str, value: object, valid: str):
         self.field, self.value, self.valid = field, value, valid
         super().__init__(f"{field}={short_repr(value)} is not valid: {valid}")
+
+
+class RenamedValueWarning(UserWarning):
+    """A stored value was written under a name labkit has since changed; the message says what it
+    was read as."""
 
 
 def short_repr(value: object, limit: int = 200) -> str:

@@ -13,6 +13,10 @@ run that is going from one whose process died (`RunDir.is_being_written`).
 
 Damage is reported, never hidden and never repaired behind the user's back: reading a file that
 is missing or not what labkit wrote raises ConfigError naming the run and the file.
+
+A config read back (config.json, and the copies in result.json and checkpoint.pt) is in today's
+names: one written before a renaming (labkit.config.with_current_names) is read as what it meant,
+with a RenamedValueWarning naming the run; the files are left as they were written.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from typing import Any
 
 import torch
 
+from labkit.config import with_current_names
 from labkit.registry import ConfigError
 from labkit.result import RunResult
 
@@ -105,7 +110,7 @@ class RunDir:
             raise ConfigError("run", self.run_id, f"its {name} cannot be read ({type(error).__name__}: {error})") from None
 
     def config(self) -> dict:
-        """The run's config as stored (a dict with at least the fields views need)."""
+        """The run's config as stored, in today's names (a dict with at least the fields views need)."""
         config = self._read_json("config.json")
         missing = [k for k in ("method", "dataset", "scenario", "tasks", "epochs", "loss")
                    if not isinstance(config, dict) or k not in config]
@@ -114,7 +119,10 @@ class RunDir:
         if not isinstance(config["tasks"], int) or not isinstance(config["epochs"], int) or \
                 config["tasks"] < 1 or config["epochs"] < 1:
             raise ConfigError("run", self.run_id, "its config.json holds no positive whole numbers of tasks and epochs")
-        return config
+        return self._in_current_names(config)
+
+    def _in_current_names(self, config: dict) -> dict:
+        return with_current_names(config, f"run {self.run_id}")
 
     def append_event(self, event: dict) -> None:
         with open(self.path / "events.jsonl", "a") as f:
@@ -142,11 +150,13 @@ class RunDir:
         if not (self.path / "result.json").exists():
             return None
         try:
-            return RunResult.from_dict(self._read_json("result.json"))
+            result = RunResult.from_dict(self._read_json("result.json"))
         except ValueError as error:
             if isinstance(error, ConfigError):
                 raise
             raise ConfigError("run", self.run_id, f"its result.json is not a run's result: {error}") from None
+        result.config = self._in_current_names(result.config)
+        return result
 
     def save_checkpoint(self, state: dict) -> None:
         tmp = self.path / ".checkpoint.pt.tmp"
@@ -165,6 +175,10 @@ class RunDir:
                               f"{str(error)[:200]})") from None
         if not isinstance(state, dict) or not {"task", "model", "method", "result"} <= set(state):
             raise ConfigError("run", self.run_id, "its checkpoint.pt is not a labkit run checkpoint")
+        if isinstance(state.get("config"), dict):
+            state["config"] = self._in_current_names(state["config"])
+        if isinstance(state["result"], dict) and isinstance(state["result"].get("config"), dict):
+            state["result"]["config"] = self._in_current_names(state["result"]["config"])
         return state
 
     def keep_task_models(self) -> None:

@@ -24,7 +24,10 @@ BAD = [
     ({"method": "lwf", "loss": "mse"}, "loss", "ce"),
     ({"method": "ewc", "method_params": {"lambda": 1}}, "method_params", "lamb"),
     ({"method": "ewc", "method_params": {"lamb": "lots"}}, "method_params.lamb", "a finite number >= 0"),
-    ({"method": "ewc", "method_params": {"fisher_labels": "model"}}, "method_params.fisher_labels", "sampled"),
+    ({"method": "ewc", "method_params": {"fisher_labels": "model"}}, "method_params.fisher_labels", "empirical"),
+    ({"method": "ewc", "method_params": {"fisher_labels": "exact"}}, "method_params.fisher_labels",
+     "'exact' is called 'true'"),  # the old name of the true Fisher, refused in new input
+    ({"config_version": 1}, "config_version", "from_dict reads"),
     # wrong types: a ConfigError, never a TypeError or AttributeError from deeper down
     ({"dataset": 5}, "dataset", "digits"),
     ({"dataset": ["digits"]}, "dataset", "digits"),

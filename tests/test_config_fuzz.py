@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from labkit import BACKBONES, DATASETS, LOSSES, METHODS, SCENARIOS, ConfigError, RunConfig, RunResult, run
-from labkit.config import SEED_MAX
+from labkit.config import CONFIG_VERSION, SEED_MAX
 
 FAST = settings(max_examples=250, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 FIELDS = [f.name for f in dataclasses.fields(RunConfig)]
@@ -87,6 +87,7 @@ SPEC = {
     "channels_last": lambda v: isinstance(v, bool),
     "compile": lambda v: isinstance(v, bool),
     "method_params": lambda v: v == {},  # the default method, finetune, takes none
+    "config_version": lambda v: is_int(v) and v == CONFIG_VERSION,  # from_dict reads older ones
 }
 
 

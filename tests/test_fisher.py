@@ -24,7 +24,7 @@ def loop_fisher(model, x, targets, likelihood, columns=slice(0, None)):
 
 
 @pytest.mark.parametrize("likelihood,scale", [("categorical", 1.0), ("gaussian", 15.0)])
-@pytest.mark.parametrize("labels", ["true", "argmax", "sampled"])
+@pytest.mark.parametrize("labels", ["empirical", "argmax", "sampled"])
 def test_matches_per_sample_loop(likelihood, scale, labels):
     model = small_net()
     x = torch.randn(10, 4, dtype=torch.float64)
@@ -45,7 +45,7 @@ def test_columns_restrict_the_likelihood_to_one_head():
     model = small_net()
     x, y = torch.randn(6, 4, dtype=torch.float64), torch.randint(0, 2, (6,))
     got = diagonal_fisher(model, x, y, likelihood="categorical", columns=slice(1, 3))
-    targets = fisher_targets(model(x)[:, 1:3].detach(), y, "true", "categorical")
+    targets = fisher_targets(model(x)[:, 1:3].detach(), y, "empirical", "categorical")
     want = loop_fisher(model, x, targets, "categorical", columns=slice(1, 3))
     for n in want:
         torch.testing.assert_close(got[n], want[n])
@@ -53,12 +53,12 @@ def test_columns_restrict_the_likelihood_to_one_head():
 
 
 @pytest.mark.parametrize("likelihood", ["categorical", "gaussian"])
-def test_exact_fisher_is_the_expectation_that_sampling_estimates(likelihood):
-    """"exact": sum_c p_c g_c^2 (categorical) / sum_k (d z_k)^2 (Gaussian) against a float64
+def test_true_fisher_is_the_expectation_that_sampling_estimates(likelihood):
+    """"true": sum_c p_c g_c^2 (categorical) / sum_k (d z_k)^2 (Gaussian) against a float64
     loop, and the mean of many "sampled" Fishers approaching it."""
     model = small_net()
     x, y = torch.randn(5, 4, dtype=torch.float64), torch.randint(0, 3, (5,))
-    got = diagonal_fisher(model, x, y, likelihood=likelihood, labels="exact", batch_size=2)
+    got = diagonal_fisher(model, x, y, likelihood=likelihood, labels="true", batch_size=2)
     want = {n: torch.zeros_like(p) for n, p in model.named_parameters()}
     for xi in x:
         z = model(xi[None])[0]
@@ -80,6 +80,7 @@ def test_exact_fisher_is_the_expectation_that_sampling_estimates(likelihood):
         assert (mean - want[n]).norm() < 0.1 * want[n].norm()
 
 
-def test_bad_labels_are_refused():
-    with pytest.raises(ValueError, match="labels='model'"):
-        fisher_targets(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), "model", "categorical")
+@pytest.mark.parametrize("labels", ["model", "exact", "true"])  # "true" takes every label: weighted_targets
+def test_bad_labels_are_refused(labels):
+    with pytest.raises(ValueError, match=f"labels='{labels}'.*empirical"):
+        fisher_targets(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), labels, "categorical")

@@ -87,7 +87,7 @@ def test_ewc_holds_parameters_nearer_the_anchor_than_finetune():
     assert drift("ewc", {"lamb": 5000.0}) < 0.8 * drift("finetune", {})
 
 
-@pytest.mark.parametrize("labels", ["true", "sampled", "argmax"])
+@pytest.mark.parametrize("labels", ["true", "sampled", "empirical", "argmax"])
 def test_ewc_fisher_labels_choices(labels):
     s = Stepper(QUICK.replace(method="ewc", method_params={"fisher_labels": labels}))
     s.learn()

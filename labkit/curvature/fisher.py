@@ -5,17 +5,19 @@
 with torch.func computing one gradient per sample (vmap of grad), so the square is taken of
 each sample's gradient, not of a batch mean. The likelihood is the one the training loss is
 the negative log of: categorical (softmax CE) or a unit-variance Gaussian on the logits (MSE).
-Which targets t_n:
-  "true"     the dataset's labels (the "empirical Fisher");
-  "sampled"  drawn from the model's own predictive distribution (a one-sample Monte-Carlo
-             estimate of the true Fisher);
-  "argmax"   the model's most likely label (FACIL's default for EWC);
-  "exact"    the expectation over the model's predictive distribution itself (the true Fisher,
-             what "sampled" estimates): F_ii = 1/N sum_n sum_c p(c | x_n) (d_i -log p(c | x_n))^2
-             for a categorical output, 1/N sum_n sum_k (d_i z_k(x_n))^2 for the unit Gaussian
-             (whose expected outer product of residuals is I); one pass per class.
-With MSE, "argmax" (and "true" once fitted) vanish as the residual z - alpha e_y goes to zero;
-"sampled" and "exact" keep the Gaussian's curvature (notebook 02).
+Which targets t_n (`labels`, EWC's `fisher_labels`):
+  "true"       the expectation over the model's predictive distribution itself (the true Fisher):
+               F_ii = 1/N sum_n sum_c p(c | x_n) (d_i -log p(c | x_n))^2 for a categorical output,
+               1/N sum_n sum_k (d_i z_k(x_n))^2 for the unit Gaussian (whose expected outer
+               product of residuals is I); one pass per class;
+  "sampled"    one label drawn per sample from the model's predictive distribution (a one-sample
+               Monte-Carlo estimate of the true Fisher);
+  "empirical"  the dataset's labels (the "empirical Fisher");
+  "argmax"     the model's most likely label (FACIL's default for EWC).
+Configs written before config_version 2 (labkit.config) said "exact" for "true" and "true" for
+"empirical"; FISHER_LABELS_RENAMED maps those names, and loading such a config says so.
+With MSE, "argmax" (and "empirical" once fitted) vanish as the residual z - alpha e_y goes to
+zero; "sampled" and "true" keep the Gaussian's curvature (notebook 02).
 """
 from __future__ import annotations
 
@@ -23,14 +25,18 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
-FISHER_LABELS = ("true", "sampled", "argmax", "exact")
+FISHER_LABELS = ("true", "sampled", "empirical", "argmax")
+# the names before config_version 2 -> today's: "true" meant the dataset's labels, "exact" the true Fisher
+FISHER_LABELS_RENAMED = {"true": "empirical", "exact": "true"}
 
 
 def fisher_targets(logits: torch.Tensor, y: torch.Tensor, labels: str, likelihood: str,
                    onehot_scale: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Target vectors t_n (one row per sample) for the chosen kind of Fisher labels."""
-    if labels not in FISHER_LABELS or labels == "exact":
-        raise ValueError(f"labels={labels!r} is not valid: choose one of {', '.join(FISHER_LABELS)}")
+    """Target vectors t_n (one row per sample) for a kind of Fisher labels that takes one label
+    per sample ("sampled", "empirical", "argmax"; "true" takes every class: weighted_targets)."""
+    one_label = [name for name in FISHER_LABELS if name != "true"]
+    if labels not in one_label:
+        raise ValueError(f"labels={labels!r} is not valid: choose one of {', '.join(one_label)}")
     k = logits.shape[-1]
     if labels == "sampled" and likelihood == "gaussian":
         noise = torch.randn(logits.shape, generator=generator, device=logits.device, dtype=logits.dtype)
@@ -45,10 +51,10 @@ def fisher_targets(logits: torch.Tensor, y: torch.Tensor, labels: str, likelihoo
 def weighted_targets(logits: torch.Tensor, y: torch.Tensor, labels: str, likelihood: str, onehot_scale: float,
                      generator: torch.Generator | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(weight per sample, targets) pairs whose weighted squared gradients sum to the Fisher:
-    one pair of weight 1 for a single label per sample; for "exact", one per class c, weighted
+    one pair of weight 1 for a single label per sample; for "true", one per class c, weighted
     p(c | x) (categorical), or with targets z - e_c so that the gradient is d z_c (Gaussian)."""
     ones = logits.new_ones(len(logits))
-    if labels != "exact":
+    if labels != "true":
         return [(ones, fisher_targets(logits, y, labels, likelihood, onehot_scale, generator))]
     eye = torch.eye(logits.shape[-1], dtype=logits.dtype, device=logits.device)
     if likelihood == "gaussian":
@@ -68,7 +74,7 @@ def negative_log_likelihood(logits: torch.Tensor, target: torch.Tensor, likeliho
 
 
 def diagonal_fisher(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, likelihood: str,
-                    labels: str = "true", columns: slice = slice(0, None), onehot_scale: float = 1.0,
+                    labels: str = "empirical", columns: slice = slice(0, None), onehot_scale: float = 1.0,
                     batch_size: int = 256, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """The diagonal Fisher of every trainable parameter of `model` over the samples (x, y).
 

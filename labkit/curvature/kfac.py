@@ -117,7 +117,7 @@ def logit_vectors(logits: torch.Tensor, y: torch.Tensor | None, likelihood: str,
         p = torch.softmax(logits, -1)
         return [p[:, c:c + 1].sqrt() * (onehot - p) for c, onehot in enumerate(onehots)]
     if fisher_type == "empirical":
-        targets = [fisher_targets(logits, y, "true", likelihood, onehot_scale)]
+        targets = [fisher_targets(logits, y, "empirical", likelihood, onehot_scale)]
     else:
         targets = [fisher_targets(logits, y, "sampled", likelihood, generator=generator) for _ in range(mc_samples)]
     return [nll_gradient(logits, t, likelihood) / math.sqrt(len(targets)) for t in targets]

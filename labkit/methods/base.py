@@ -13,7 +13,7 @@ same way (the FACIL arrangement).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
@@ -30,6 +30,10 @@ class Param:
     choices: the allowed values (text parameters). Numbers: finite, of the default's type (an
     int parameter takes no fractional value), within the bounds given: >= ge, > gt, <= le,
     < lt (None: unbounded), e.g. a temperature Param(2.0, "...", gt=0), a share ge=0, le=1.
+
+    renamed: {v: {old name: name since v}} for text values that RunConfig's config_version v
+    renamed. A config written before v is read through it (labkit.config.with_current_names);
+    an old name that names nothing now is refused with its new name.
     """
 
     default: Any
@@ -39,6 +43,7 @@ class Param:
     gt: float | None = None
     le: float | None = None
     lt: float | None = None
+    renamed: dict[int, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.coerce("default", self.default)  # a declaration whose default it would refuse is a bug
@@ -55,10 +60,27 @@ class Param:
         if kind in (int, float):
             return self.checked_number(field, value)
         if self.choices is not None and (not isinstance(value, kind) or value not in self.choices):
-            raise ConfigError(field, value, f"choose one of {', '.join(map(str, self.choices))}")
+            raise ConfigError(field, value, f"choose one of {', '.join(map(str, self.choices))}"
+                                            f"{self.new_name_hint(value)}")
         if not isinstance(value, kind):
             raise ConfigError(field, value, f"expected a {kind.__name__}")
         return value
+
+    def name_now(self, value: Any, written_in: int) -> Any:
+        """What a value stored by a config of config_version `written_in` is called now: every
+        later version's renaming applied in turn; any other value unchanged."""
+        for version in sorted(v for v in self.renamed if v > written_in):
+            if isinstance(value, str):
+                value = self.renamed[version].get(value, value)
+        return value
+
+    def new_name_hint(self, value: Any) -> str:
+        """" ('exact' is called 'true' since config_version 2)" for an old name that names no
+        choice now; else ""."""
+        for version, names in sorted(self.renamed.items()):
+            if isinstance(value, str) and value in names and value not in (self.choices or ()):
+                return f" ({value!r} is called {names[value]!r} since config_version {version})"
+        return ""
 
     def checked_number(self, field: str, value: Any) -> int | float:
         """A number (or its text) as the default's type, refused unless finite, whole for an int

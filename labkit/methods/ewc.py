@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from labkit.curvature import FISHER_LABELS, diagonal_fisher
+from labkit.curvature import FISHER_LABELS, FISHER_LABELS_RENAMED, diagonal_fisher
 from labkit.losses import LOSSES
 from labkit.methods.base import Method, Param, TaskContext, register
 
@@ -24,7 +24,11 @@ class EWC(Method):
     params = {
         "lamb": Param(5000.0, "penalty weight lambda", ge=0),
         "alpha": Param(0.5, "weight of the old Fisher when merging with the new one", ge=0, le=1),
-        "fisher_labels": Param("argmax", "labels the Fisher is taken at", FISHER_LABELS),
+        # argmax: FACIL's default (its EWC takes the Fisher at the model's predicted labels)
+        "fisher_labels": Param("argmax", "labels the Fisher is taken at: true (every label, weighted by the "
+                               "model's predictive distribution: the true Fisher), sampled (one label drawn from "
+                               "it), empirical (the dataset's labels), argmax (the model's most likely label)",
+                               FISHER_LABELS, renamed={2: FISHER_LABELS_RENAMED}),
     }
 
     @classmethod

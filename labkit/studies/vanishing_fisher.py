@@ -42,16 +42,17 @@ from labkit.result import RunResult
 
 def track_training(loss: str, *, dataset: str = "digits", steps: int = 600, every: int = 25, lr: float = 0.05,
                    batch_size: int = 64, fisher_samples: int = 500, power_iters: int = 30, seed: int = 0,
-                   data_root: str = "data", progress: bool = False) -> pd.DataFrame:
+                   data_root: str = "data", progress: bool = False, traces: bool = True) -> pd.DataFrame:
     """Train build_model("mlp") + one head on all classes of `dataset` with the registered
     `loss` ("ce" or "mse"), SGD with momentum 0.9, and return one row per checkpoint (step 0,
     every `every` steps, and the last):
 
     step, loss (mean training loss), train_accuracy, test_accuracy, p_true (mean softmax
     probability of the true class), max_eigenvalue (lambda_max of F), and the sum of the diagonal
-    Fisher at three kinds of labels: fisher_trace_exact (the true Fisher, exactly),
+    Fisher at three kinds of labels: fisher_trace_true (the true Fisher, exactly),
     fisher_trace_sampled (its one-label estimate) and fisher_trace_argmax; the Fisher quantities
-    over the first `fisher_samples` training images. progress: a tqdm bar over the steps.
+    over the first `fisher_samples` training images (traces=False: not the three traces, the
+    costly part). progress: a tqdm bar over the steps.
     """
     data = load_dataset(dataset, data_root)
     spec = LOSSES.get(loss)
@@ -63,7 +64,7 @@ def track_training(loss: str, *, dataset: str = "digits", steps: int = 600, ever
     rows = []
     for step in tqdm(range(steps + 1), desc=f"training with {loss}", unit="step", leave=False, disable=not progress):
         if step % every == 0 or step == steps:
-            rows.append({"step": step, **checkpoint(model, data, spec, fisher_samples, power_iters, seed)})
+            rows.append({"step": step, **checkpoint(model, data, spec, fisher_samples, power_iters, seed, traces)})
         if step < steps:
             batch = torch.randint(0, len(data.train_y), (batch_size,), generator=gen)
             optimizer.zero_grad()
@@ -73,7 +74,7 @@ def track_training(loss: str, *, dataset: str = "digits", steps: int = 600, ever
 
 
 def checkpoint(model: torch.nn.Module, data: ArrayDataset, spec: ClassificationLoss, fisher_samples: int,
-               power_iters: int, seed: int) -> dict[str, float]:
+               power_iters: int, seed: int, traces: bool = True) -> dict[str, float]:
     """The measurements of one row of track_training."""
     x, y = data.train_x[:fisher_samples], data.train_y[:fisher_samples]
     with torch.no_grad():
@@ -84,17 +85,26 @@ def checkpoint(model: torch.nn.Module, data: ArrayDataset, spec: ClassificationL
                                  batch_size=512, generator=torch.Generator().manual_seed(seed))
         return sum(f.sum() for f in fisher.values()).item()
 
-    return {
+    row = {
         "loss": spec.fn(train_logits, data.train_y).item(),
         "train_accuracy": (train_logits.argmax(1) == data.train_y).float().mean().item(),
         "test_accuracy": (test_logits.argmax(1) == data.test_y).float().mean().item(),
         "p_true": torch.softmax(train_logits, 1).gather(1, data.train_y[:, None]).mean().item(),
         "max_eigenvalue": max_fisher_eigenvalue(model, x, likelihood=spec.likelihood, iters=power_iters,
                                                 generator=torch.Generator().manual_seed(seed)),
-        "fisher_trace_exact": diagonal_total("exact"),
-        "fisher_trace_sampled": diagonal_total("sampled"),
-        "fisher_trace_argmax": diagonal_total("argmax"),
     }
+    if traces:
+        row |= {f"fisher_trace_{labels}": diagonal_total(labels) for labels in ("true", "sampled", "argmax")}
+    return row
+
+
+def curvature_kept(loss: str, *, seed: int = 0, **settings) -> float:
+    """DLCFT's Fig. 3 as one number: lambda_max of the Fisher on the training images the network
+    fits, at the end of track_training(loss, seed, **settings), as a fraction of its largest value
+    along the way. Near 0: the curvature vanished as the data were fitted (softmax CE); near 1: it
+    stayed (MSE, whose H_n = I does not depend on the fit)."""
+    eigenvalues = track_training(loss, seed=seed, traces=False, **settings)["max_eigenvalue"]
+    return float(eigenvalues.iloc[-1] / eigenvalues.max())
 
 
 def compare_losses(**settings) -> pd.DataFrame:
@@ -121,12 +131,12 @@ def logit_hessian_spectrum(num_classes: int = 10, max_margin: float = 20.0, poin
 
 def ewc_run(loss: str, *, method: str = "ewc", lamb: float = 100.0, seed: int = 0, epochs: int = 20,
             tasks: int = 5, optimizer: str = "adam", lr: float = 1e-2, dataset: str = "digits",
-            fisher_labels: str = "exact", data_root: str = "data") -> tuple[RunResult, pd.DataFrame]:
+            fisher_labels: str = "true", data_root: str = "data") -> tuple[RunResult, pd.DataFrame]:
     """One continual run (task-IL, `tasks` tasks of `dataset`, the mlp) of `method` ("ewc" or
     "finetune") with `loss`, and what EWC's penalty held after each task t (one row per task):
 
     fisher_total: sum_i F_ii of the Fisher EWC holds after task t (the true Fisher with
-        fisher_labels="exact"; from the second task on, EWC's merge alpha F_old + (1 - alpha) F_new);
+        fisher_labels="true"; from the second task on, EWC's merge alpha F_old + (1 - alpha) F_new);
     penalty: (lambda / 2) sum_i F_{t-1, ii} (theta_t,i - theta*_{t-1, i})^2, the penalty the
         parameters theta_t reached at the end of task t pay (NaN for the first task).
 
