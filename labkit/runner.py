@@ -78,7 +78,7 @@ def evaluate(model: IncrementalNet, scenario: Scenario, t: int,
     the one head) and task-agnostic (over all heads so far), predicting as the training loss
     does (argmax of the logits, or of the loss's own scores: spherical, Taylor); and the mean
     logit of each head over the test samples of those tasks (the head offsets softmax leaves
-    free, METHODS.md section 1)."""
+    free, docs/PAPERS.md, section 1)."""
     return split_accuracy(model, scenario, t, loss, "test")
 
 

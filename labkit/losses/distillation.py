@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 def joint_kd(student: torch.Tensor, teacher: torch.Tensor, T: float = 2.0, eps: float = 1e-5,
              t_squared: bool = False) -> torch.Tensor:
-    """Joint knowledge distillation over all old classes at once (LwF; METHODS.md section 1):
+    """Joint knowledge distillation over all old classes at once (LwF; docs/PAPERS.md, section 1):
 
         KD_T(z, z^o) = mean_b CE(p_T(z^o_b), p_T(z_b)),   p_T(z) = softmax(z / T),
 
@@ -28,7 +28,7 @@ def per_task_kd(student_heads: list[torch.Tensor], teacher_heads: list[torch.Ten
                 eps: float = 1e-5, t_squared: bool = False) -> torch.Tensor:
     """Imbalance-invariant distillation: each old head's softmax taken alone, summed over heads,
 
-        sum_{i<t} KD_T(z_i, z_i^o)          (METHODS.md section 1, the "-S" term)
+        sum_{i<t} KD_T(z_i, z_i^o)          (docs/PAPERS.md, section 1, the "-S" term)
 
     with joint_kd's conventions. Summed, not averaged, so its weight grows with the number of
     old tasks; with one old head it equals joint_kd. An offset of one head of the teacher (or

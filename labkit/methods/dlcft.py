@@ -6,7 +6,7 @@ DLCFT trains the pre-trained backbone linearised around theta_0 (batch norm fold
     phi_lin(x) = phi(x; theta_0) + J(x; theta_0) delta,    z = W phi_lin(x) + b,
 
 with the Gaussian negative log-likelihood L_data = mean_n 0.5 ||z(x_n) - alpha e_{y_n}||^2
-(alpha = 15; the card's MSE), so the old tasks' loss is a quadratic in the parameters and a
+(alpha = 15; the paper's Eq. 5), so the old tasks' loss is a quadratic in the parameters and a
 quadratic penalty with good curvature is the right regulariser. At task t (1-based):
 
     L = (1/t) L_data + ((t-1)/t) R,     R = 0.5 sum_l tr(G_l dW_l A_l dW_l^T),   dW = W - W_{t-1}
@@ -30,7 +30,7 @@ buffer, but the network is not linearised and the data term is softmax cross-ent
 factors come from the categorical likelihood of the network as it is; a new class-IL head starts
 unregularised (its softmax curvature on old data is unknown without that data).
 
-Inferred (the card does not say): the class-IL heads are kept block-diagonal (one factor pair
+Inferred (the paper does not say): the class-IL heads are kept block-diagonal (one factor pair
 per task head, cross-head terms of G dropped); new units start at zero only in class-IL.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Learning without Memorizing (Dhar et al., CVPR 2019), with the five softmax remedies of
 "Rethinking softmax" applied to its KD term as variants lwm-s, lwm-sr, lwm-br, lwm-br2, lwm-bsr
-(softmax_remedies.py; METHODS.md section 1)."""
+(softmax_remedies.py; docs/PAPERS.md, section 1)."""
 from __future__ import annotations
 
 import torch

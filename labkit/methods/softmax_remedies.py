@@ -1,4 +1,4 @@
-"""The five remedies of "Rethinking softmax in incremental learning" (METHODS.md section 1), as
+"""The five remedies of "Rethinking softmax in incremental learning" (docs/PAPERS.md, section 1), as
 data: the weights of each distillation term, shared by LwF (and later LwM and LUCIR).
 
     total = L_CE + lambda * (w_joint KD_T(joint) + w_task sum_i KD_T(z_i, z_i^o)

@@ -10,7 +10,8 @@ For each comparison row (one method, its own recipe) over seeds:
 
 each as mean and sample standard deviation over the seeds whose run did not diverge, next to the
 paper's final accuracy on Seq-CIFAR-100 with 10 tasks and a ResNet-18 pre-trained on ImageNet32
-(Shon et al., ECCV 2022). Tables are in percent; paired differences (labkit.paired) in fractions.
+(Shon et al., ECCV 2022; read from labkit.published, described in docs/PAPERS.md, section 3). Tables
+are in percent; paired differences (labkit.paired) in fractions.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import plotly.graph_objects as go
 import torch
 
 from labkit import pretrain
-from labkit.comparisons import chance_after_each_task, final_chance
+from labkit.comparisons import SCENARIO_METHODS, chance_after_each_task, final_chance
 from labkit.config import RunConfig
 from labkit.curvature import kfac_factors
 from labkit.data import Scenario, load_dataset
@@ -28,27 +29,42 @@ from labkit.methods import METHODS
 from labkit.models import IncrementalNet
 from labkit.paired import PairedDifference, paired_difference, paired_runs
 from labkit.probe import knn_probe
+from labkit.published import DLCFT, PublishedNumber, paper_protocol, paper_rows, published_table, table_numbers
 from labkit.result import RunResult
 from labkit.runner import build_run_model, config_scenario, grow_heads, natural_kind, pick_device, scenario_on
 from labkit.sweep import mean_spread, trained
 from labkit.sweep.rows import run_rows  # noqa: F401  (notebook 05 calls study.run_rows)
 
-# Seq-CIFAR-100, 10 tasks, final accuracy (%): Table 1 (data-IL), Table 2 (task-/class-IL; DLCFT
-# there is TK-FAC), Table 3 (ablation: DLCFT with K-FAC, and OSLA = non-linear + softmax CE with
-# K-FAC, the only class-IL number for OSLA). Rows the paper does not report are absent.
-PUBLISHED: dict[str, dict[str, float]] = {
-    "data-il": {"finetune": 78.74, "lwf": 80.25, "ewc": 78.88, "mas": 75.24, "osla": 79.23,
-                "dlcft": 81.95, "dlcft-tkfac": 82.70, "joint": 83.57},
-    "task-il": {"lwf": 92.16, "ewc": 77.44, "osla": 81.03, "er": 79.14, "der": 91.47, "derpp": 91.56,
-                "dlcft-tkfac": 95.79},
-    "class-il": {"er": 43.52, "der": 58.07, "derpp": 53.29, "osla": 44.93, "dlcft": 59.86,
-                 "dlcft-tkfac": 59.98},
-}
-PUBLISHED_SOURCE = {"data-il": "Table 1", "task-il": "Table 2", "class-il": "Tables 2 and 3"}
+# The paper's final accuracy on Seq-CIFAR-100 with 10 tasks (percent), by row label, read from
+# labkit.published (the one copy; docs/PAPERS.md, section 3): Table 1 (data-IL), Table 2
+# (task-/class-IL; DLCFT there is TK-FAC) and Table 3 (the ablation: DLCFT with K-FAC, and OSLA =
+# non-linear + softmax CE with K-FAC, the only class-IL number for OSLA), for the rows of labkit's
+# comparisons (labkit.comparisons.SCENARIO_METHODS). Rows the paper does not report are absent.
+SCENARIOS = ("data-il", "task-il", "class-il")
+PAPER_ROWS: dict[str, dict[str, PublishedNumber]] = {
+    s: {label: e for label, e in paper_rows(DLCFT, s, 10).items() if label in SCENARIO_METHODS[s]} for s in SCENARIOS}
+PUBLISHED: dict[str, dict[str, float]] = {s: {label: round(100 * e.value, 2) for label, e in rows.items()}
+                                          for s, rows in PAPER_ROWS.items()}
+
+
+def source_of(scenario: str) -> str:
+    """'Table 1', 'Tables 2 and 3': the tables the scenario's published numbers come from."""
+    numbers = sorted({n for e in PAPER_ROWS[scenario].values() for n in table_numbers(e.source)})
+    return f"Table {numbers[0]}" if len(numbers) == 1 else \
+        f"Tables {', '.join(map(str, numbers[:-1]))} and {numbers[-1]}"
+
+
+PUBLISHED_SOURCE = {s: source_of(s) for s in SCENARIOS}
 # Table 3 with K-FAC: the same penalty on the non-linear softmax-CE network vs the linearised MSE one
 # (10 tasks; the paper has no task-IL ablation).
 ABLATION_ROWS = {"osla": "non-linear + softmax CE (OSLA)", "dlcft": "linear + MSE (DLCFT)"}
-ABLATION_PUBLISHED = {"data-il": {"osla": 79.23, "dlcft": 81.95}, "class-il": {"osla": 44.93, "dlcft": 59.86}}
+ABLATION_PUBLISHED = {s: {e.label: round(100 * e.value, 2) for e in paper_protocol(DLCFT, s, 10)
+                          if e.source == "paper text, Table 3" and e.label in ABLATION_ROWS}
+                      for s in SCENARIOS}
+ABLATION_PUBLISHED = {s: rows for s, rows in ABLATION_PUBLISHED.items() if rows}
+# The paper's ER / DER / DER++ come from Mammoth, whose class-IL network has one head over every class
+# from the first task on (RunConfig.head_layout "all-classes"); beside that column they run the same way.
+MAMMOTH_ROWS = ("er", "der", "derpp")
 SCENARIO_NAMES = {"data-il": "data-IL", "task-il": "task-IL", "class-il": "class-IL"}
 
 
@@ -72,10 +88,37 @@ def paired(a: list[RunResult], b: list[RunResult], scenario: str) -> PairedDiffe
     return paired_runs(a, b, lambda r: r.summary(kind)["final_average_accuracy"])
 
 
+def paired_after_task(a: list[RunResult], b: list[RunResult], scenario: str, task: int) -> PairedDifference | None:
+    """Average accuracy A_t after task `task` (0-based; the scenario's own kind) of a minus b,
+    paired by seed over the seeds where neither diverged (None when there is no such seed)."""
+    kind = natural_kind(scenario)
+    return paired_runs(a, b, lambda r: r.summary(kind)["average_accuracy"][task])
+
+
+def beside_paper(configs: dict[str, RunConfig]) -> dict[str, RunConfig]:
+    """The rows as they sit beside the paper's column: in class-IL, ER / DER / DER++ with
+    Mammoth's one head over every class (head_layout "all-classes"), the arrangement the paper's
+    numbers for them were made with; every other row (and every row of another scenario, where
+    labkit has no such arrangement) as it is."""
+    return {label: c.replace(head_layout="all-classes") if c.scenario == "class-il" and label in MAMMOTH_ROWS else c
+            for label, c in configs.items()}
+
+
+def paper_numbers(scenarios: tuple[str, ...] = SCENARIOS) -> pd.DataFrame:
+    """The paper's numbers set beside the comparison rows (labkit.published), one row each:
+    scenario, row label, then published_table's columns (method, paper, source, protocol, metric,
+    value %)."""
+    frames = [published_table(list(PAPER_ROWS[s].values())).assign(scenario=SCENARIO_NAMES[s],
+                                                                     row=list(PAPER_ROWS[s]))
+              for s in scenarios]
+    table = pd.concat(frames, ignore_index=True)
+    return table[["scenario", "row", *[c for c in table.columns if c not in ("scenario", "row")]]]
+
+
 def scenario_table(results: dict[str, list[RunResult]], scenario: str) -> pd.DataFrame:
     """One row per comparison row: seeds, diverged (runs left out), accuracy, accuracy sd, forgetting, forgetting sd, k-NN,
-    k-NN sd (ours, percent, the scenario's own accuracy kind) and published (NaN where the paper
-    has no number)."""
+    k-NN sd (ours, percent, the scenario's own accuracy kind), published (NaN where the paper
+    has no number) and head layout (of the row's runs: RunConfig.head_layout)."""
     rows = {}
     for label, all_runs in results.items():
         runs = trained(all_runs)  # diverged runs are left out of the means, and counted
@@ -85,14 +128,20 @@ def scenario_table(results: dict[str, list[RunResult]], scenario: str) -> pd.Dat
         knn = mean_sd([r.knn_acc[-1] for r in runs]) if runs and all(r.knn_acc for r in runs) else (np.nan, np.nan)
         rows[label] = {"seeds": len(all_runs), "diverged": len(all_runs) - len(runs), "accuracy": acc[0], "accuracy sd": acc[1], "forgetting": forgetting[0],
                        "forgetting sd": forgetting[1], "k-NN": knn[0], "k-NN sd": knn[1],
-                       "published": PUBLISHED[scenario].get(label, np.nan)}
+                       "published": PUBLISHED[scenario].get(label, np.nan),
+                       "head layout": all_runs[0].config.get("head_layout", "per-task") if all_runs else "per-task"}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+UNLIKE_PAPER = "†"  # marks a published cell whose row runs another head arrangement than the paper's
 
 
 def formatted(table: pd.DataFrame, config: RunConfig) -> pd.DataFrame:
     """A scenario_table for reading: 'mean ± sd' strings with one decimal, '-' for no number; the
     accuracy columns' headers give their chance level (a uniform guess) for `config`'s dataset and
-    scenario, the published column its source."""
+    scenario, the published column its source. A published cell of ER / DER / DER++ whose row
+    does not run Mammoth's one head over every class (the paper's arrangement for them) is
+    marked UNLIKE_PAPER."""
     def cell(mean: float, sd: float | None = None) -> str:
         if np.isnan(mean):
             return "-"
@@ -107,7 +156,10 @@ def formatted(table: pd.DataFrame, config: RunConfig) -> pd.DataFrame:
         "runs": [f"{int(r['seeds'])}" if not r["diverged"] else
                  f"{int(r['seeds'] - r['diverged'])} of {int(r['seeds'])} ({int(r['diverged'])} diverged)"
                  for _, r in table.iterrows()],
-        f"paper: Seq-CIFAR-100, 10 tasks ({PUBLISHED_SOURCE[config.scenario]})": [cell(r["published"]) for _, r in table.iterrows()],
+        f"paper: Seq-CIFAR-100, 10 tasks ({PUBLISHED_SOURCE[config.scenario]})": [
+            cell(r["published"]) + (f" {UNLIKE_PAPER}" if label in MAMMOTH_ROWS and not np.isnan(r["published"])
+                                    and r.get("head layout", "per-task") != "all-classes" else "")
+            for label, r in table.iterrows()],
     }, index=table.index)
 
 
