@@ -1,11 +1,14 @@
 """Every notebook in its default mode (what a student gets in JupyterLab: LABKIT_QUICK and
 LABKIT_FULL unset), one after another through nbclient, timed: the issue's goal is under 5
-minutes each on a 2-core machine. The executed copies are written to --out for reading.
+minutes each on a 2-core machine, counted in CPU seconds (which load does not inflate): the
+kernel's own user + system time and its reaped children's (os.times, read by a cell appended to
+the notebook and removed from the copy). The executed copies are written to --out for reading.
 
     python benchmarks/notebook_default_times.py                  # all notebooks
     python benchmarks/notebook_default_times.py --notebooks 04_rethinking_softmax_methods
 
-Prints one line per notebook (wall seconds, the load average before and after) and a table, then
+Prints one line per notebook (wall seconds, CPU seconds, the load average before and after) and a
+table, then
 what a reader would miss in the executed copies: a code cell over 20 s that shows no progress bar,
 and a figure with no "what to see" sentence in its own cell or the next one. Figures only; a
 notebook that fails is reported with its error and the rest go on.
@@ -64,6 +67,21 @@ def reading_gaps(nb: dict, slow_s: float = 20.0) -> list[str]:
     return gaps
 
 
+CPU_MARK = "LABKIT_KERNEL_CPU_SECONDS"
+CPU_CELL = ("import os as _os\n_t = _os.times()\n"
+            f"print('{CPU_MARK}', _t.user + _t.system + _t.children_user + _t.children_system)")
+
+
+def kernel_cpu_seconds(nb) -> float | None:
+    """The CPU seconds the appended cell printed (and the cell removed); None if it did not run."""
+    cell = nb.cells.pop()
+    for out in cell.get("outputs", []):
+        for line in out.get("text", "").splitlines():
+            if line.startswith(CPU_MARK):
+                return float(line.split()[1])
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--notebooks", default=",".join(p.stem for p in sorted(NOTEBOOKS.glob("*.ipynb"))))
@@ -80,6 +98,7 @@ def main() -> None:
     rows = []
     for name in args.notebooks.split(","):
         nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell(CPU_CELL))
         client = NotebookClient(nb, timeout=args.cell_timeout, resources={"metadata": {"path": str(NOTEBOOKS)}})
         load = os.getloadavg()[0]
         started, error = time.perf_counter(), ""
@@ -88,12 +107,16 @@ def main() -> None:
         except CellExecutionError as failure:
             error = str(failure).strip().splitlines()[-1][:200]
         seconds = time.perf_counter() - started
+        cpu = kernel_cpu_seconds(nb)
+        cpu_text = "-" if cpu is None else f"{cpu:.0f}"
         nbformat.write(nb, args.out / f"{name}.ipynb")
-        rows.append((name, seconds, load, os.getloadavg()[0], error))
-        print(f"{name}: {seconds:.0f} s (load {load:.1f} -> {os.getloadavg()[0]:.1f}) {error or 'ok'}", flush=True)
-    print("\n| notebook | default mode, s | load before | load after | outcome |\n|---|---|---|---|---|")
-    for name, seconds, before, after, error in rows:
-        print(f"| {name} | {seconds:.0f} | {before:.1f} | {after:.1f} | {error or 'ok'} |")
+        rows.append((name, seconds, cpu_text, load, os.getloadavg()[0], error))
+        print(f"{name}: {seconds:.0f} s wall, {cpu_text} CPU-s (load {load:.1f} -> {os.getloadavg()[0]:.1f}) "
+              f"{error or 'ok'}", flush=True)
+    print("\n| notebook | default mode, wall s | CPU s (kernel + children) | load before | load after | outcome |\n"
+          "|---|---|---|---|---|---|")
+    for name, seconds, cpu_text, before, after, error in rows:
+        print(f"| {name} | {seconds:.0f} | {cpu_text} | {before:.1f} | {after:.1f} | {error or 'ok'} |")
     print_gaps(args.out, args.notebooks.split(","))
 
 

@@ -28,11 +28,13 @@ class PairedDifference:
         """The 95% interval excludes zero."""
         return self.low > 0 or self.high < 0
 
-    def text(self, scale: float = 100.0, unit: str = " points") -> str:
-        """'+1.2 points [0.3, 2.1], positive in 3 of 3 seeds' (`scale` 100: fractions to percent)."""
+    def text(self, scale: float = 100.0, unit: str = " points", digits: int = 1) -> str:
+        """'+1.2 points [0.3, 2.1], positive in 3 of 3 seeds' (`scale` 100: fractions to percent;
+        `digits` after the decimal point)."""
+        f = f"+.{digits}f"
         if self.n < 2:
-            return f"{self.mean * scale:+.1f}{unit} (one seed: no interval)"
-        return (f"{self.mean * scale:+.1f}{unit} [{self.low * scale:+.1f}, {self.high * scale:+.1f}], "
+            return f"{self.mean * scale:{f}}{unit} (one seed: no interval)"
+        return (f"{self.mean * scale:{f}}{unit} [{self.low * scale:{f}}, {self.high * scale:{f}}], "
                 f"positive in {self.positive} of {self.n} seeds"
                 + ("" if self.separated else ": not separated"))
 

@@ -8,7 +8,7 @@ from labkit.registry import ConfigError
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
 RELU_OUT_DIMS = {"mlp": 256, "cnn": 128, "resnet32": 64, "resnet18": 512}
-OUT_DIMS = RELU_OUT_DIMS | {f"{name}-leaky": dim for name, dim in RELU_OUT_DIMS.items()}
+OUT_DIMS = RELU_OUT_DIMS | {f"{name}-leaky": dim for name, dim in RELU_OUT_DIMS.items()} | {"mlp32": 32}
 CONV = ["cnn", "resnet32", "resnet18", "cnn-leaky", "resnet32-leaky", "resnet18-leaky"]
 
 

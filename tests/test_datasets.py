@@ -436,3 +436,33 @@ def test_real_fashion_mnist_from_the_debian_package(tmp_path):
     assert ds.train_x.shape == (60000, 1, 28, 28) and ds.test_x.shape == (10000, 1, 28, 28)
     assert torch.bincount(ds.train_y).tolist() == [6000] * 10
     assert abs(ds.train_x.mean().item()) < 1e-3 and abs(ds.train_x.std().item() - 1) < 1e-3
+
+
+def area_average(images: np.ndarray, side: int) -> np.ndarray:
+    """Each output pixel (i, j) the mean of input rows floor(i n / side) .. ceil((i + 1) n / side) - 1
+    (and the same columns): an area average written out by hand."""
+    n = images.shape[-1]
+    bins = [(i * n // side, -(-(i + 1) * n // side)) for i in range(side)]
+    return np.stack([np.stack([images[..., a:b, c:d].mean(axis=(-2, -1)) for c, d in bins], -1) for a, b in bins], -2)
+
+
+def test_digits_fashion8_is_the_digits_then_fashion_area_averaged(tmp_path, no_system_fashion):
+    arrays = write_fashion(tmp_path / "fashion_mnist")
+    data = load_dataset("digits_fashion8", tmp_path)
+    digits, fashion = load_dataset("digits", tmp_path), load_dataset("fashion_mnist", tmp_path)
+    n = len(digits.train_y)
+    assert data.num_classes == 20 and data.input_shape == (1, 8, 8) and DATASETS.get("digits_fashion8").num_classes == 20
+    assert data.train_y.tolist() == digits.train_y.tolist() + (arrays["train-labels-idx1-ubyte"] + 10).tolist()
+    assert data.test_y[len(digits.test_y):].tolist() == (arrays["t10k-labels-idx1-ubyte"] + 10).tolist()
+    # one standardisation of the union: every pixel is a * (its source's standardised value) + b, one a and b
+    sources = np.concatenate([digits.train_x.numpy(), area_average(fashion.train_x.numpy(), 8)])
+    a, b = np.polyfit(sources.ravel(), data.train_x.numpy().ravel(), 1)
+    np.testing.assert_allclose(a * sources + b, data.train_x.numpy(), atol=1e-4)
+    assert abs(float(data.train_x.mean())) < 1e-5 and abs(float(data.train_x.std(correction=0)) - 1) < 1e-4
+    assert missing_files("digits_fashion8", tmp_path) is None
+
+
+def test_digits_fashion8_without_fashion_files_is_refused_naming_them(tmp_path, no_system_fashion):
+    with pytest.raises(DatasetNotFoundError, match="fashion"):
+        load_dataset("digits_fashion8", tmp_path)
+    assert "no digits_fashion8 files found" in missing_files("digits_fashion8", tmp_path)

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from labkit.data.composite import load_digits_fashion8
 from labkit.data.types import ArrayDataset
 from labkit.registry import ConfigError, Registry
 
@@ -253,7 +254,7 @@ def _has_fashion_mnist(folder: Path) -> bool:
 def _file_layout(name: str, data_root: Path) -> FileLayout | None:
     """Where the files of built-in dataset `name` are looked for; None for one that reads no
     files (digits, your arrays)."""
-    if name == "fashion_mnist":
+    if name in ("fashion_mnist", "digits_fashion8"):  # the composite reads Fashion-MNIST's files
         return FileLayout([data_root / "fashion_mnist", data_root / "FashionMNIST" / "raw"],
                           list(FASHION_MNIST_SYSTEM_DIRS), _has_fashion_mnist,
                           ", ".join(f"{stem}.gz" for stem in FASHION_MNIST_FILES) + " (or uncompressed)")
@@ -381,6 +382,9 @@ for _info, _doc in [
      "sklearn's bundled 8x8 digits: 1,797 images, 10 classes, fixed 80/20 split, no download"),
     (DatasetInfo("fashion_mnist", 10, (1, 28, 28), _load_fashion_mnist),
      "Fashion-MNIST: 28x28 grey clothing images, 60k train / 10k test, 10 classes (IDX files)"),
+    (DatasetInfo("digits_fashion8", 20, (1, 8, 8), load_digits_fashion8),
+     "digits (classes 0-9) and Fashion-MNIST area-averaged to 8x8 (classes 10-19, 600 train / 200 test "
+     "per class): 20 classes, 10 tasks of 2 on a CPU (labkit.data.composite)"),
     (DatasetInfo("cifar10", 10, (3, 32, 32), partial(
         _load_cifar, "cifar10", b"labels", 10, "CIFAR10")),
      "CIFAR-10: 32x32 colour images, 50k train / 10k test, 10 classes (python batches)"),

@@ -197,6 +197,12 @@ def mlp(input_shape: InputShape, activation: Activation = nn.ReLU) -> nn.Module:
     return MLP(input_shape, activation=activation)
 
 
+@BACKBONES.register("mlp32", "two hidden layers of 32 ReLU units: a network small enough that its tasks compete "
+                               "for it (reproduce's CPU protocol for Rethinking softmax)")
+def mlp32(input_shape: InputShape, activation: Activation = nn.ReLU) -> nn.Module:
+    return MLP(input_shape, width=32, activation=activation)
+
+
 @BACKBONES.register("cnn", "three 3x3 conv layers (32/64/128) with batch norm, one max-pool, global average pool")
 def cnn(input_shape: InputShape, activation: Activation = nn.ReLU) -> nn.Module:
     return SmallCNN(input_shape, activation)
