@@ -18,14 +18,14 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from labkit import RunConfig, RunDir, app_views, head_offsets, live, plots, race, run_status
+from labkit import RunConfig, RunDir, app_views, head_offsets, live, plots, race, reproduce, run_status
 from labkit.config import OPTIMIZERS
 from labkit.data import DATASETS, SCENARIOS
 from labkit.losses import LOSSES
 from labkit.methods import METHODS
 from labkit.models import BACKBONES
 from labkit.presets import PRESETS, preset_followed
-from labkit.published import beside_run, published_for
+from labkit.published import beside_run, published_for, source_kind
 from labkit.recipes import fill_from_recipes
 from labkit.registry import ConfigError
 from labkit.runner import natural_kind
@@ -174,8 +174,9 @@ def choose_config() -> tuple[RunConfig, str | None, str | None]:
                            help="the same seed gives the same run on CPU")
     track = sb.checkbox("Track curvature", value=base.track_curvature, key=f"track_curvature{tag}",
                         help="after every task, the largest eigenvalue of the Fisher and the total of EWC's diagonal "
-                             "Fisher on up to 256 training images seen so far (DLCFT: under softmax CE the "
-                             "curvature vanishes as the network fits, under MSE it stays); about 0.1-0.3 s a task")
+                             "Fisher on up to 256 training images of the task just learned, and of all tasks seen "
+                             "so far (DLCFT: under softmax CE a task the network fits keeps little curvature, "
+                             "under MSE it keeps it); about 0.2-0.5 s a task on digits")
     sb.caption(device_line())
     config = base.replace(dataset=dataset or "", scenario=scenario, tasks=int(tasks), method=method, loss=loss or "",
                           backbone=backbone, epochs=int(epochs), seed=int(seed), data_root=DATA_ROOT,
@@ -313,29 +314,16 @@ def draw_run(state: run_status.RunState, kind: str) -> None:
 
 
 def curvature_section(results: dict, key: str) -> None:
-    """The curvature left after each task (runs with track_curvature), one colour per run."""
+    """The curvature left after each task (runs with track_curvature), one colour per run, and
+    what it shows in words generated from its numbers (app_views.curvature_reading)."""
     tracked = {label: r for label, r in results.items() if r.curvature}
     if not tracked:
         return
     st.subheader("Curvature left after each task (DLCFT)")
     chart(st, plots.curvature_figure(tracked), f"curv_{key}")
     seconds = [e["seconds"] for r in tracked.values() for e in r.curvature]
-    st.caption(curvature_reading(tracked) + " Measuring took "
+    st.caption(app_views.curvature_reading(tracked) + "\n\nMeasuring took "
                f"{sum(seconds) / len(seconds):.2f} s a task on average here.")
-
-
-def curvature_reading(tracked: dict) -> str:
-    """What the curvature charts show, from their numbers, and how to read it against DLCFT's claim."""
-    trends = []
-    for label, r in tracked.items():
-        first, last = r.curvature[0]["max_eigenvalue"], r.curvature[-1]["max_eigenvalue"]
-        way = "fell" if last < first else "rose" if last > first else "stayed"
-        trends.append(f"{label + ': ' if label else ''}the largest eigenvalue {way} from {first:.3g} after task 1 "
-                      f"to {last:.3g} after task {len(r.curvature)}")
-    return ("; ".join(trends).capitalize() + ". It is measured on the training images of every task seen so far: "
-            "under softmax cross-entropy the curvature of data the network fits falls towards 0 (DLCFT), so a "
-            "quadratic penalty built from it (EWC, K-FAC) holds little, while tasks it has forgotten (high loss) "
-            "raise it again; under MSE it does not vanish. Race `ce` against `mse` to compare.")
 
 
 def head_offsets_section(result, key: str) -> None:
@@ -362,7 +350,9 @@ def papers_section(result) -> None:
     protocol = entries[0].protocol.removeprefix("the paper's: ")
     st.caption(f"This run follows the preset `{preset}`. The paper's numbers are from its own protocol ({protocol})"
                + ("." if same else ", not this quick version of it: expect the size of the effects to differ, "
-                  "not the numbers to match."))
+                  "not the numbers to match.")
+               + " The source column says where each number was read ("
+               + "; ".join(dict.fromkeys(source_kind(e.source) for e in entries)) + "; docs/PAPERS.md).")
     st.dataframe(beside_run(entries, result), hide_index=True)
 
 
@@ -416,37 +406,44 @@ def run_tab(config: RunConfig, problem: str | None, preset: str | None) -> None:
 # ---------------------------------------------------------------- race
 
 
-def race_runners(config: RunConfig, preset: str | None) -> tuple[dict[str, RunConfig], str, str | None]:
-    """The race's widgets -> label -> config, its command line, and why it cannot start (None: it can)."""
+def race_runners(config: RunConfig, preset: str | None) -> tuple[dict[str, RunConfig], list[str], str | None]:
+    """The race's widgets -> label -> config, the command lines that make the same runs, and why it
+    cannot start (None: it can). A race of methods is one sweep over methods; a race of losses is
+    one run per loss, each with its own loss's optimiser (race.loss_runner), which a sweep's grid,
+    changing the loss alone, would not give."""
     cols = st.columns([1, 3])
     scenario = cols[0].selectbox("Scenario", SCENARIOS.names(), index=SCENARIOS.names().index("task-il"),
                                  key="race_scenario", format_func=lambda s: SCENARIO_LABELS.get(s, s),
                                  help="task-IL: one head per task, so the heads' offsets can be compared")
     by = cols[0].radio("Race", ["methods", "losses"], horizontal=True, key="race_by",
-                       help=f"methods: each with the sidebar's loss; losses: the sidebar's method ({config.method}) "
-                            "with each loss")
+                       help=f"methods: each with the sidebar's loss and optimiser; losses: the sidebar's method "
+                            f"({config.method}) with each loss, each with its own loss's optimiser (labkit.recipes)")
     base = config.replace(scenario=scenario)
-    if by == "methods":
-        chosen = cols[1].multiselect("Methods (two or three)", METHODS.names(), default=list(race.DEFAULT_METHODS),
-                                     max_selections=race.MAX_RUNNERS, key="race_methods")
-        choices = app_views.method_choices()
-        shared = [n for n in LOSSES.names() if all(choices[m].get(n) is None for m in chosen)] or ["ce"]
-        loss = pick(cols[1], "Loss (the same for every runner)", shared, "ce", "race_loss",
-                    format_func=lambda n: f"{n}: {LOSSES.doc(n)}")
-        base = base.replace(loss=loss)
-        grid, kwargs = ("method", chosen), {"methods": chosen}
-    else:
+    if by == "losses":
         usable = [n for n, why in app_views.method_choices()[config.method].items() if why is None]
         chosen = cols[1].multiselect(f"Losses for {config.method} (two or three)", usable, default=usable[:3],
                                      max_selections=race.MAX_RUNNERS, key=f"race_losses:{config.method}")
-        grid, kwargs = ("loss", chosen), {"losses": chosen}
-    leave_out = (grid[0], "method_params") if grid[0] == "method" else (grid[0],)
-    command = (f"python -m labkit sweep race {config_flags(base, preset, leave_out)} --grid {grid[0]}={','.join(chosen)} "
-               f"--workers {max(len(chosen), 1)}")
+        start = PRESETS.get(preset) if preset else DEFAULT
+        try:
+            runners = race.race_configs(base, losses=chosen, start=start)
+        except ConfigError as error:
+            return {}, [], str(error)
+        cols[1].caption("Each loss trains with its own optimiser, as the command line would give it: "
+                        + "; ".join(f"**{loss}** {race.optimiser_text(base, loss, start)}" for loss in runners) + ".")
+        return runners, [command_line(runner, preset) for runner in runners.values()], None
+    chosen = cols[1].multiselect("Methods (two or three)", METHODS.names(), default=list(race.DEFAULT_METHODS),
+                                 max_selections=race.MAX_RUNNERS, key="race_methods")
+    choices = app_views.method_choices()
+    shared = [n for n in LOSSES.names() if all(choices[m].get(n) is None for m in chosen)] or ["ce"]
+    loss = pick(cols[1], "Loss (the same for every runner)", shared, "ce", "race_loss",
+                format_func=lambda n: f"{n}: {LOSSES.doc(n)}")
+    base = base.replace(loss=loss)
+    command = (f"python -m labkit sweep race {config_flags(base, preset, ('method', 'method_params'))} "
+               f"--grid method={','.join(chosen)} --workers {max(len(chosen), 1)}")
     try:
-        return race.race_configs(base, **kwargs), command, None
+        return race.race_configs(base, methods=chosen), [command], None
     except ConfigError as error:
-        return {}, command, str(error)
+        return {}, [command], str(error)
 
 
 def raced_runs() -> dict[str, str]:
@@ -504,9 +501,13 @@ def race_tab(config: RunConfig, preset: str | None) -> None:
     st.markdown("Two or three methods (or one method with several losses) learn the same tasks at once, on the "
                 "same seed. Default: `finetune` (no protection), `lwf` (distils the old heads' softmax) and `lwf-bsr` "
                 "(adds shift-sensitive terms, \"Rethinking softmax\"), task-incremental. The other settings are "
-                "the sidebar's.")
-    runners, command, problem = race_runners(config, preset)
-    st.markdown(f"**Same race from the command line:** `{command}`")
+                "the sidebar's, except that in a race of losses each loss brings its own optimiser.")
+    runners, commands, problem = race_runners(config, preset)
+    if len(commands) == 1:
+        st.markdown(f"**Same race from the command line:** `{commands[0]}`")
+    elif commands:
+        st.markdown("**Same race from the command line**, one run per loss:")
+        st.code("\n".join(commands), language="bash")
     if problem:
         st.error(f"Cannot race these choices: {problem}")
     runs = raced_runs()
@@ -603,17 +604,44 @@ def compare_tab() -> None:
                        key="download_csv")
 
 
+# ---------------------------------------------------------------- the papers' claims
+
+
+def claims_tab() -> None:
+    """The papers' claims (labkit.paper_claims), the paper's figure beside labkit's result where
+    `python -m labkit reproduce` has stored one in this runs folder; nothing is run here."""
+    st.caption("Each paper's claims as labkit tests them: two arms paired by seed, the paper's own figure with "
+               "where it was read, and labkit's measured difference with its 95% interval. Run them with "
+               f"`python -m labkit --runs-dir {RUNS_DIR} reproduce` (about 15 minutes on 2 cores; `--scale gpu` for "
+               "the papers' own protocols); this tab reads what that stored.")
+    try:
+        stored = reproduce.stored_results([], "cpu", RUNS_DIR)
+    except ConfigError as error:
+        st.error(f"The stored claims cannot be read: {error}. Nothing was changed.")
+        return
+    rows = [{"claim": c.sentence, "paper": c.paper, "paper's figure": c.paper_figure(),
+             "labkit (CPU protocol)": "not run yet" if r is None else r.row()["labkit"],
+             "seeds": "" if r is None else r.runs, "verdict": "" if r is None else r.verdict,
+             "protocol": (r.protocol if r else c.cpu).why} for c, r in stored]
+    st.dataframe(rows, hide_index=True, use_container_width=True)
+    missing = sum(r is None for _, r in stored)
+    if missing:
+        st.info(f"{missing} of {len(stored)} claims have no stored result in {RUNS_DIR} yet.")
+
+
 # ---------------------------------------------------------------- page
 
 st.title("Watch a network forget")
 st.caption("A network learns tasks one after another, each with new classes, and is tested on every task "
            "so far. Pick an experiment in the sidebar and press Run; the charts grow task by task.")
 config, problem, preset = choose_config()
-live_tab, race_tab_, compare = st.tabs(["Live run", "Race", "Compare runs"])
+live_tab, race_tab_, compare, claims = st.tabs(["Live run", "Race", "Compare runs", "Papers' claims"])
 with live_tab:
     run_tab(config, problem, preset)
 with race_tab_:
     race_tab(config, preset)
 with compare:
     compare_tab()
+with claims:
+    claims_tab()
 preload_charts()

@@ -1,5 +1,7 @@
-"""What RunConfig.track_curvature costs: seconds of curvature_after_task after each task against
-that task's training seconds (RunResult.task_seconds, which leaves the tracking out).
+"""What RunConfig.track_curvature costs: seconds of curvature_after_task after each task (the
+Fisher's figures on the task just learned and on all tasks seen, each on up to 256 images; after
+task 1 the two are the same images, measured once) against that task's training seconds
+(RunResult.task_seconds, which leaves the tracking out).
 
     python benchmarks/curvature_tracking_cost.py [--data-root data] [--device cpu] [--threads T]
 
@@ -25,11 +27,14 @@ def report(name: str, config: RunConfig) -> None:
     result = run(config.replace(track_curvature=True))
     print(f"\n{name}: {config.dataset} {config.scenario}, {config.backbone}, {config.tasks} tasks x "
           f"{config.epochs} epochs, device {result.device}")
-    print(f"{'task':>4} {'train s':>9} {'tracking s':>11} {'tracking/train':>15} {'images':>7} "
-          f"{'max eigenvalue':>15} {'diagonal total':>15}")
-    for t, (train, entry) in enumerate(zip(result.task_seconds, result.curvature), start=1):
-        print(f"{t:>4} {train:9.3f} {entry['seconds']:11.3f} {entry['seconds'] / train:14.1%} {entry['images']:>7} "
-              f"{entry['max_eigenvalue']:15.4g} {entry['diagonal_total']:15.4g}")
+    print(f"{'task':>4} {'train s':>9} {'tracking s':>11} {'tracking/train':>15} {'images':>11} "
+          f"{'max eigenvalue':>21} {'diagonal total':>21}")
+    print(f"{'':>42} {'newest/all':>11} {'newest / all seen':>21} {'newest / all seen':>21}")
+    for t, (train, e) in enumerate(zip(result.task_seconds, result.curvature), start=1):
+        print(f"{t:>4} {train:9.3f} {e['seconds']:11.3f} {e['seconds'] / train:14.1%} "
+              f"{e['newest_images']:>5}/{e['images']:<5} "
+              f"{e['newest_max_eigenvalue']:10.4g}/{e['max_eigenvalue']:<10.4g} "
+              f"{e['newest_diagonal_total']:10.4g}/{e['diagonal_total']:<10.4g}")
     train, tracking = sum(result.task_seconds), sum(e["seconds"] for e in result.curvature)
     print(f" all {train:9.3f} {tracking:11.3f} {tracking / train:14.1%}")
 

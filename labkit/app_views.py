@@ -1,13 +1,16 @@
 """What the app draws and lists: the choices its widgets offer, a run's live charts, several
-runs overlaid, and their final metrics as a table (labkit.run_status says where each run stands)."""
+runs overlaid, their final metrics as a table (labkit.run_status says where each run stands),
+and what the curvature chart shows, in words generated from its numbers."""
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from labkit import plots
+from labkit.curvature.tracking import curvature_series
 from labkit.data.datasets import DATASETS, missing_files
 from labkit.losses import LOSSES
 from labkit.methods import METHODS
@@ -94,3 +97,89 @@ def final_metrics(states: list[RunState], kind: str | None = None) -> pd.DataFra
 
 def _pct(value: float | None) -> float | None:
     return None if value is None else round(100.0 * value, 2)
+
+
+LITTLE = 0.5  # the task just learned "keeps little curvature" when its lambda_max is at most this share of all tasks'
+DLCFT_CLAIMS = {  # likelihood -> (what DLCFT says of data the network has fitted, does LITTLE curvature agree)
+    "categorical": ("under softmax CE a task the network has just fitted keeps little curvature (p_n near one-hot "
+                    "makes H_n near 0), so a quadratic penalty built from it (EWC, K-FAC) holds that task loosely",
+                    True),
+    "gaussian": ("under MSE the curvature does not vanish as the network fits (H_n = I: F = J^T J whatever the fit)",
+                 False),
+}
+
+
+def figure_text(value: float) -> str:
+    """3 significant digits, without an exponent from 1,000 on: 4.2, 0.0874, 24,908."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def change_words(first: float, last: float) -> str:
+    """'rose from 4.2 to 15.1 (×3.6)', 'fell from 623 to 358 (×0.57)' or 'stayed at 2'."""
+    if last == first:
+        return f"stayed at {figure_text(first)}"
+    way = "rose" if last > first else "fell"
+    times = f" (×{last / first:.2g})" if first > 0 else ""
+    return f"{way} from {figure_text(first)} to {figure_text(last)}{times}"
+
+
+def newest_shares(entries: list[dict]) -> list[float]:
+    """After each task from the second on: lambda_max on the task just learned / lambda_max on all
+    tasks seen (tasks where either is missing, or all tasks' is 0, are left out)."""
+    series = curvature_series(entries, "max_eigenvalue")
+    return [new / seen for new, seen in zip(series["newest"][1:], series["seen"][1:]) if new is not None and seen > 0]
+
+
+def dlcft_verdict(entries: list[dict]) -> str:
+    """Whether the task just learned keeps at most LITTLE of all tasks' largest eigenvalue (median
+    over tasks 2..T), and whether that is what DLCFT says for this likelihood, in plain words."""
+    if len(entries) < 2:
+        return "From task 2 on, the task just learned is compared with all tasks seen."
+    shares = newest_shares(entries)
+    if not shares:
+        return ("This run was stored before the task just learned was measured: DLCFT's claim, about the data the "
+                "network has just fitted, cannot be read from it.")
+    likelihood = entries[-1].get("likelihood", "categorical")
+    claim, little_agrees = DLCFT_CLAIMS[likelihood]
+    median = statistics.median(shares)
+    little = median <= LITTLE
+    after = "After task 2" if len(entries) == 2 else f"After tasks 2-{len(entries)}"
+    spread = f"{shares[0]:.2g}" if len(shares) == 1 else f"{min(shares):.2g} to {max(shares):.2g}"
+    compared = (f"{after} the task just learned had {spread} times the largest eigenvalue of all tasks seen, "
+                f"forgotten ones included (median {median:.2g}: {'at most' if little else 'more than'} "
+                f"{LITTLE:g} of it).")
+    if little == little_agrees:
+        return f"{compared} That is what DLCFT describes: {claim}."
+    return f"{compared} DLCFT's claim does not show in these numbers; it says that {claim}."
+
+
+def run_curvature_reading(label: str, result: RunResult) -> str:
+    """One run's curvature chart in words: how each figure changed from task 1 to the last, on the
+    task just learned and on all tasks seen, and how the two compare against DLCFT's claim."""
+    entries = result.curvature
+    likelihood = entries[-1].get("likelihood", "categorical")
+    parts = []
+    for figure, name in plots.CURVATURE.items():
+        series = curvature_series(entries, figure)
+        sets = [f"on {plots.CURVATURE_SETS[where][0]} {change_words(values[0], values[-1])}"
+                for where, values in series.items() if None not in values]
+        parts.append(f"the {name} " + ", ".join(sets))
+    last = f"task {len(entries)}" if len(entries) > 1 else "task 1 (one task so far)"
+    return (f"**{label or result.config.get('loss')}** ({likelihood} likelihood), from task 1 to {last}: "
+            + "; ".join(parts) + ". " + dlcft_verdict(entries))
+
+
+def curvature_reading(results: dict[str, RunResult]) -> str:
+    """The curvature chart of these runs (label -> result; "" for a lone run) in words, one
+    paragraph each, and, where their method trains with both ce and mse and not both likelihoods
+    are shown, how to see them side by side."""
+    tracked = {label: r for label, r in results.items() if r.curvature}
+    paragraphs = [run_curvature_reading(label, r) for label, r in tracked.items()]
+    likelihoods = {r.curvature[-1].get("likelihood") for r in tracked.values()}
+    methods = {r.config.get("method") for r in tracked.values()}
+    if len(likelihoods) < 2 and all(m in METHODS and METHODS.get(m).loss_problem(loss) is None
+                                    for m in methods for loss in ("ce", "mse")):
+        paragraphs.append("To see both likelihoods side by side, tick Track curvature and race `ce` against `mse` "
+                          "in the Race tab (Race: losses): each loss trains with its own recipe's optimiser.")
+    return "\n\n".join(paragraphs)
+

@@ -1,4 +1,4 @@
-"""Head offsets ("Rethinking softmax", Zhai et al. 2026; METHODS.md section 1): what a run's
+"""Head offsets ("Rethinking softmax", Zhai et al. 2026; docs/PAPERS.md, section 1): what a run's
 per-head statistics and accuracy matrices say about the offsets softmax leaves free.
 
 Softmax is shift invariant, softmax(z_k + c 1) = softmax(z_k), so the loss of task k, taken
@@ -17,8 +17,8 @@ and acc_tag[t][u], acc_taw[t][u]. The newest-vs-old comparison after task t (1-b
     newest = acc[t][t],   old = 1/(t-1) sum_{u<t} acc[t][u]
 
 A head's mean logit summarises its offset; the TAg argmax itself is decided by each head's largest
-logit (labkit.model_probes.head_scores counts the wins), so the readings below say what the two
-numbers show side by side and never that one caused the other.
+logit (labkit.model_probes.head_scores counts the wins), so the reading (offset_reading) says what
+each chart shows, in plain words from its numbers, and never that one caused the other.
 """
 from __future__ import annotations
 
@@ -137,67 +137,78 @@ def newest_vs_old_figure(result: RunResult) -> go.Figure:
     return fig
 
 
-def _compared(a: float, b: float) -> str:
-    return "above" if a > b else "below" if a < b else "equal to"
+def _extremes(values: list[float]) -> tuple[int, int]:
+    """(index of the largest value, index of the smallest), the first of equals."""
+    return int(np.argmax(values)), int(np.argmin(values))
+
+
+def _heads_sentence(values: list[float], what: str, most: str, least: str) -> str:
+    """'head 3 (the newest) has the highest mean logit (2.000) and head 1 the lowest (0.300), 1.700
+    apart', or 'all 3 heads have the same mean logit (0.500)'."""
+    high, low = _extremes(values)
+    if values[high] == values[low]:
+        return f"all {len(values)} heads have the same {what} ({values[high]:.3f})"
+    newest = " (the newest)" if high == len(values) - 1 else ""
+    return (f"head {high + 1}{newest} has the {most} {what} ({values[high]:.3f}) and head {low + 1} the {least} "
+            f"({values[low]:.3f}), {values[high] - values[low]:.3f} apart")
+
+
+def _spread_history(result: RunResult) -> str:
+    """' (up from 0.800 after task 2)': the gap after the first task with two heads, or '' when that is
+    the last."""
+    spreads = offset_spread(result)
+    first = next((t for t, stats in enumerate(result.head_stats) if len(stats["logit_mean"]) > 1), None)
+    if first is None or first == len(spreads) - 1:
+        return ""
+    if spreads[-1] == spreads[first]:
+        return f" (the same after task {first + 1})"
+    return f" ({'up' if spreads[-1] > spreads[first] else 'down'} from {spreads[first]:.3f} after task {first + 1})"
+
+
+def _points(newest: float, old: float) -> str:
+    """'97.0%, above the old tasks' mean (20.0%) by 77.0 points' (or below, or equal to it)."""
+    if newest == old:
+        return f"{100 * newest:.1f}%, equal to the old tasks' mean"
+    way = "above" if newest > old else "below"
+    return f"{100 * newest:.1f}%, {way} the old tasks' mean ({100 * old:.1f}%) by {100 * abs(newest - old):.1f} points"
 
 
 def _newest_vs_old_sentence(result: RunResult) -> str:
-    """"The newest task's task-agnostic accuracy (a%) is above the old tasks' mean (b%;
-    task-aware: c% vs d%)", or "" before task 2 (no final full stop: the caller ends it)."""
+    """What the newest-vs-old chart shows after the last task: "On the newest task, task-agnostic
+    accuracy is 97.0%, above the old tasks' mean (20.0%) by 77.0 points; task-aware, 97.0%, above
+    ... ." ("task-aware the same" where the two matrices agree, as with data-IL's one head), or ""
+    before task 2."""
     data = newest_vs_old(result)
     if not data["tasks"]:
         return ""
     tag_new, tag_old, taw_new, taw_old = (data[key][-1] for key in ("tag_newest", "tag_old", "taw_newest", "taw_old"))
-    return (f"The newest task's task-agnostic accuracy ({100 * tag_new:.1f}%) is {_compared(tag_new, tag_old)} "
-            f"the old tasks' mean ({100 * tag_old:.1f}%; task-aware: {100 * taw_new:.1f}% vs {100 * taw_old:.1f}%)")
-
-
-def _story(newest_highest: bool, newest_ahead: bool) -> str:
-    """How the two facts after the last task sit with the softmax story (the newest head drifts
-    highest and takes the task-agnostic argmax), each said only as the numbers have it."""
-    if newest_highest and newest_ahead:
-        return ("the pattern shift invariance allows: the newest head sits highest and its task does best "
-                "task-agnostically")
-    if newest_ahead:
-        return ("although the newest head's mean logit is not the highest (the argmax follows each head's largest "
-                "logit, not its mean)")
-    if newest_highest:
-        return "although the newest head has the highest mean logit: its task does not do best task-agnostically"
-    return "and the newest head's mean logit is not the highest: neither half of the softmax story shows here"
+    same = (taw_new, taw_old) == (tag_new, tag_old)
+    aware = "task-aware the same" if same else f"task-aware, {_points(taw_new, taw_old)}"
+    return f"On the newest task, task-agnostic accuracy is {_points(tag_new, tag_old)}; {aware}."
 
 
 def offset_reading(result: RunResult) -> str:
-    """Two sentences read off the numbers after the last task T: which head has the largest
-    mean logit and by how much it exceeds the smallest; and whether the newest task's TAg
-    accuracy is above, below or equal to the old tasks' mean, and how that sits with the softmax
-    story (the newest head sits highest and its task does best task-agnostically), which is
-    named only when both numbers show it. 0 tasks: says nothing is learned yet; one head
-    (data-IL, or after task 1): says there are no offsets to compare (data-IL: plus the
-    newest-vs-old sentence from 2 tasks on, without the story)."""
+    """What the two head-offset charts show after the last task T, in plain words from their
+    numbers: which head has the highest and which the lowest mean logit, how far apart (and that
+    gap after the first task with two heads), which has the largest and the smallest mean
+    weight-row norm; and the newest task's TAg accuracy against the old tasks' mean (above, below
+    or equal, by how many points), with the same for TAw. 0 tasks: says nothing is learned yet;
+    one head (data-IL, or after task 1): says there are no offsets to compare (data-IL: plus the
+    newest-vs-old sentence from 2 tasks on)."""
     result = _checked(result)
     if not result.head_stats:
         return "No task learned yet: there are no heads to compare."
-    logits = result.head_stats[-1]["logit_mean"]
+    stats = result.head_stats[-1]
     after = f"After task {len(result.head_stats)}"
     comparison = _newest_vs_old_sentence(result)
-    if len(logits) < 2:
-        return " ".join(filter(None, [f"{after} the model has one head: no offsets to compare.",
-                                      comparison and comparison + "."]))
-    if not all(math.isfinite(v) for v in logits):
-        return f"{after} the heads' mean logits are not all finite ({logits}): no offsets can be read."
-    high, low = int(np.argmax(logits)), int(np.argmin(logits))
-    newest = len(logits) - 1
-    if logits[high] == logits[low]:
-        first = f"{after} all {len(logits)} heads have the same mean logit ({logits[high]:.3f})."
-    else:
-        first = (f"{after}, head {high + 1}{' (the newest)' if high == newest else ''} has the largest mean logit "
-                 f"({logits[high]:.3f}), {logits[high] - logits[low]:.3f} above head {low + 1}'s ({logits[low]:.3f}, "
-                 f"the smallest).")
-    if not comparison:
-        return first
-    data = newest_vs_old(result)
-    story = _story(high == newest and logits[high] > logits[low], data["tag_newest"][-1] > data["tag_old"][-1])
-    return f"{first} {comparison}, {story}."
+    if len(stats["logit_mean"]) < 2:
+        return " ".join(filter(None, [f"{after} the model has one head: no offsets to compare.", comparison]))
+    if not all(math.isfinite(v) for v in stats["logit_mean"] + stats["weight_norm"]):
+        return (f"{after} the heads' mean logits or weight norms are not all finite ({stats['logit_mean']}, "
+                f"{stats['weight_norm']}): no offsets can be read.")
+    logits = _heads_sentence(stats["logit_mean"], "mean logit", "highest", "lowest") + _spread_history(result)
+    norms = _heads_sentence(stats["weight_norm"], "mean weight-row norm", "largest", "smallest")
+    return " ".join(filter(None, [f"{after}, {logits}; {norms}.", comparison]))
 
 
 def offset_spread(result: RunResult) -> list[float]:

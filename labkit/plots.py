@@ -9,6 +9,7 @@ import plotly
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from labkit.curvature.tracking import curvature_series
 from labkit.registry import ConfigError
 from labkit.result import RunResult
 
@@ -134,31 +135,34 @@ def head_imbalance(result: RunResult, stat: str = "weight_norm") -> go.Figure:
 
 
 CURVATURE = {"max_eigenvalue": "largest Fisher eigenvalue", "diagonal_total": "diagonal Fisher total"}
+CURVATURE_SETS = {"newest": ("the task just learned", "solid"), "seen": ("all tasks seen so far", "dot")}
 
 
 def curvature_figure(runs: RunResult | dict[str, RunResult]) -> go.Figure:
     """The Fisher curvature left after each task learned (result.curvature, runs with
     RunConfig.track_curvature), side by side on log axes: lambda_max(F) and sum_i F_ii (EWC's
-    diagonal), on the training images seen so far. Under softmax CE both collapse towards 0 as
-    the model fits (DLCFT); a value <= 0 cannot be drawn on a log axis and is left as a gap.
-    Several named runs (a race): one colour each, the same in both panels."""
+    diagonal), on the training images of the task just learned (solid; runs stored before it
+    was measured have none) and of all tasks seen so far (dotted; labkit.curvature.tracking). A
+    value <= 0 cannot be drawn on a log axis and is left as a gap. Several named runs (a race):
+    one colour each, the same in both panels."""
     named = {"": runs} if isinstance(runs, RunResult) else runs
     fig = make_subplots(rows=1, cols=2, subplot_titles=tuple(CURVATURE.values()))
     colours = plotly.colors.qualitative.Plotly
     for i, (name, result) in enumerate(named.items()):
         learned = list(range(1, len(result.curvature) + 1))
-        for col, (key, label) in enumerate(CURVATURE.items(), start=1):
-            values = [entry[key] if entry[key] > 0 else None for entry in result.curvature]
-            fig.add_trace(go.Scatter(x=learned, y=values, mode="lines+markers", name=name or label,
-                                     line={"color": colours[i % len(colours)]}, legendgroup=name,
-                                     showlegend=bool(name) and col == 1), row=1, col=col)
+        for col, key in enumerate(CURVATURE, start=1):
+            for where, values in curvature_series(result.curvature, key).items():
+                label, dash = CURVATURE_SETS[where]
+                fig.add_trace(go.Scatter(x=learned, y=[v if v is not None and v > 0 else None for v in values],
+                                         mode="lines+markers", name=f"{name}: {label}" if name else label,
+                                         line={"color": colours[i % len(colours)], "dash": dash},
+                                         legendgroup=f"{name}:{where}", showlegend=col == 1), row=1, col=col)
     for col, label in enumerate(CURVATURE.values(), start=1):
         fig.update_yaxes(type="log", title_text=label, row=1, col=col)
         fig.update_xaxes(title_text="tasks learned", dtick=1, row=1, col=col)
     likelihoods = sorted({r.curvature[-1].get("likelihood") for r in named.values() if r.curvature} - {None})
-    fig.update_layout(title="Curvature left after each task: largest eigenvalue and diagonal total"
-                            + (f" ({', '.join(likelihoods)} likelihood)" if likelihoods else ""),
-                      showlegend=len(named) > 1 or "" not in named)
+    fig.update_layout(title="Curvature left after each task, on the task just learned and on all tasks seen"
+                            + (f" ({', '.join(likelihoods)} likelihood)" if likelihoods else ""))
     return fig
 
 

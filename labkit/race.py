@@ -1,6 +1,6 @@
-"""A race: two or three runs that differ in their method (or, for one method, in their loss) and in
-nothing else, started at once on the same seed, so they see the same class order and start from
-the same initial weights; and, as they go, which of them is ahead.
+"""A race: two or three runs that differ in their method (or, for one method, in their loss and
+that loss's optimiser) and in nothing else, started at once on the same seed, so they see the
+same class order and start from the same initial weights; and, as they go, which of them is ahead.
 
 Who leads is judged where every runner has been measured: after the last task all of them have
 finished (t* = min over runners of tasks done), by average accuracy A_t* = mean_u<=t* acc[t*, u],
@@ -10,8 +10,10 @@ from where it ended, and said to be.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from labkit.config import RunConfig
+from labkit.recipes import OPTIMISER_FIELDS, fill_from_recipes
 from labkit.registry import ConfigError
 from labkit.result import RunResult
 
@@ -23,9 +25,11 @@ OUT = ("diverged", "failed", "stopped")  # statuses that end a runner's race
 
 
 def race_configs(base: RunConfig, methods: list[str] | tuple[str, ...] = (),
-                 losses: list[str] | tuple[str, ...] = ()) -> dict[str, RunConfig]:
+                 losses: list[str] | tuple[str, ...] = (), start: RunConfig | None = None) -> dict[str, RunConfig]:
     """label -> config: `base` with each of 2-3 methods, or with base's method and each of 2-3
-    losses; every config validated (ConfigError names the runner) before any is returned."""
+    losses; every config validated (ConfigError names the runner) before any is returned. A race
+    of losses gives each runner its own loss's optimiser (loss_runner), since a step size means
+    something only for its loss's scale: mse diverges with softmax CE's SGD 0.05."""
     if bool(methods) == bool(losses):
         raise ConfigError("race", {"methods": list(methods), "losses": list(losses)},
                           "2 to 3 methods, or one method with 2 to 3 losses (not both)")
@@ -35,11 +39,31 @@ def race_configs(base: RunConfig, methods: list[str] | tuple[str, ...] = (),
     configs = {}
     for value in values:
         try:
-            configs[value] = base.replace(**{field: value}, **({"method_params": {}} if field == "method" else {}))
+            configs[value] = (base.replace(method=value, method_params={}) if field == "method"
+                              else loss_runner(base, value, start or RunConfig())[0])
             configs[value].validate()
         except ConfigError as error:
             raise ConfigError(f"race[{value}].{error.field}", error.value, error.valid) from None
     return configs
+
+
+def loss_runner(base: RunConfig, loss: str, start: RunConfig) -> tuple[RunConfig, dict[str, tuple[Any, str]]]:
+    """`base` with `loss`, and the optimiser (optimizer, lr, momentum) a run of that loss gets
+    from `start` (the preset the sidebar started from, or RunConfig()) as the command line fills
+    it (labkit.recipes.fill_from_recipes: the method's recipe, else the backbone's, else the
+    loss's: mse's Adam 1e-2), with which recipe filled it (empty: `start`'s own optimiser)."""
+    given = {name: value for name, value in base.to_dict().items() if name not in OPTIMISER_FIELDS}
+    return fill_from_recipes(start, {**given, "loss": loss})
+
+
+def optimiser_text(base: RunConfig, loss: str, start: RunConfig) -> str:
+    """The optimiser a runner of `loss` gets and whose it is: 'adam, lr 0.01, momentum 0.9 (loss mse's
+    recipe)', or '... (RunConfig's defaults)' / '(the preset's)' where no recipe names one."""
+    config, sources = loss_runner(base, loss, start)
+    whose = next((sources[name][1] for name in OPTIMISER_FIELDS if name in sources), None)
+    plain = all(getattr(start, name) == getattr(RunConfig(), name) for name in OPTIMISER_FIELDS)
+    whose = f"{whose}'s recipe" if whose else "RunConfig's defaults" if plain else "the preset's"
+    return f"{config.optimizer}, lr {config.lr:g}, momentum {config.momentum:g} ({whose})"
 
 
 @dataclass

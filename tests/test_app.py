@@ -2,20 +2,24 @@
 to its end with charts and metrics, bad input refused in the page, unreadable runs reported."""
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
+import statistics
 import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import labkit
 from labkit import RunConfig, RunDir, list_runs, live, run_status
 from labkit.__main__ import build_parser
 from labkit.cli_config import config_from
 from labkit.methods import METHODS
 from labkit.presets import PRESETS
+from labkit.recipes import fill_from_recipes
 from labkit.result import RunResult
 from labkit.sweep.grid import grid_cells, parse_grid
 
@@ -238,9 +242,13 @@ def test_a_race_starts_its_runners_on_one_seed_as_its_command_line_says(runs_dir
     at.session_state.race = {}
     at.button(key="race_run").click().run()
     assert [(c.method, c.loss) for c in started] == [("ewc", "ce"), ("ewc", "mse")]
-    args = build_parser().parse_args(shlex.split(race_command(at))[3:])
-    assert effective([cell.config for cell in grid_cells(config_from(args), parse_grid(args.grid))]) == \
-        effective(started)
+    # each loss with its own recipe's optimiser (labkit.recipes), not the sidebar's SGD 0.05, which mse diverges with
+    assert [(c.optimizer, c.lr) for c in started] == [("sgd", 0.05), ("adam", 1e-2)]
+    assert all(c == started[0].replace(loss=c.loss, optimizer=c.optimizer, lr=c.lr) for c in started)
+    assert any("**mse** adam, lr 0.01, momentum 0.9 (loss mse's recipe)" in c.value for c in at.caption)
+    (commands,) = [c.value for c in at.code if c.value.startswith("python -m labkit run")]  # one run per loss
+    made = [config_from(build_parser().parse_args(shlex.split(line)[3:])) for line in commands.splitlines()]
+    assert effective(made) == effective(started)
 
 
 def test_a_race_of_one_method_is_refused_in_the_page(runs_dir, started):
@@ -334,3 +342,51 @@ def test_track_curvature_records_and_charts_the_curvature_after_every_task(runs_
     assert len(stored.curvature) == 2 and all(e["max_eigenvalue"] > 0 for e in stored.curvature)
     specs = [chart.proto.spec for chart in at.tabs[0].get("plotly_chart")]
     assert sum("Curvature left after each task" in spec for spec in specs) == 1
+
+
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_the_curvature_caption_follows_the_stored_numbers(runs_dir, loss):
+    """A tracked run stored in-process (its loss's recipe, as the app would start it), then shown:
+    each figure is said to have risen or fallen exactly as its stored numbers did, under the
+    run's likelihood, and DLCFT's claim is said to show exactly when the numbers show it."""
+    config, _ = fill_from_recipes(RunConfig(), {"scenario": "class-il", "tasks": 3, "epochs": 2, "knn_k": 0,
+                                                "loss": loss, "device": "cpu", "track_curvature": True})
+    run_dir = RunDir.create(config.to_dict(), runs_dir)
+    entries = labkit.run(config, run_dir=run_dir).curvature
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["run"] = run_dir.run_id
+    at.run()
+    assert not at.exception and not errors(at), errors(at)
+    (caption,) = [c.value for c in at.tabs[0].caption if "likelihood)" in c.value]
+    likelihood = {"ce": "categorical", "mse": "gaussian"}[loss]
+    assert caption.startswith(f"**{loss}** ({likelihood} likelihood), from task 1 to task 3: ")
+    eigenvalue, diagonal = caption.split(". ")[0].split("; ")
+    for text, figure in ((eigenvalue, "max_eigenvalue"), (diagonal, "diagonal_total")):
+        for where, prefix in (("the task just learned", "newest_"), ("all tasks seen so far", "")):
+            first, last = entries[0][prefix + figure], entries[-1][prefix + figure]
+            way = "fell" if last < first else "rose" if last > first else "stayed"
+            assert f"on {where} {way}" in text, (text, first, last)
+    shares = [e["newest_max_eigenvalue"] / e["max_eigenvalue"] for e in entries[1:]]
+    little = statistics.median(shares) <= 0.5
+    shown = little == (loss == "ce")  # CE: the task just fitted keeps little; MSE: it keeps its curvature
+    assert ("That is what DLCFT describes" in caption) == shown
+    assert ("DLCFT's claim does not show in these numbers" in caption) == (not shown)
+    assert f"median {statistics.median(shares):.2g}: {'at most' if little else 'more than'} 0.5" in caption
+    assert "race `ce` against `mse`" in caption and "s a task on average" in caption
+
+
+def test_the_claims_tab_lists_every_claim_and_reads_a_stored_reproduce(runs_dir):
+    from labkit import reproduce
+    from labkit.paper_claims import CLAIMS
+
+    at = app()
+    table = at.dataframe[-1].value
+    assert len(table) == len(list(CLAIMS)) and set(table["labkit (CPU protocol)"]) == {"not run yet"}
+    claim = CLAIMS.get("sampled-softmax-correction")
+    path = reproduce.study_path(claim, "cpu", runs_dir, quick=False)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({str(s): [0.01 + s / 1000, 0.5 - s / 100] for s in claim.cpu.seeds}))
+    table = app().dataframe[-1].value
+    row = table[table["claim"] == claim.sentence].iloc[0]
+    assert row["verdict"] == "shown" and row["labkit (CPU protocol)"].startswith("-0.4")
+    assert row["paper's figure"] == claim.paper_figure() and row["seeds"] == "5 of 5 seeds"

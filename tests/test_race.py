@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from labkit import RunConfig
-from labkit.race import leader_line, race_configs, standings
+from labkit.presets import PRESETS
+from labkit.race import leader_line, optimiser_text, race_configs, standings
+from labkit.recipes import LOSS_RECIPES, training_defaults
 from labkit.registry import ConfigError
 from labkit.result import RunResult
 
@@ -20,6 +22,32 @@ def test_runners_differ_in_the_raced_field_only():
     losses = race_configs(BASE, losses=["ce", "mse"])
     assert [c.loss for c in losses.values()] == ["ce", "mse"]
     assert all(c.method_params == {"lamb": 10.0} and c.seed == 3 for c in losses.values())
+    optimiser = ("optimizer", "lr", "momentum")
+    for loss, config in losses.items():  # and in the optimiser its loss brings
+        assert config.replace(**{f: getattr(BASE, f) for f in optimiser}) == BASE.replace(loss=loss)
+
+
+def test_a_race_of_losses_gives_each_runner_its_own_losss_recipe():
+    """The sidebar's optimiser (here Adam 0.3, chosen for ce) is not forced on mse, whose gradients
+    are about 30 / K times softmax CE's: each loss runs as `python -m labkit run --loss L` would."""
+    sidebar = BASE.replace(method="finetune", method_params={}, optimizer="adam", lr=0.3)
+    runners = race_configs(sidebar, losses=["ce", "mse", "taylor"])
+    for loss in ("mse", "taylor"):
+        recipe = LOSS_RECIPES[loss]
+        assert (runners[loss].optimizer, runners[loss].lr, runners[loss].momentum) == \
+            (recipe["optimizer"], recipe["lr"], RunConfig().momentum)
+        assert optimiser_text(sidebar, loss, RunConfig()) == \
+            f"{recipe['optimizer']}, lr {recipe['lr']:g}, momentum 0.9 (loss {loss}'s recipe)"
+    assert (runners["ce"].optimizer, runners["ce"].lr) == ("sgd", 0.05)  # ce has no recipe: RunConfig's
+    assert optimiser_text(sidebar, "ce", RunConfig()).endswith("(RunConfig's defaults)")
+    cnn = race_configs(sidebar.replace(backbone="cnn"), losses=["ce", "mse"])  # the backbone's recipe wins
+    for config in cnn.values():
+        recipe = training_defaults("finetune", config.loss, "cnn")
+        assert (config.optimizer, config.lr) == (recipe["optimizer"], recipe["lr"]) == ("adam", 1e-3)
+    preset = PRESETS.get("rethinking-digits")  # a preset's own optimiser is its protocol's: kept whole
+    kept = race_configs(preset.replace(method="finetune"), losses=["ce", "mse"], start=preset)
+    assert {(c.optimizer, c.lr, c.momentum) for c in kept.values()} == {(preset.optimizer, preset.lr, preset.momentum)}
+    assert optimiser_text(preset.replace(method="finetune"), "mse", preset).endswith("(the preset's)")
 
 
 @pytest.mark.parametrize("kwargs, field", [
