@@ -7,7 +7,10 @@ wins a sample when its largest logit max_c z_kc beats every other head's. A head
 logit has a low mean and still wins. What does is a max, or its smooth form the log-sum-exp
 LSE(z_k) = log sum_c exp z_kc (max_c z_kc <= LSE(z_k) <= max_c z_kc + log |head k|), and the
 softmax mass on head k, M_k = sum_{c in k} softmax(z)_c = softmax_k(LSE(z_1), ..., LSE(z_n)),
-the task mass of notebook 01 at temperature 1.
+the task mass of notebook 01 at temperature 1. Per image, the head of largest mass is the head
+of largest LSE, and since a head's LSE splits as LSE(z_k) = mean_c z_kc + LSE(z_k - mean_c z_kc)
+(its offset plus its confidence, the spread of its logits), a confident head can win with a low
+offset. `winner_agreement` counts, image by image, how often each of the two picks the winner.
 
 How a head splits its task. split[a][b] = share of task u's test images of class a that head u
 alone (task-aware) gives to class b. With two balanced classes, task-aware accuracy is
@@ -52,6 +55,26 @@ def head_scores(model: IncrementalNet, scenario: Scenario, t: int, batch_size: i
         wins = wins + torch.bincount(winner, minlength=len(heads))
     return {name: (total / len(x)).tolist() for name, total in
             (("logit_mean", logit_sum), ("lse_mean", lse_sum), ("mass", mass_sum), ("wins", wins))}
+
+
+@torch.no_grad()
+def winner_agreement(model: IncrementalNet, scenario: Scenario, t: int, batch_size: int = 1024) -> dict[str, float]:
+    """Over the test images of tasks 0..t, the share of images whose task-agnostic winner (the
+    head holding the largest logit) is also: "mass", the head of largest task mass
+    M_k = softmax_k(LSE(z_1), ..., LSE(z_n)) (the head of largest LSE); "offset", the head of
+    largest mean logit mean_c z_kc on that image; "confidence", the head of largest
+    LSE(z_k - mean_c z_kc)."""
+    model.eval()
+    x = torch.cat([task.test_x for task in scenario.tasks[: t + 1]])
+    hits = {"mass": 0, "offset": 0, "confidence": 0}
+    for start in range(0, len(x), batch_size):
+        heads = model.head_logits(x[start:start + batch_size])
+        winner = torch.stack([z.max(dim=1).values for z in heads], dim=1).argmax(dim=1)
+        offset = torch.stack([z.mean(dim=1) for z in heads], dim=1)
+        lse = torch.stack([z.logsumexp(dim=1) for z in heads], dim=1)
+        for name, score in (("mass", lse), ("offset", offset), ("confidence", lse - offset)):
+            hits[name] += int((score.argmax(dim=1) == winner).sum())
+    return {name: count / len(x) for name, count in hits.items()}
 
 
 @torch.no_grad()

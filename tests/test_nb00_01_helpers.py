@@ -9,7 +9,7 @@ import torch
 from labkit import ConfigError, RunConfig, run
 from labkit.data import load_dataset, make_scenario
 from labkit.losses import bce_kd, joint_kd, per_task_kd
-from labkit.model_probes import head_scores, head_splits, inspected_run
+from labkit.model_probes import head_scores, head_splits, inspected_run, winner_agreement
 from labkit.result import RunResult
 from labkit.studies.forgetting import final_chance, final_table, paired_by_seed, split_frame
 from labkit.studies.non_identifiability import bias_sums_under_sgd, task_masses, within_task_kd
@@ -56,6 +56,24 @@ def test_head_scores_batches_give_the_same_numbers():
     batched = head_scores(FixedHeads(heads), scenario, t=1, batch_size=7)
     for key in whole:
         assert batched[key] == pytest.approx(whole[key])
+
+
+def test_winner_agreement_counts_which_score_picks_the_winning_head():
+    # image 0: head 2 is confident (one high, one very low logit) and wins with the lower mean;
+    # image 1: head 1 has the higher mean and wins, head 2 the larger spread
+    head_1 = torch.tensor([[1.0, 1.0], [2.0, 2.0]])
+    head_2 = torch.tensor([[3.0, -3.0], [1.5, -3.0]])
+    agreement = winner_agreement(FixedHeads([head_1, head_2]), scenario_of([[0], [2]], [0, 2]), t=1)
+    assert agreement == pytest.approx({"mass": 1.0, "offset": 0.5, "confidence": 0.5})
+
+
+def test_winner_agreement_batches_give_the_same_shares():
+    gen = torch.Generator().manual_seed(2)
+    heads = [torch.randn(40, 2, generator=gen) * 3, torch.randn(40, 2, generator=gen) * 3 + 1]
+    scenario = scenario_of([[0] * 25, [2] * 15], [0, 2])
+    whole = winner_agreement(FixedHeads(heads), scenario, t=1)
+    assert winner_agreement(FixedHeads(heads), scenario, t=1, batch_size=6) == pytest.approx(whole)
+    assert 0.0 <= whole["offset"] <= 1.0 and whole["mass"] >= 0.5
 
 
 def test_head_splits_rows_and_the_accuracy_identity():

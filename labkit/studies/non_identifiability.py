@@ -1,4 +1,4 @@
-"""Notebook 01's computations ("Rethinking softmax", METHODS.md section 1): the task masses of
+"""Notebook 01's computations ("Rethinking softmax", docs/PAPERS.md, section 1): the task masses of
 joint KD, its within-task terms, and which sums of a head's biases a distillation loss leaves
 where they started.
 
