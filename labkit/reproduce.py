@@ -24,7 +24,7 @@ from labkit.paired import PairedDifference, paired_difference, paired_runs
 from labkit.paper_claims import CLAIMS, PAPERS, PaperClaim, Protocol, fields_of
 from labkit.registry import ConfigError
 from labkit.result import RunResult
-from labkit.sweep.execute import CellOutcome, run_sweep, stored_outcomes
+from labkit.sweep.execute import CellOutcome, check_resources, run_sweep, stored_outcomes
 from labkit.sweep.grid import Cell, typed_params
 from labkit.sweep.record import auto_name, list_sweeps
 
@@ -173,12 +173,14 @@ def run_study(claim: PaperClaim, scale: str, runs_dir: Path, quick: bool, comput
 
 
 def reproduce(papers: list[str], scale: str = "cpu", runs_dir: Path = Path("data/runs"), *, quick: bool = False,
-              workers: int | None = None, progress: bool = True) -> list[ClaimResult]:
-    """Run (or read back) every selected claim; one ClaimResult each, in the registry's order."""
+              workers: int | None = None, progress: bool = True, **execution) -> list[ClaimResult]:
+    """Run (or read back) every selected claim; one ClaimResult each, in the registry's order.
+    `execution`: run_sweep's address, cpus_per_run, gpus_per_run."""
     claims = select(papers)
     cells = check(claims, scale, quick)
+    check_resources(execution.get("cpus_per_run", 1), execution.get("gpus_per_run"))
     outcomes = {name: run_sweep(sweep_name(name, protocol_cells_, quick), protocol_cells_, runs_dir, workers=workers,
-                                progress=progress)
+                                progress=progress, **execution)
                 for name, protocol_cells_ in cells.items()}
     return [run_study(c, scale, runs_dir, quick) if c.study else run_claim(c, scale, outcomes, quick) for c in claims]
 

@@ -21,9 +21,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         raise ConfigError("csv", str(args.csv), "a file in an existing folder")
     if args.workers is not None and args.workers < 0:
         raise ConfigError("workers", args.workers, "0 (in this process) or a number of CPUs >= 1")
-    started, cpu = time.time(), time.process_time()
+    started = time.time()
     try:
-        results = reproduce.reproduce(args.papers, args.scale, args.runs_dir, quick=args.quick, workers=args.workers)
+        results = reproduce.reproduce(args.papers, args.scale, args.runs_dir, quick=args.quick, workers=args.workers,
+                                      address=args.address, cpus_per_run=args.cpus_per_run,
+                                      gpus_per_run=args.gpus_per_run)
     except KeyboardInterrupt:
         raise SweepStopped("the finished runs are kept; the same command resumes the others") from None
     mode = " (quick: 1 epoch, 2 seeds; shows only that the loop works)" if args.quick else ""
@@ -32,10 +34,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     print(reproduce.markdown(results))
     counts = {v: sum(r.verdict == v for r in results) for v in reproduce.VERDICTS.values()}
     print(", ".join(f"{n} {v}" for v, n in counts.items()) + f" of {len(results)} claims; "
-          f"{time.time() - started:.0f} s wall, {time.process_time() - cpu:.0f} CPU-s in this process, "
-          f"load {os.getloadavg()[0]:.1f}")
-    for r in results:
-        print(f"- {r.claim.key}: {r.protocol.why}")
+          f"{time.time() - started:.0f} s wall (load {os.getloadavg()[0]:.1f})")
+    for protocol in {r.protocol.name: r.protocol for r in results}.values():
+        print(f"- {protocol.name} ({protocol.text}): {protocol.why}")
     if args.csv is not None:
         reproduce.write_csv(results, args.csv)
         print(f"written to {args.csv}")
