@@ -22,6 +22,7 @@ class PairedDifference:
     high: float
     positive: int  # seeds where a > b
     n: int
+    negative: int | None = None  # seeds where a < b (None: not counted)
 
     @property
     def separated(self) -> bool:
@@ -30,12 +31,14 @@ class PairedDifference:
 
     def text(self, scale: float = 100.0, unit: str = " points", digits: int = 1) -> str:
         """'+1.2 points [0.3, 2.1], positive in 3 of 3 seeds' (`scale` 100: fractions to percent;
-        `digits` after the decimal point)."""
+        `digits` after the decimal point); a negative mean counts the seeds where it is negative:
+        '-0.7 points [-1.1, -0.3], negative in 26 of 30 seeds'."""
         f = f"+.{digits}f"
         if self.n < 2:
             return f"{self.mean * scale:{f}}{unit} (one seed: no interval)"
         return (f"{self.mean * scale:{f}}{unit} [{self.low * scale:{f}}, {self.high * scale:{f}}], "
-                f"positive in {self.positive} of {self.n} seeds"
+                + (f"negative in {self.negative} of {self.n} seeds" if self.mean < 0 and self.negative is not None
+                   else f"positive in {self.positive} of {self.n} seeds")
                 + ("" if self.separated else ": not separated"))
 
 
@@ -45,11 +48,11 @@ def paired_difference(a: list[float], b: list[float], confidence: float = 0.95) 
         raise ValueError(f"paired values need the same, non-zero number of seeds; got {len(a)} and {len(b)}")
     d = [x - y for x, y in zip(a, b)]
     n, mean = len(d), statistics.fmean(d)
-    positive = sum(x > 0 for x in d)
+    positive, negative = sum(x > 0 for x in d), sum(x < 0 for x in d)
     if n < 2:
-        return PairedDifference(mean, math.nan, math.nan, positive, n)
+        return PairedDifference(mean, math.nan, math.nan, positive, n, negative)
     half = stats.t.ppf(0.5 + confidence / 2, n - 1) * statistics.stdev(d) / math.sqrt(n)
-    return PairedDifference(mean, mean - half, mean + half, positive, n)
+    return PairedDifference(mean, mean - half, mean + half, positive, n, negative)
 
 
 def paired_runs(a: list, b: list, value: Callable[[Any], float]) -> PairedDifference | None:
