@@ -1,13 +1,19 @@
 """labkit.studies.rethinking: chance totals, paired differences against the plain method, the
-models kept after every task, and LwM's attention of a teacher and its students."""
+paper's claims judged on a notebook's runs, the LUCIR variants' readings, which head wins the
+task-agnostic argmax, the models kept after every task, and LwM's attention of a teacher and its
+students."""
 import pytest
 
 from labkit import RunConfig, run
 from labkit.result import RunResult
 from labkit.runner import evaluate
 from labkit.registry import ConfigError
-from labkit.studies.rethinking import (attention_distances, attention_drift, attention_figure, chance_forgetting,
-                                       chance_totals, paired_against, paired_frame, top_class_attention)
+from labkit.methods.lucir import LUCIR_REMEDIES
+from labkit.model_probes import winner_agreement
+from labkit.reproduce import VERDICTS
+from labkit.studies.rethinking import (argmax_deciders, attention_distances, attention_drift, attention_figure,
+                                       chance_forgetting, chance_totals, claim_results, lucir_readings, paired_against,
+                                       paired_frame, top_class_attention)
 from labkit.sweep.rows import run_rows, task_models
 
 TINY_LWM = RunConfig(dataset="digits", scenario="task-il", tasks=3, method="lwm", backbone="cnn", epochs=1,
@@ -47,6 +53,26 @@ def test_paired_against_pairs_by_seed_and_drops_a_diverged_seed():
     assert "positive in 2 of 2 seeds" in paired_frame(diff).loc["variant", "TAw acc"]
 
 
+def test_claim_results_judge_the_claims_whose_arms_ran_as_reproduce_does():
+    # lwf-bsr above lwf on the diagonal in every seed: higher TAw total accuracy (the paper's side: "shown"),
+    # and, as acc[1, 0] stays 0.9, more forgetting (d - 0.9), the other side of the paper's: "opposite"
+    lwf = [result(s, 0.90 + 0.01 * s) for s in range(3)]
+    bsr = [result(s, 0.95 + 0.01 * s + 0.002 * s * s) for s in range(3)] + [result(3, 0.0, "diverged")]
+    results = claim_results({"rethinking-cpu": {"lwf": lwf, "lwf-bsr": bsr}, "lwm-cpu": {"lwm": lwf}})
+    verdicts = {r.claim.key: r.verdict for r in results}
+    # only the claims with both arms on their CPU protocol: not lwf-s-taw (no lwf-s), not lwm-bsr-taw
+    assert set(verdicts) == {"lwf-bsr-taw", "lwf-bsr-forgetting", "lwf-bsr-tag"}
+    assert verdicts["lwf-bsr-taw"] == VERDICTS[1] and verdicts["lwf-bsr-forgetting"] == VERDICTS[-1]
+    assert all(r.difference.n == 3 and r.runs.startswith("3 of 4 seeds") for r in results)  # the diverged seed is out
+
+
+def test_lucir_readings_label_every_variant_as_the_method_s_docstring_does():
+    readings = lucir_readings()
+    assert set(readings) == set(LUCIR_REMEDIES)
+    assert all(readings[s].startswith("released code") for s in ("sr", "br2"))
+    assert all(readings[s].startswith("inferred") for s in ("s", "br", "bsr"))
+
+
 @pytest.fixture(scope="module")
 def kept(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
@@ -82,6 +108,14 @@ def test_attention_of_a_model_against_itself_is_zero_and_the_figure_has_every_ma
     fig = attention_figure({"LwM": (models[0], models[1]), "other": (models[1], models[2])}, x, 1, "maps")
     assert len(fig.data) == 3 * (1 + 2 * 2)
     assert fig.layout.title.text == "maps"
+
+
+def test_argmax_deciders_count_each_run_s_last_model(kept):
+    runs, rows, (models, scenario) = kept
+    shares = argmax_deciders({"lwm": rows["lwm"]}, runs)["lwm"]
+    assert len(shares) == 1 and set(shares[0]) == {"mass", "offset", "confidence"}
+    assert all(0.0 <= v <= 1.0 for v in shares[0].values())
+    assert shares[0] == winner_agreement(models[-1], scenario, len(models) - 1)  # the model after the last task
 
 
 def test_attention_drift_has_one_value_per_step_and_seed(kept):

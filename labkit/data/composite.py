@@ -15,6 +15,7 @@ dataset alone (the reason it exists; docs/PAPERS.md, "What runs on a CPU").
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import torch
@@ -32,7 +33,14 @@ def first_per_class(y: torch.Tensor, per_class: int) -> torch.Tensor:
 
 
 def load_digits_fashion8(data_root: Path) -> ArrayDataset:
-    """The dataset described in the module docstring (needs Fashion-MNIST's files)."""
+    """The dataset described in the module docstring (needs Fashion-MNIST's files). Built once per
+    process and data root (reading and pooling Fashion-MNIST costs about a CPU-second, which every
+    run of a sweep would pay again); nothing in labkit changes a loaded dataset's tensors."""
+    return _built(str(Path(data_root).expanduser().resolve()))
+
+
+@functools.lru_cache(maxsize=2)
+def _built(data_root: str) -> ArrayDataset:
     from labkit.data.datasets import _to_dataset, load_dataset
 
     digits, fashion = load_dataset("digits", data_root), load_dataset("fashion_mnist", data_root)

@@ -1,6 +1,8 @@
-"""Notebook 04's computations ("Rethinking softmax", METHODS.md section 1): each variant's
-paired-by-seed difference from its plain method, the model a run holds after every task, and
-LwM's attention as its distillation sees it (Grad-CAM maps of a teacher and of its students).
+"""Notebook 04's computations ("Rethinking softmax", docs/PAPERS.md, section 1): each variant's
+paired-by-seed difference from its plain method, the paper's claims judged on the notebook's
+runs as `python -m labkit reproduce` judges them, which head wins the task-agnostic argmax, the
+model a run holds after every task, and LwM's attention as its distillation sees it (Grad-CAM
+maps of a teacher and of its students).
 
 Paired differences: runs of the same seed share the class order and the initial weights, so
 d_s = variant_s - plain_s removes what the seed does to both (labkit.paired); a diverged run
@@ -8,6 +10,7 @@ drops its seed from the pair.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +21,14 @@ import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
 from labkit import metrics
+from labkit.methods import lucir
 from labkit.methods.lwm import attention_distillation, grad_cam
+from labkit.model_probes import winner_agreement
 from labkit.models import IncrementalNet
 from labkit.paired import PairedDifference, paired_runs
+from labkit.paper_claims import CLAIMS
+from labkit.published import RETHINKING
+from labkit.reproduce import ClaimResult, finished_only, metric_of, runs_text
 from labkit.result import RunResult
 from labkit.sweep.rows import task_models
 
@@ -72,6 +80,49 @@ def paired_frame(differences: dict[str, dict[str, PairedDifference]]) -> pd.Data
 def separated(differences: dict[str, dict[str, PairedDifference]]) -> list[tuple[str, str, PairedDifference]]:
     """The (method, total's label, difference) whose 95% interval excludes zero."""
     return [(m, label, d) for m, row in differences.items() for label, d in row.items() if d.separated]
+
+
+def claim_results(runs: dict[str, dict[str, list[RunResult]]], paper: str = RETHINKING) -> list[ClaimResult]:
+    """Every two-arm claim of `paper` (labkit.paper_claims.CLAIMS, in its order) whose two arms
+    `runs` holds on the claim's CPU protocol, judged as `python -m labkit reproduce` judges it
+    (labkit.reproduce: d_s over the seeds where both arms finished, verdict "shown", "not
+    separated" or "opposite"), on the seeds run here. `runs`: protocol name ('rethinking-cpu')
+    -> arm label as the claim names it ('lwf-bsr') -> results."""
+    out = []
+    for key in CLAIMS:
+        claim = CLAIMS.get(key)
+        arms = runs.get(claim.cpu.name, {})
+        if claim.paper != paper or claim.study or not all(label in arms for label in claim.labels):
+            continue
+        a, b = (arms[label] for label in claim.labels)
+        difference = paired_runs(finished_only(a), finished_only(b), metric_of(claim.metric))
+        out.append(ClaimResult(claim, claim.cpu, difference, runs_text(a, b)))
+    return out
+
+
+def lucir_readings() -> dict[str, str]:
+    """LUCIR variant suffix ('' for LUCIR itself) -> the reading labkit.methods.lucir's docstring
+    table gives its row ('released code: ...', 'inferred: ...'), so a table of the variants
+    labels them as the method does."""
+    readings = {}
+    for line in (lucir.__doc__ or "").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.lstrip().startswith("|") and len(cells) == 6 and re.fullmatch(r"\(none\)|-[a-z0-9]+", cells[0]):
+            readings["" if cells[0] == "(none)" else cells[0][1:]] = cells[5]
+    return readings
+
+
+def argmax_deciders(kept: dict[str, list[RunResult]], runs_dir: Path) -> dict[str, list[dict[str, float]]]:
+    """method -> per run, labkit.model_probes.winner_agreement of its model after the last task
+    on the test images of every task: the share of images whose task-agnostic winner (the head
+    holding the largest logit) is the head of largest task mass, of largest offset (mean logit)
+    and of largest confidence. The runs are stored with their task models kept."""
+    out: dict[str, list[dict[str, float]]] = {}
+    for method, results in kept.items():
+        for result in results:
+            models, scenario = task_models(result, runs_dir)
+            out.setdefault(method, []).append(winner_agreement(models[-1], scenario, len(models) - 1))
+    return out
 
 
 def top_class_attention(model: IncrementalNet, x: torch.Tensor, old_heads: int,
