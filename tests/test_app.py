@@ -123,7 +123,7 @@ def test_a_tiny_run_completes_and_its_charts_and_metrics_appear(runs_dir):
     assert not errors(at) and at.session_state.run_id
     assert at.button(key="stop").disabled is False  # while it runs, it can be stopped
     wait_until_finished(at)
-    live_tab, _, compare_tab = at.tabs
+    live_tab, _, compare_tab, _ = at.tabs
     specs = [chart.proto.spec for chart in live_tab.get("plotly_chart")]
     assert len(specs) == 6
     for title in ("Accuracy on each task", "Average accuracy and forgetting", "Accuracy matrix", "Training loss",

@@ -31,8 +31,17 @@ def test_every_loss_learns_each_task_from_the_defaults(loss):
 
 
 # Every backbone in class-IL, and task-IL too (where the cnn used to fail) for all but the
-# resnet18s: at these defaults each of their runs takes about 37 s here, the rest about 2 s.
-CASES = [(b, s) for b in BACKBONES for s in ("class-il", "task-il") if s == "class-il" or "resnet18" not in b]
+# resnet18s: at these defaults each of their runs takes about 37 s here, the rest about 2 s. Not
+# mlp32, a protocol's network (reproduce's Rethinking CPU protocol trains it with its preset's SGD
+# 0.1): 32 units are too few to learn every digits task at the defaults (class-IL task 5: 0.49 at
+# SGD 0.05; 0.51 with Adam 1e-3, seed 0), and its registry entry says so.
+PROTOCOL_ONLY = ("mlp32",)
+CASES = [(b, s) for b in BACKBONES for s in ("class-il", "task-il")
+         if (s == "class-il" or "resnet18" not in b) and b not in PROTOCOL_ONLY]
+
+
+def test_the_protocol_only_backbone_says_it_is_one():
+    assert all("not for the defaults" in BACKBONES.doc(b) for b in PROTOCOL_ONLY)
 
 
 @pytest.mark.parametrize("backbone, scenario", CASES)

@@ -83,7 +83,7 @@ def test_every_view_says_diverged(tmp_path, nan_in_task_2, capsys, monkeypatch):
     assert not at.exception, at.exception
     assert any("diverged" in e.value for e in at.error)
     assert "diverged" in at.get("progress")[0].proto.text
-    compare = at.tabs[2].dataframe[0].value  # Live run, Race, Compare runs
+    compare = at.tabs[2].dataframe[0].value  # Live run, Race, Compare runs, Papers' claims
     assert dict(zip(compare["run"], compare["status"]))[run_dir.run_id] == "diverged"
 
 
