@@ -110,11 +110,6 @@ def arm_label(arm: dict) -> str:
                      if k not in ("optimizer", "lr", "momentum", "method_params")) or "base"
 
 
-def arm(label: str, **fields) -> dict:
-    """An arm: RunConfig fields, with a label where the fields alone do not name it well."""
-    return {"label": label, **fields}
-
-
 def fields_of(arm_: dict) -> dict:
     """The RunConfig fields of an arm (its label left out)."""
     return {k: v for k, v in arm_.items() if k != "label"}

