@@ -8,7 +8,8 @@ process lives); what the app draws of it, labkit.app_views'.
 
 A background run is the command line's `--runs-dir RUNS run --resume RUN_ID` on a freshly made
 run folder (no checkpoint yet, so it starts at task 1), in a process and session of its own,
-writing its output to log.txt and its process id to pid in the run folder. The process is
+writing its output to log.txt and its process id and start time to pid in the run folder (so
+a pid reused by another process is never taken for the run, nor stopped). The process is
 forked by a fork server that has already imported torch, scikit-learn and labkit
 (live_worker.py), so a run starts in a fraction of a second instead of paying seconds of
 imports, and a crash or a Stop still leaves the app untouched. The page follows it only
@@ -71,15 +72,17 @@ def start_background_run(config: RunConfig, runs_dir: str | Path) -> RunDir:
     if not reply.strip().isdigit():
         raise RuntimeError(f"the fork server did not start run {run_dir.run_id} (it said {reply!r}); "
                            f"`python -m labkit --runs-dir {runs_dir} run --resume {run_dir.run_id}` starts it by hand")
-    (run_dir.path / PID_FILE).write_text(reply.strip())
+    pid = int(reply)
+    (run_dir.path / PID_FILE).write_text(f"{pid} {start_time_text(process_start_time(pid))}")
     return run_dir
 
 
 def stop_run(run_dir: RunDir) -> bool:
     """Ask a background run to stop (SIGTERM to its process group). The runner records a
-    run_failed event and keeps the tasks completed so far. False when it was not running."""
-    pid = run_pid(run_dir)
-    if pid is None or not run_process_alive(pid, run_dir.run_id):
+    run_failed event and keeps the tasks completed so far. False when it was not running; a
+    process that cannot be told to be this run's (run_process) is never signalled."""
+    pid = run_process(run_dir, to_signal=True)
+    if pid is None:
         return False
     (run_dir.path / STOP_FILE).touch()
     try:
@@ -92,26 +95,104 @@ def stop_run(run_dir: RunDir) -> bool:
     return True
 
 
-def run_pid(run_dir: RunDir) -> int | None:
+# ---------------------------------------------------------------- which process is the run
+#
+# The pid file holds "PID START": the process id the fork server replied and the process's start
+# time (field 22 of /proc/PID/stat, clock ticks after boot; "-" where there is no /proc), so a pid
+# the system has since given to another process (another run's, even) is never taken for the
+# run. A pid file of older labkits holds the bare PID.
+
+NO_PROC = "-"
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (fields 3... : state first), or None
+    when there is no such process or no /proc."""
     try:
-        return int((run_dir.path / PID_FILE).read_text())
-    except (OSError, ValueError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
         return None
 
 
-def run_process_alive(pid: int, run_id: str) -> bool:
-    """Whether process `pid` is still the run `run_id` (and not a zombie or a reused pid)."""
+def process_start_time(pid: int) -> int | None:
+    """When process `pid` started (field 22 of /proc/PID/stat, clock ticks after boot); None
+    when /proc cannot tell (no such process, not Linux)."""
+    fields = _proc_stat(pid)
+    try:
+        return int(fields[19]) if fields else None
+    except (IndexError, ValueError):
+        return None
+
+
+def start_time_text(start: int | None) -> str:
+    return NO_PROC if start is None else str(start)
+
+
+def read_pid_file(run_dir: RunDir) -> tuple[int, int | None, bool] | None:
+    """(pid, start time, recorded) from the run's pid file: recorded is False for a bare pid
+    (a file of older labkits), start time None when it was not known ("-", no /proc). None
+    when there is no pid file or it holds no positive process id."""
+    try:
+        words = (run_dir.path / PID_FILE).read_text().split()
+        pid = int(words[0])
+        start = None if len(words) < 2 or words[1] == NO_PROC else int(words[1])
+    except (OSError, ValueError, IndexError, UnicodeDecodeError):
+        return None
+    if not 0 < pid < 2 ** 31 or len(words) > 2:
+        return None
+    return pid, start, len(words) == 2
+
+
+def run_pid(run_dir: RunDir) -> int | None:
+    """The process id in the run's pid file (whether or not that process is still the run)."""
+    record = read_pid_file(run_dir)
+    return record[0] if record else None
+
+
+def run_process(run_dir: RunDir, to_signal: bool = False) -> int | None:
+    """The pid of the process running `run_dir` now, or None. A pid file with a start time
+    names the process only while the pid has that same start time; a bare pid (older labkits)
+    is believed as before (run_process_alive), but with `to_signal` only when the process's
+    command line holds the run id."""
+    record = read_pid_file(run_dir)
+    if record is None:
+        return None
+    pid, start, recorded = record
+    if recorded:
+        return pid if run_process_alive(pid, run_dir.run_id, start) else None
+    if not to_signal:
+        return pid if run_process_alive(pid, run_dir.run_id) else None
+    try:
+        named = os.fsencode(run_dir.run_id) in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return pid if named and run_process_alive(pid, run_dir.run_id) else None
+
+
+def run_process_alive(pid: int, run_id: str, start_time: int | None = None) -> bool:
+    """Whether process `pid` is still the run `run_id` (and not a zombie or a reused pid). With
+    `start_time` (from the pid file): the process with that pid must have started then. Without
+    it: its command line must hold the run id or the fork server's module (labkit.live_worker).
+    Where there is no /proc, whether the process exists is all that can be told."""
+    if not 0 < pid < 2 ** 31:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
+    fields = _proc_stat(pid)
+    if fields is None:
+        return not Path("/proc/self/stat").exists()  # no /proc (not Linux): trust the signal test
+    if fields[0] == "Z":
+        return False
+    if start_time is not None:
+        return process_start_time(pid) == start_time
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        return state != "Z" and (run_id.encode() in cmdline or b"labkit.live_worker" in cmdline)
-    except (OSError, IndexError):
-        return True  # no /proc (not Linux): trust the signal test
+    except OSError:
+        return False
+    return os.fsencode(run_id) in cmdline or b"labkit.live_worker" in cmdline
 
 

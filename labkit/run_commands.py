@@ -9,9 +9,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from labkit import report, sweep
+from labkit import report
 from labkit.cli_config import config_from, given_fields
 from labkit.config import RunConfig
+from labkit.counted import left_out, left_out_text
 from labkit.progress import ProgressBar
 from labkit.registry import ConfigError
 from labkit.result import RunResult
@@ -76,35 +77,40 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def diverged_code(results: dict[str, list[RunResult]]) -> int:
-    """0 when no run diverged; else one line on stderr saying how many, and 3."""
+    """0 when every run counts (labkit.counted); else one line on stderr naming the ones left out, and
+    3 when they all diverged (an outcome), 1 when one failed or stopped."""
     runs = [r for rs in results.values() for r in rs]
-    diverged = len(runs) - len(sweep.trained(runs))
-    if not diverged:
+    if not left_out(runs):
         return 0
-    print(f"error: {diverged} of {len(runs)} runs diverged (marked so above; means leave them out)", file=sys.stderr)
-    return 3
+    print(f"error: {left_out_text(runs)} of {len(runs)} runs (marked so above; means leave them out)", file=sys.stderr)
+    return 3 if set(left_out(runs)) == {"diverged"} else 1
 
 
 def cmd_runs(args: argparse.Namespace) -> None:
-    """One line per stored run; a run whose files are damaged is named with what is wrong, and
-    the listing goes on."""
+    """One line per stored run; a run whose files are damaged is named with what is wrong
+    ("unreadable: ..."), and the listing goes on: the exit code stays 0, the listing itself
+    having worked."""
     runs = list_runs(args.runs_dir)
     if not runs:
         print(f"no runs stored in {args.runs_dir}")
     for r in runs:
         try:
-            c, res = r.config(), r.result()
+            print(run_line(r))
         except ConfigError as error:
             print(f"{r.run_id:<48} unreadable: {error.valid}")
-            continue
-        done = res.tasks_done if res else 0
-        if res is None or res.status == "running":
-            state = f"{done}/{c['tasks']} tasks" + (", running" if r.is_being_written() else "")
-        else:
-            state = res.status if res.status == "finished" else f"{res.status} ({done}/{c['tasks']} tasks)"
-        acc = res.summary(natural_kind(c["scenario"]))["final_average_accuracy"] if res and done else None
-        print(f"{r.run_id:<48} {c['method']:<9} {c['scenario']:<9} {state:<24} "
-              f"{'' if acc is None else f'avg acc {100 * acc:.1f}%'}")
+
+
+def run_line(r: RunDir) -> str:
+    """A stored run's line in `runs`; ConfigError when its files are damaged."""
+    c, res = r.config(), r.result()
+    done = res.tasks_done if res else 0
+    if res is None or res.status == "running":
+        state = f"{done}/{c['tasks']} tasks" + (", running" if r.is_being_written() else "")
+    else:
+        state = res.status if res.status == "finished" else f"{res.status} ({done}/{c['tasks']} tasks)"
+    acc = res.summary(natural_kind(c["scenario"]))["final_average_accuracy"] if res and done else None
+    return (f"{r.run_id:<48} {c['method']:<9} {c['scenario']:<9} {state:<24} "
+            f"{'' if acc is None else f'avg acc {100 * acc:.1f}%'}")
 
 
 def cmd_show(args: argparse.Namespace) -> int:

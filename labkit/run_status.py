@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.live import LOG_FILE, STOP_FILE, run_pid, run_process_alive
-from labkit.registry import ConfigError
+from labkit.live import LOG_FILE, STOP_FILE, run_pid, run_process
+from labkit.registry import ConfigError, short_repr
 from labkit.result import RunResult
 from labkit.store import RunDir, list_runs
 
@@ -83,19 +83,17 @@ def run_state(run_dir: RunDir) -> RunState:
     result = stored or RunResult(config=config, run_id=run_dir.run_id)
     started = [i for i, e in enumerate(events) if e.get("type") == "run_started"]
     current = events[started[-1]:] if started else []
-    state = RunState(run_dir.run_id, config, result.status, result,
-                     device=current[0].get("device") if current else stored.device if stored else None)
-    try:
-        for event in current:
-            if event.get("type") == "epoch_ended":
-                state.task, state.epoch = int(event["task"]), int(event["epoch"]) + 1
-                if state.task >= result.tasks_done and result.status == "running":  # the task being learned
-                    while len(result.epoch_losses) <= state.task:
-                        result.epoch_losses.append([])
-                    del result.epoch_losses[state.task][event["epoch"]:]
-                    result.epoch_losses[state.task].append(event["loss"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise ConfigError("run", run_dir.run_id, f"its events.jsonl holds an event labkit did not write ({error!r})")
+    device = current[0].get("device") if current else stored.device if stored else None
+    state = RunState(run_dir.run_id, config, result.status, result, device=device if isinstance(device, str) else None)
+    for event in current:
+        if event.get("type") == "epoch_ended":
+            task, epoch, loss = _epoch_ended(run_dir, event, state.num_tasks, state.epochs)
+            state.task, state.epoch = task, epoch + 1
+            if task >= result.tasks_done and result.status == "running":  # the task being learned
+                while len(result.epoch_losses) <= task:
+                    result.epoch_losses.append([])
+                del result.epoch_losses[task][epoch:]
+                result.epoch_losses[task].append(loss)
     if result.status in ("diverged", "failed"):
         failure = result.failure or {}
         state.error, state.details = failure.get("message", "no reason was stored"), failure.get("traceback")
@@ -104,11 +102,23 @@ def run_state(run_dir: RunDir) -> RunState:
     return state
 
 
+def _epoch_ended(run_dir: RunDir, event: dict, tasks: int, epochs: int) -> tuple[int, int, float | None]:
+    """(task, epoch, loss) of an epoch_ended event: task and epoch whole numbers within the
+    run's config, loss a number or null; else ConfigError, the event not being labkit's."""
+    task, epoch, loss = event.get("task"), event.get("epoch"), event.get("loss")
+    if not (type(task) is int and 0 <= task < tasks and type(epoch) is int and 0 <= epoch < epochs
+            and "loss" in event and (loss is None or (isinstance(loss, (int, float)) and not isinstance(loss, bool)))):
+        raise ConfigError("run", run_dir.run_id, f"its events.jsonl holds an event labkit did not write: "
+                          f"{short_repr(event, 120)} (an epoch_ended event names a task below {tasks}, an epoch "
+                          f"below {epochs} and a loss)")
+    return task, epoch, loss
+
+
 def _check_process(run_dir: RunDir, state: RunState, has_started: bool) -> None:
     """A run with no outcome stored: still going, or ended without one (refused, killed)?"""
     pid = run_pid(run_dir)
     resume = f"`python -m labkit run --resume {run_dir.run_id}` continues it after its last completed task"
-    if run_dir.is_being_written() or (pid is not None and run_process_alive(pid, run_dir.run_id)):
+    if run_dir.is_being_written() or run_process(run_dir) is not None:
         state.status = "running" if has_started else "starting"
     elif pid is None:
         state.status = "incomplete"

@@ -12,7 +12,10 @@ so a second writer (say `--resume` of a run still going) is refused, and a reade
 run that is going from one whose process died (`RunDir.is_being_written`).
 
 Damage is reported, never hidden and never repaired behind the user's back: reading a file that
-is missing or not what labkit wrote raises ConfigError naming the run and the file.
+is missing or not what labkit wrote raises ConfigError naming the run and the file (result.json
+rows of the wrong shape included: labkit.result.check_shapes). A write that fails (a full disk)
+leaves no temporary file behind and raises one ConfigError naming the runs folder, the file and
+why (ENOSPC: the disk is full).
 
 A config read back (config.json, and the copies in result.json and checkpoint.pt) is in today's
 names: one written before a renaming (labkit.config.with_current_names) is read as what it meant,
@@ -21,9 +24,9 @@ with a RenamedValueWarning naming the run; the files are left as they were writt
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
-import math
 import os
 import secrets
 import time
@@ -35,29 +38,58 @@ import torch
 
 from labkit.config import with_current_names
 from labkit.registry import ConfigError
-from labkit.result import RunResult
+from labkit.result import RunResult, json_safe
 
 DEFAULT_RUNS_DIR = Path("data") / "runs"
 LOCK_FILE = "lock"
 LOCK_WAIT_S = 2.0  # a reader probes the lock for an instant: a writer retries this long
 
 
-def _json_safe(obj: Any) -> Any:
-    """NaN/inf -> None, recursively, so files are strict JSON."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
-
-
 def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write to a temporary file beside `path`, then rename over it: readers never see half a file."""
+    """Write to a temporary file beside `path`, then rename over it: readers never see half a file.
+    When writing fails (a full disk: OSError) the temporary file is removed and the error raised."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(_json_safe(obj), indent=1))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(json_safe(obj), indent=1))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_torch_atomic(path: Path, state: Any) -> None:
+    """torch.save to a temporary file beside `path`, then rename over it; as write_json_atomic,
+    the temporary file is removed when writing fails, and the error raised as the OSError that
+    caused it (torch reports a full disk as a RuntimeError caused by one)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+        os.replace(tmp, path)
+    except RuntimeError as error:
+        cause = _os_error(error)
+        if cause is None:
+            raise
+        raise cause from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _os_error(error: BaseException) -> OSError | None:
+    """The OSError `error` is or was raised from (its cause or context, at any depth), or None."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, OSError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _why(error: OSError) -> str:
+    """"the disk is full (ENOSPC: No space left on device)", or "ENAME: message" for another OSError."""
+    name = errno.errorcode.get(error.errno, type(error).__name__) if error.errno else type(error).__name__
+    text = f"{name}: {error.strerror or error}"
+    return f"the disk is full ({text})" if error.errno in (errno.ENOSPC, errno.EDQUOT) else text
 
 
 MODELS = "models"  # where a run folder that keeps them holds the model after each task
@@ -96,9 +128,14 @@ class RunDir:
         """The stored run `run_id`: a folder name directly inside `runs_dir`, nothing else."""
         if not is_run_id(run_id):
             raise ConfigError("run_id", run_id, f"a run id: the name of a folder in {runs_dir} (no '/', "
-                              "not starting with '.')")
+                              f"not starting with '.', at most {MAX_NAME_BYTES} bytes)")
         path = Path(runs_dir) / run_id
-        if not (path / "config.json").is_file():
+        try:
+            found = (path / "config.json").is_file()
+        except OSError as error:  # is_file passes on some: a name too long, a folder not to be read
+            raise ConfigError("run_id", run_id, f"a run id: the name of a folder in {runs_dir} that can be read "
+                              f"({type(error).__name__}: {error.strerror or error})") from None
+        if not found:
             known = ", ".join(r.run_id for r in list_runs(runs_dir)[-5:]) or "none stored"
             raise ConfigError("run_id", run_id, f"no run with a config.json in {path}; recent runs: {known}")
         return cls(path)
@@ -112,38 +149,60 @@ class RunDir:
     def config(self) -> dict:
         """The run's config as stored, in today's names (a dict with at least the fields views need)."""
         config = self._read_json("config.json")
-        missing = [k for k in ("method", "dataset", "scenario", "tasks", "epochs", "loss")
-                   if not isinstance(config, dict) or k not in config]
-        if missing:
-            raise ConfigError("run", self.run_id, f"its config.json is not a run's config (lacks {', '.join(missing)})")
-        if not isinstance(config["tasks"], int) or not isinstance(config["epochs"], int) or \
-                config["tasks"] < 1 or config["epochs"] < 1:
-            raise ConfigError("run", self.run_id, "its config.json holds no positive whole numbers of tasks and epochs")
+        problem = config_problem(config)
+        if problem:
+            raise ConfigError("run", self.run_id, f"its config.json is not a run's config ({problem})")
         return self._in_current_names(config)
 
     def _in_current_names(self, config: dict) -> dict:
         return with_current_names(config, f"run {self.run_id}")
 
+    def _unreadable(self, name: str, error: OSError) -> ConfigError:
+        return ConfigError("run", self.run_id, f"its {name} cannot be read ({type(error).__name__}: "
+                           f"{error.strerror or error})")
+
+    @contextlib.contextmanager
+    def _storing(self, name: str) -> Iterator[None]:
+        """Writing the run's file `name` in the block: an OSError (a full disk, a file that is a
+        folder) becomes one ConfigError naming the runs folder, the file and why, and saying how
+        the run continues."""
+        try:
+            yield
+        except OSError as error:
+            raise ConfigError("runs_dir", str(self.path.parent), f"a folder run {self.run_id}'s files can be "
+                              f"written to: writing its {name} failed: {_why(error)}; once it can be written, "
+                              f"`run --resume {self.run_id}` continues after its last completed task") from None
+
     def append_event(self, event: dict) -> None:
-        with open(self.path / "events.jsonl", "a") as f:
-            f.write(json.dumps(_json_safe(event)) + "\n")
+        with self._storing("events.jsonl"), open(self.path / "events.jsonl", "a") as f:
+            f.write(json.dumps(json_safe(event)) + "\n")
             f.flush()
 
     def events(self) -> list[dict]:
-        """Events written so far; a line still being written is skipped."""
-        path = self.path / "events.jsonl"
-        if not path.exists():
+        """Events written so far; a line still being written (not JSON yet) is skipped, and so is
+        whatever follows it. ConfigError when the file cannot be read, or holds a line that is
+        JSON but not an event (a JSON object)."""
+        try:
+            data = (self.path / "events.jsonl").read_bytes()
+        except FileNotFoundError:
             return []
+        except OSError as error:
+            raise self._unreadable("events.jsonl", error) from None
         out = []
-        for line in path.read_text().splitlines():
+        for n, line in enumerate(data.splitlines(), 1):
             try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
+                event = json.loads(line)
+            except ValueError:  # not JSON (nor UTF-8): cut off while being written
                 break
+            if not isinstance(event, dict):
+                raise ConfigError("run", self.run_id, f"its events.jsonl line {n} is not an event (a JSON object) "
+                                  "that labkit wrote")
+            out.append(event)
         return out
 
     def write_result(self, result: RunResult) -> None:
-        write_json_atomic(self.path / "result.json", result.to_dict())
+        with self._storing("result.json"):
+            write_json_atomic(self.path / "result.json", result.to_dict())
 
     def result(self) -> RunResult | None:
         """What the run has done (None before its first task completed or it ended)."""
@@ -155,13 +214,19 @@ class RunDir:
             if isinstance(error, ConfigError):
                 raise
             raise ConfigError("run", self.run_id, f"its result.json is not a run's result: {error}") from None
+        problem = config_problem(result.config)
+        if problem:
+            raise ConfigError("run", self.run_id, f"its result.json is not a run's result: the config it holds is "
+                              f"not a run's ({problem})")
+        if result.tasks_done > result.config["tasks"]:
+            raise ConfigError("run", self.run_id, f"its result.json lists {result.tasks_done} completed tasks for "
+                              f"a run of {result.config['tasks']}")
         result.config = self._in_current_names(result.config)
         return result
 
     def save_checkpoint(self, state: dict) -> None:
-        tmp = self.path / ".checkpoint.pt.tmp"
-        torch.save(state, tmp)
-        os.replace(tmp, self.path / "checkpoint.pt")
+        with self._storing("checkpoint.pt"):
+            save_torch_atomic(self.path / "checkpoint.pt", state)
 
     def load_checkpoint(self) -> dict | None:
         """The state after the last completed task, or None when there is no checkpoint file."""
@@ -190,9 +255,8 @@ class RunDir:
         """The model after task t, in a folder that keeps them (keep_task_models); else nothing."""
         folder = self.path / MODELS
         if folder.is_dir():
-            tmp = folder / f".task-{t}.pt.tmp"
-            torch.save(model_state, tmp)
-            os.replace(tmp, folder / f"task-{t}.pt")
+            with self._storing(f"{MODELS}/task-{t}.pt"):
+                save_torch_atomic(folder / f"task-{t}.pt", model_state)
 
     def task_models(self) -> list[dict]:
         """The kept models after tasks 0..T-1 as checkpoints {"task": t, "model": state}; ConfigError
@@ -211,30 +275,34 @@ class RunDir:
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        """Hold the folder's write lock for the block; ConfigError when another process holds it."""
-        with open(self.path / LOCK_FILE, "a+") as lock:
-            deadline = time.monotonic() + LOCK_WAIT_S
-            while True:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise ConfigError("run", self.run_id, "another process is writing this run folder now "
-                                          "(it is still running): wait for it or stop it first") from None
-                    time.sleep(0.05)
-            lock.seek(0), lock.truncate(), lock.write(str(os.getpid())), lock.flush()
+        """Hold the folder's write lock for the block; ConfigError when another process holds it,
+        or the lock file cannot be opened (say it is a folder)."""
+        try:
+            lock = open(self.path / LOCK_FILE, "a+")
+        except OSError as error:
+            raise ConfigError("run", self.run_id, f"its {LOCK_FILE} file cannot be opened to write the run "
+                              f"({type(error).__name__}: {error.strerror or error})") from None
+        with lock:
+            if not lock_exclusive(lock, LOCK_WAIT_S):
+                raise ConfigError("run", self.run_id, "another process is writing this run folder now "
+                                  "(it is still running): wait for it or stop it first")
             try:
+                with self._storing(LOCK_FILE):
+                    lock.seek(0), lock.truncate(), lock.write(str(os.getpid())), lock.flush()
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def is_being_written(self) -> bool:
-        """Whether a process holds the folder's write lock now (a run going, on this machine)."""
-        path = self.path / LOCK_FILE
-        if not path.exists():
+        """Whether a process holds the folder's write lock now (a run going, on this machine);
+        ConfigError when the lock file exists but cannot be opened (say it is a folder)."""
+        try:
+            lock = open(self.path / LOCK_FILE)
+        except FileNotFoundError:
             return False
-        with open(path) as lock:
+        except OSError as error:
+            raise self._unreadable(LOCK_FILE, error) from None
+        with lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -243,10 +311,54 @@ class RunDir:
         return False
 
 
+MAX_NAME_BYTES = 255  # the longest file name Linux and macOS file systems take
+
+
+def lock_exclusive(handle, wait_s: float, poll_s: float = 0.02) -> bool:
+    """Take an exclusive flock on the open file `handle`, retrying for `wait_s` seconds; False when
+    another process still holds it then."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(poll_s)
+
+
 def is_run_id(run_id: object) -> bool:
-    """A run id is a plain folder name: no path separators, not '.', '..' or a hidden name."""
-    return isinstance(run_id, str) and bool(run_id) and Path(run_id).name == run_id and \
-        not run_id.startswith(".") and "/" not in run_id and "\\" not in run_id and "\0" not in run_id
+    """A run id is a plain folder name: no path separators, not '.', '..' or a hidden name, and
+    at most MAX_NAME_BYTES bytes as a file name."""
+    if not (isinstance(run_id, str) and bool(run_id) and Path(run_id).name == run_id and
+            not run_id.startswith(".") and "/" not in run_id and "\\" not in run_id and "\0" not in run_id):
+        return False
+    try:
+        return len(os.fsencode(run_id)) <= MAX_NAME_BYTES
+    except UnicodeError:  # a lone surrogate: no file name
+        return False
+
+
+RUN_CONFIG_TEXT = ("method", "dataset", "scenario", "loss")
+RUN_CONFIG_COUNTS = ("tasks", "epochs")
+
+
+def config_problem(config: object) -> str | None:
+    """What makes `config` not a run's stored config, in words, or None: it must be a JSON
+    object whose method, dataset, scenario and loss are strings and whose tasks and epochs are
+    positive whole numbers (what every view of a run reads)."""
+    if not isinstance(config, dict):
+        return f"it is a {type(config).__name__}, not a JSON object"
+    missing = [k for k in RUN_CONFIG_TEXT + RUN_CONFIG_COUNTS if k not in config]
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    text = [k for k in RUN_CONFIG_TEXT if not isinstance(config[k], str)]
+    if text:
+        return f"its {', '.join(text)} {'is not a string' if len(text) == 1 else 'are not strings'}"
+    if not all(type(config[k]) is int and config[k] >= 1 for k in RUN_CONFIG_COUNTS):
+        return "it holds no positive whole numbers of tasks and epochs"
+    return None
 
 
 def list_runs(runs_dir: Path = DEFAULT_RUNS_DIR) -> list[RunDir]:

@@ -67,8 +67,9 @@ def test_bad_input_is_refused_before_anything_is_stored(tmp_path):
 
 def test_a_background_run_is_followed_to_its_end(runs_dir):
     run_dir = live.start_background_run(TINY.replace(method="lwf"), runs_dir)
-    pid = int((run_dir.path / "pid").read_text())
+    pid, start = (int(word) for word in (run_dir.path / "pid").read_text().split())  # pid and start time
     assert pid != os.getpid()  # the run goes on in a process of its own
+    assert start == live.process_start_time(pid) and live.run_process(run_dir) == pid
     first = run_status.run_state(run_dir)
     assert first.status in ("starting", "running") and first.result.tasks_done == 0
     state = follow(run_dir, lambda s: False)
