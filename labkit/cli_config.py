@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit import recipes
+from labkit.cli_input import real_number, whole_number
 from labkit.config import DEVICES, OPTIMIZERS, RunConfig, with_current_names
 from labkit.data import DATASETS, SCENARIOS
 from labkit.losses import LOSSES
@@ -33,7 +34,8 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
                         help="RunConfig fields from a .json or .toml file (a stored run's config.json repeats that "
                              "run), over the preset; the other options override it")
     for f in CONFIG_FIELDS:
-        kind = parse_bool if isinstance(f.default, bool) else type(f.default)
+        kind = parse_bool if isinstance(f.default, bool) else {int: whole_number, float: real_number}.get(
+            type(f.default), type(f.default))
         names = f"one of: {', '.join(CHOICES[f.name])}; " if f.name in CHOICES else ""
         parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None,
                             help=f"{names}default {f.default}")

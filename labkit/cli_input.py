@@ -1,10 +1,38 @@
 """Comma-separated lists typed on the command line (`table --methods lwf,ewc --seeds 0,1,2`),
 read into checked values: every item present (no empty ones), each at most once, seeds whole
-numbers within numpy's range, names registered. Bad input is a ConfigError naming the option."""
+numbers within numpy's range, names registered. Bad input is a ConfigError naming the option.
+
+Numbers are ASCII digits only, here and in the options' own types (whole_number, real_number):
+int() and float() also read other scripts' digits ('١' is 1) and str.isdigit() accepts '²',
+which int() then refuses with a traceback."""
 from __future__ import annotations
+
+import argparse
+import re
 
 from labkit.config import SEED_MAX
 from labkit.registry import ConfigError, Registry
+
+DIGITS = re.compile(r"[0-9]{1,100}")
+WHOLE = re.compile(r"[+-]?[0-9]{1,100}")
+
+
+def whole_number(text: str) -> int:
+    """An option's whole number ('3', '-1': its command checks the range) in ASCII digits;
+    argparse reports anything else as the option's error."""
+    if not WHOLE.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number in ASCII digits, e.g. 3")
+    return int(text)
+
+
+def real_number(text: str) -> float:
+    """An option's number ('0.05', '1e-3') in ASCII characters; argparse reports anything else."""
+    try:
+        if not text.isascii():
+            raise ValueError(text)
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number in ASCII digits, e.g. 0.05") from None
 
 
 def split_items(text: str, field: str, example: str) -> list[str]:
@@ -23,10 +51,7 @@ def parse_seeds(text: str, field: str = "seeds") -> list[int]:
     """'0,1,2' -> [0, 1, 2]; each seed a whole number in 0 .. 2**32 - 1 (numpy's range)."""
     seeds = []
     for item in split_items(text, field, "0,1,2"):
-        try:
-            seed = int(item)
-        except ValueError:
-            seed = None
+        seed = int(item) if DIGITS.fullmatch(item) else None
         if seed is None or not 0 <= seed <= SEED_MAX:
             raise ConfigError(field, item, f"comma-separated whole numbers from 0 to {SEED_MAX}, e.g. 0,1,2")
         seeds.append(seed)

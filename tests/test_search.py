@@ -52,7 +52,7 @@ def test_axes_become_ray_tune_distributions_within_the_bounds():
     assert (domain.lower, domain.upper) == (1, 4)  # HIGH included: Tune's upper bound is exclusive
     assert parse_axis(BASE, "lr=0.01,0.1")[1] == {"grid_search": [0.01, 0.1]}
     assert parse_axis(BASE, "param.fisher_labels=choice:argmax,sampled")[1].categories == ["argmax", "sampled"]
-    assert default_axes("ewc") == ["param.lamb=loguniform:500,50000", "param.alpha=loguniform:0.05,1"]
+    assert default_axes("ewc") == ["param.lamb=loguniform:10,1000", "param.alpha=loguniform:0.05,1"]
 
 
 @pytest.mark.parametrize("item, field", [

@@ -6,19 +6,22 @@ stored runs and prints at once."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from labkit import comparisons, report
+from labkit import comparisons, pretrain, report
 from labkit.cli_config import config_from
-from labkit.cli_input import parse_names, parse_seeds
+from labkit.cli_input import parse_names, parse_seeds, real_number, whole_number
+from labkit.data import DATASETS
+from labkit.counted import run_of
 from labkit.methods import METHODS
 from labkit.registry import ConfigError
 from labkit.runner import natural_kind
 from labkit.sweep import effects
 from labkit.sweep.execute import CellOutcome, run_sweep
 from labkit.sweep.effects import KINDS
-from labkit.sweep.grid import Cell, grid_cells, parse_axis, parse_grid, typed_params
+from labkit.sweep.grid import MAX_CELLS, Cell, check_max_cells, grid_cells, parse_axis, parse_grid, typed_params
 from labkit.sweep.record import SweepRecord, auto_name
 from labkit.sweep.search import DEFAULT_VAL_FRACTION, Trial, run_search
 
@@ -28,14 +31,15 @@ class SweepStopped(KeyboardInterrupt):
 
 
 def add_execution_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=int, default=None,
+    parser.add_argument("--workers", type=whole_number, default=None,
                         help="CPUs of the local Ray (default: all of this machine's); 0 runs the cells one after "
                              "another in this process, without Ray")
     parser.add_argument("--address", default=None,
                         help="join a running Ray cluster instead: auto, or ray://HOST:PORT (runs-dir must be a "
                              "folder every node sees)")
-    parser.add_argument("--cpus-per-run", type=int, default=1, help="CPUs and torch threads per run (default 1)")
-    parser.add_argument("--gpus-per-run", type=float, default=None,
+    parser.add_argument("--cpus-per-run", type=whole_number, default=1,
+                        help="CPUs and torch threads per run (default 1)")
+    parser.add_argument("--gpus-per-run", type=real_number, default=None,
                         help="fraction of a GPU each run reserves (default 0.25 where there are GPUs, else 0)")
 
 
@@ -49,17 +53,26 @@ def _execute(name: str, cells: list[Cell], args: argparse.Namespace) -> list[Cel
 
 
 def outcomes_code(outcomes: list[CellOutcome]) -> int:
-    """0 when every cell finished; else one line on stderr per kind of failure: 3 for diverged
-    runs (an outcome, in the table), 1 for runs that failed (their error is in their run folder)."""
-    failed = [o for o in outcomes if o.status not in ("finished", "diverged")]
+    """0 when every cell finished; else one line on stderr per cell that did not: 1 when a run
+    failed (its error is in its run folder), else 4 when cells are running in another process
+    (left alone, not in the table yet: the same command once they end shows them), else 3 for
+    diverged runs (an outcome, in the table)."""
+    elsewhere = [o for o in outcomes if o.elsewhere]
+    failed = [o for o in outcomes if o.status not in ("finished", "diverged") and not o.elsewhere]
     diverged = [o for o in outcomes if o.status == "diverged"]
     for o in diverged + failed:
         text = o.error or report.status_text(o.result)
         print(f"error: {o.cell.label} seed {o.cell.config.seed}: {text} [{o.run_id}]", file=sys.stderr)
+    for o in elsewhere:
+        print(f"note: {o.cell.label} seed {o.cell.config.seed}: running in another process, left alone "
+              f"[{o.run_id}]", file=sys.stderr)
     if diverged:
         print(f"error: {len(diverged)} of {len(outcomes)} runs diverged (marked so above; means leave them out)",
               file=sys.stderr)
-    return 1 if failed else 3 if diverged else 0
+    if elsewhere:
+        print(f"note: {len(elsewhere)} of {len(outcomes)} runs are running in another process; the same command "
+              "once they end shows them in the table", file=sys.stderr)
+    return 1 if failed else 4 if elsewhere else 3 if diverged else 0
 
 
 def print_effects(outcomes: list[CellOutcome], baseline: dict | None, metrics: tuple[str, ...],
@@ -74,7 +87,9 @@ def print_effects(outcomes: list[CellOutcome], baseline: dict | None, metrics: t
         print(f"written to {csv_path}")
 
 
-def parse_baseline(text: str | None) -> dict | None:
+def parse_baseline(text: str | None, cells: list[Cell] | None = None) -> dict | None:
+    """--baseline KEY=VALUE -> {KEY: VALUE}; with `cells`, refused unless it names a group of
+    theirs (KEY one of the grid's keys besides seed, VALUE one of its values)."""
     if text is None:
         return None
     try:
@@ -83,15 +98,59 @@ def parse_baseline(text: str | None) -> dict | None:
         values = []
     if len(values) != 1:
         raise ConfigError("baseline", text, "one KEY=VALUE naming a group of the grid, e.g. method=lwf")
+    if cells is not None:
+        groups = list(dict.fromkeys(f"{k}={v}" for c in cells for k, v in c.key.items() if k != "seed"))
+        if not any(c.key.get(key, object()) == values[0] and key != "seed" for c in cells):
+            shown = ", ".join(groups[:12]) + (", ..." if len(groups) > 12 else "")
+            raise ConfigError("baseline", text, f"one of the grid's groups: {shown}" if groups else
+                              "nothing: this grid has no axis besides seed to compare against")
     return {key: values[0]}
+
+
+def check_csv(path: Path | None) -> None:
+    """--csv: a file (not a folder) in an existing folder this process can write, checked before
+    anything runs (the table is written after the whole sweep)."""
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ConfigError("csv", str(path), "a file to write the table to: this is a folder")
+    if not folder.is_dir():
+        raise ConfigError("csv", str(path), f"a file in an existing folder: {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError("csv", str(path), f"a file this process may write: {path if path.exists() else folder} "
+                          "is not writable")
+
+
+def check_checkpoints(cells: list[Cell]) -> None:
+    """Every cell's --pretrained checkpoint file loadable and fitting its backbone and images (as
+    the runner checks it, labkit.pretrain.checkpoint_problem), before any folder is made; each
+    distinct file, backbone and dataset once."""
+    seen = set()
+    for cell in cells:
+        c = cell.config
+        if c.pretrained in ("", "auto") or c.pretrained.startswith("auto:") or \
+                (c.pretrained, c.backbone, c.dataset) in seen:
+            continue
+        seen.add((c.pretrained, c.backbone, c.dataset))
+        problem = pretrain.checkpoint_problem(c.pretrained, c.backbone, DATASETS.get(c.dataset).input_shape)
+        if problem:
+            raise ConfigError("pretrained", c.pretrained, f"a checkpoint made by `python -m labkit pretrain` for "
+                              f"{c.backbone} on {c.dataset} ({cell.label}); {problem}")
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """A grid over RunConfig fields and method parameters on top of the config the other options
     make; every cell checked before the first runs. Without --grid: the stored sweep NAME again
     (its unfinished cells resume, then its table)."""
-    baseline = parse_baseline(args.baseline)
-    cells = grid_cells(config_from(args), parse_grid(args.grid)) if args.grid else SweepRecord(args.name, args.runs_dir).stored_cells()
+    max_cells = check_max_cells(args.max_cells)
+    if args.grid:
+        cells = grid_cells(config_from(args), parse_grid(args.grid, max_cells), max_cells)
+    else:
+        cells = SweepRecord(args.name, args.runs_dir).stored_cells()
+    baseline = parse_baseline(args.baseline, cells)
+    check_csv(args.csv)
+    check_checkpoints(cells)
     metrics = effects.FINAL_METRICS if args.finals else effects.TOTAL_METRICS
     outcomes = _execute(args.name, cells, args)
     print(f"sweep {args.name}: {len(cells)} runs stored in {args.runs_dir}")
@@ -106,6 +165,7 @@ def cmd_table(args: argparse.Namespace) -> int:
     seeds = parse_seeds(args.seeds, "seeds")
     base = config_from(args)
     cells = grid_cells(base, {"method": methods_, "seed": seeds})
+    check_checkpoints(cells)
     print(f"{base.dataset} {base.scenario}, {base.tasks} tasks, {base.backbone}, {base.epochs} epochs, "
           f"seeds {seeds}; totals over the accuracy matrix (TAw = task-aware, TAg = task-agnostic)")
     outcomes = _execute(auto_name("table", cells), cells, args)
@@ -114,8 +174,9 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """A named comparison (methods each trained their own way) over seeds: final metrics. The
-    seeds and every row's config are checked before the first run."""
+    """A named comparison (methods each trained their own way) over seeds: final metrics over the
+    runs that count (labkit.counted: finished), every other run named in the row's runs column.
+    The seeds and every row's config are checked before the first run."""
     comparison = comparisons.COMPARISONS.get(args.name)
     seeds = parse_seeds(args.seeds, "seeds")
     changes = {k: v for k, v in (("epochs", args.epochs), ("device", args.device), ("data_root", args.data_root))
@@ -128,8 +189,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     outcomes = _execute(auto_name(f"compare-{args.name}", cells), cells, args)
     by_row: dict[str, list] = {}
     for o in outcomes:
-        if o.result is not None:
-            by_row.setdefault(o.cell.key["row"], []).append(o.result)
+        by_row.setdefault(o.cell.key["row"], []).append(run_of(o))  # a cell with no result is named as failed
     print(comparisons.final_table(by_row))
     return outcomes_code(outcomes)
 
@@ -186,6 +246,8 @@ def add_commands(sub, add_config_args) -> None:
     p_sweep.add_argument("--finals", action="store_true", help="final average accuracy and forgetting instead "
                                                                "of the totals over the matrix")
     p_sweep.add_argument("--csv", type=Path, help="also write the table as CSV to this file")
+    p_sweep.add_argument("--max-cells", type=whole_number, default=MAX_CELLS,
+                         help=f"refuse a grid of more cells than this (default {MAX_CELLS:,})")
     add_execution_args(p_sweep)
     p_sweep.set_defaults(func=cmd_sweep)
     p_table = sub.add_parser("table", help="several methods over several seeds: mean and spread of the totals")
@@ -197,7 +259,7 @@ def add_commands(sub, add_config_args) -> None:
     p_cmp = sub.add_parser("compare", help="a named comparison of methods over seeds (see `list`)")
     p_cmp.add_argument("name", help=f"one of: {', '.join(comparisons.COMPARISONS)}")
     p_cmp.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
-    p_cmp.add_argument("--epochs", type=int, help="epochs per task for every row (default: the comparison's)")
+    p_cmp.add_argument("--epochs", type=whole_number, help="epochs per task for every row (default: the comparison's)")
     p_cmp.add_argument("--device")
     p_cmp.add_argument("--data-root")
     add_execution_args(p_cmp)
@@ -209,8 +271,8 @@ def add_commands(sub, add_config_args) -> None:
                         help="one axis: a RunConfig field or param.NAME with loguniform:LOW,HIGH, uniform:LOW,HIGH, "
                              "randint:LOW,HIGH, choice:A,B or plain values A,B (a grid); repeat for more axes "
                              "(default: the method's float parameters, default/10 .. default*10)")
-    p_tune.add_argument("--samples", type=int, default=8, help="points drawn from the space (default 8)")
-    p_tune.add_argument("--search-seed", type=int, default=0, help="random seed of the draws (default 0)")
+    p_tune.add_argument("--samples", type=whole_number, default=8, help="points drawn from the space (default 8)")
+    p_tune.add_argument("--search-seed", type=whole_number, default=0, help="random seed of the draws (default 0)")
     p_tune.add_argument("--quiet", action="store_true", help="no Ray Tune status tables while it runs")
     add_execution_args(p_tune)
     p_tune.set_defaults(func=cmd_tune)

@@ -10,11 +10,24 @@ after the ones that finished are stored.
 On a cluster the workers write the run folders themselves, so `runs_dir` must be a path every
 node sees (a shared filesystem; on one machine, any folder). labkit's code is shipped to the
 cluster with the job (Ray's runtime_env py_modules), so its nodes need only the requirements.
+
+Two processes may run the same sweep at once: each cell is run by one of them. A cell's folder is
+made and recorded under the record's lock (SweepRecord.locked), and the run holds the folder's
+write lock (RunDir.writing) from before it reads anything until it ends; a process that finds a
+cell's folder being written by another leaves it alone (never runs it, never writes to it) and
+reports the cell "running elsewhere". A sweep with nothing left to run reads its record and
+returns without starting Ray. A Ray request that can never be met (more CPUs or GPUs per run
+than any node has, an address that does not answer, ray:// without Ray's client installed) is
+refused before any folder is made, instead of waiting for ever.
 """
 from __future__ import annotations
 
 import collections
+import contextlib
+import importlib.util
+import ipaddress
 import os
+import socket
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +44,8 @@ from labkit.sweep.record import SweepRecord
 
 DONE = ("finished", "diverged")  # what re-running a sweep keeps; any other status resumes
 POLL_S = 0.5
+ELSEWHERE = "running elsewhere"  # a cell whose folder another process is writing now
+CONNECT_S = 5.0  # how long an address may take to answer
 
 
 @dataclass
@@ -40,26 +55,68 @@ class CellOutcome:
     result: RunResult | None  # None: nothing could be read (see error)
     error: str | None = None
     ran: bool = False  # run (or resumed) by this call, not found complete
+    elsewhere: bool = False  # another process is writing its folder: left alone by this call
 
     @property
     def status(self) -> str:
-        """The run's status; "failed" when nothing could be read, "pending" before it started."""
+        """The run's status; "running elsewhere" when another process is writing its folder,
+        "failed" when nothing could be read, "pending" before it started."""
+        if self.elsewhere:
+            return ELSEWHERE
         if self.result is not None:
             return self.result.status
         return "failed" if self.error else "pending"
 
 
-def run_cell(config: dict, run_path: str, threads: int) -> dict:
+class _HeldRunDir(RunDir):
+    """A run folder whose write lock this process holds already (run_cell took it to claim the
+    cell): the runner's own `writing()` is then a no-op, as a second flock would refuse it."""
+
+    @contextlib.contextmanager
+    def writing(self):
+        yield
+
+
+def run_cell(config: dict, run_path: str, threads: int) -> dict | None:
     """One cell into its run folder, on whichever process runs it (a Ray worker or this one), with
-    torch limited to `threads` threads; returns the result as stored. An error is recorded in
-    result.json as a failed run (the runner does so once it has started; here before that)."""
+    torch limited to `threads` threads; returns the result as stored. The folder's write lock is
+    taken first: None when another process holds it (nothing is run or written: the cell is
+    running elsewhere); a lock that cannot be taken otherwise (its file damaged) is a failed
+    result, not written either. A result found done there is returned as it is, not run again.
+    An error is recorded in result.json as a failed run (the runner does so once it has started;
+    here before that)."""
+    run_dir = RunDir(Path(run_path))
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(run_dir.writing())
+        except ConfigError as error:  # never touch a folder this process does not hold
+            if "another process" in error.valid or _busy(run_dir):
+                return None
+            return RunResult(config=config, run_id=run_dir.run_id, status="failed",
+                             failure={"kind": "error", "message": f"ConfigError: {error}"}).to_dict()
+        return _run_claimed(config, _HeldRunDir(run_dir.path), threads)
+
+
+def _busy(run_dir: RunDir) -> bool:
+    """Whether another process is writing the folder now (False when its lock file is damaged:
+    then taking the lock fails, and says why)."""
+    try:
+        return run_dir.is_being_written()
+    except ConfigError:
+        return False
+
+
+def _run_claimed(config: dict, run_dir: RunDir, threads: int) -> dict:
+    """run_cell's work, in a folder this process holds the write lock of."""
     import torch
 
     from labkit.runner import run
 
     torch.set_num_threads(threads)
-    run_dir = RunDir(Path(run_path))
     try:
+        stored = run_dir.result()
+        if stored is not None and stored.status in DONE:  # another process ran it to its end meanwhile
+            return stored.to_dict()
         return run(RunConfig.from_dict(config), run_dir=run_dir).to_dict()
     except KeyboardInterrupt:
         stored = run_dir.result()
@@ -80,18 +137,112 @@ def run_cell(config: dict, run_path: str, threads: int) -> dict:
 
 def _stored(runs_dir: Path, run_id: str | None) -> tuple[RunDir | None, RunResult | None]:
     """The cell's folder and stored result; (None, None) when it has no folder (yet, or any more)."""
-    if run_id is None or not (Path(runs_dir) / run_id / "config.json").is_file():
-        return None, None
-    run_dir = RunDir(Path(runs_dir) / run_id)
-    return run_dir, run_dir.result()
+    run_dir = _existing(runs_dir, run_id)
+    return (None, None) if run_dir is None else (run_dir, run_dir.result())
+
+
+def _existing(runs_dir: Path, run_id: str | None) -> RunDir | None:
+    """The run folder `run_id` when it holds a config.json; ConfigError when it cannot be looked at."""
+    if run_id is None:
+        return None
+    path = Path(runs_dir) / run_id
+    try:
+        return RunDir(path) if (path / "config.json").is_file() else None
+    except OSError as error:  # a folder this process may not read
+        raise ConfigError("run", run_id, f"a run folder that can be read ({type(error).__name__}: "
+                          f"{error.strerror or error})") from None
 
 
 def check_resources(cpus_per_run: int, gpus_per_run: float | None) -> None:
     """What each run reserves: whole CPUs >= 1, and a fraction of one GPU (None: the default)."""
-    if cpus_per_run < 1:
+    if not isinstance(cpus_per_run, int) or isinstance(cpus_per_run, bool) or cpus_per_run < 1:
         raise ConfigError("cpus_per_run", cpus_per_run, "a whole number >= 1")
-    if gpus_per_run is not None and not 0 <= gpus_per_run <= 1:
+    if gpus_per_run is not None and not (isinstance(gpus_per_run, (int, float)) and 0 <= gpus_per_run <= 1):
         raise ConfigError("gpus_per_run", gpus_per_run, "a fraction of one GPU, from 0 to 1")
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """'HOST:PORT' (an IPv6 host in brackets) -> (host, port); None when it is not that."""
+    host, sep, port = address.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
+        return None
+    return host, int(port)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _answers(host: str, port: int) -> bool:
+    """Whether something accepts a connection at host:port within CONNECT_S; Ray reads a loopback
+    host as this node's own address (its head listens there), so that is tried too."""
+    hosts = [host]
+    if _is_loopback(host):
+        from ray.util import get_node_ip_address
+        hosts.append(get_node_ip_address())
+    for candidate in hosts:
+        try:
+            socket.create_connection((candidate, port), timeout=CONNECT_S).close()
+            return True
+        except (OSError, UnicodeError):  # refused, unreachable, timed out, a name that does not resolve
+            continue
+    return False
+
+
+def check_address(address: str | None) -> None:
+    """A cluster address that can be joined, checked before Ray starts (ray.init would wait for
+    ever on one that does not answer): None (a local Ray), "auto" (Ray finds it), HOST:PORT or
+    ray://HOST:PORT answering within CONNECT_S, the latter with Ray's client installed."""
+    if address is None or address in ("auto", "local"):
+        return
+    usage = "auto, HOST:PORT of a Ray head (e.g. 10.0.0.5:6379) or ray://HOST:PORT"
+    if not isinstance(address, str):
+        raise ConfigError("address", address, usage)
+    client = address.startswith("ray://")
+    where = _host_port(address[len("ray://"):] if client else address)
+    if where is None:
+        raise ConfigError("address", address, usage)
+    if client and importlib.util.find_spec("grpc") is None:
+        raise ConfigError("address", address, "ray:// needs Ray's client, which is not installed: pip install "
+                          "'ray[client]' (or, on a node of the cluster, use auto or HOST:PORT)")
+    if not _answers(*where):
+        raise ConfigError("address", address, f"a Ray cluster's address that answers: nothing accepted a "
+                          f"connection at {where[0]}:{where[1]} within {CONNECT_S:g} s (is the head started? "
+                          f"`ray start --head` prints its address)")
+
+
+def fit_request(nodes: list[dict], cpus_per_run: int, gpus_per_run: float | None) -> float:
+    """The GPUs each run reserves (default 0.25 where the cluster has GPUs, else 0), after checking
+    that some node (its resources: {"CPU": 2, "GPU": 1}) can hold one run: Ray waits for ever for
+    a request no node can meet."""
+    cpus = max(n.get("CPU", 0) for n in nodes)
+    if cpus_per_run > cpus:
+        raise ConfigError("cpus_per_run", cpus_per_run, f"at most {cpus:g}: the cluster offers {cpus:g} CPUs "
+                          "(on its largest node)")
+    gpus = max(n.get("GPU", 0) for n in nodes if n.get("CPU", 0) >= cpus_per_run)
+    if gpus_per_run is None:
+        return 0.25 if gpus else 0.0
+    if gpus_per_run > gpus:
+        raise ConfigError("gpus_per_run", gpus_per_run, f"at most {gpus:g}: the cluster offers {gpus:g} GPUs"
+                          + ("" if gpus else " (0 runs on CPUs)"))
+    return gpus_per_run
+
+
+def ray_for(workers: int | None, address: str | None, cpus_per_run: int, gpus_per_run: float | None):
+    """Ray started (or joined) and checked to meet each run's request: (ray, GPUs per run);
+    ConfigError naming the option that cannot be met, before anything is written."""
+    import ray
+
+    check_address(address)
+    if address is None and not ray.is_initialized():  # a local Ray's CPUs are known before it starts
+        fit_request([{"CPU": workers or os.cpu_count()}], cpus_per_run, None)
+    ray = start_ray(workers, address)
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")] or [ray.cluster_resources()]
+    return ray, fit_request(nodes, cpus_per_run, gpus_per_run)
 
 
 def run_sweep(name: str, cells: list[Cell], runs_dir: Path = DEFAULT_RUNS_DIR, *, workers: int | None = None,
@@ -105,37 +256,51 @@ def run_sweep(name: str, cells: list[Cell], runs_dir: Path = DEFAULT_RUNS_DIR, *
     fraction of a GPU each run reserves (several small runs share one GPU); default 0.25 where the
     cluster has GPUs, else 0. keep_models: the cells whose new run folders keep the model after
     every task (RunDir.keep_task_models), not only the last checkpoint."""
-    if workers is not None and workers < 0:
+    if workers is not None and (not isinstance(workers, int) or workers < 0):
         raise ConfigError("workers", workers, "0 (one run at a time in this process) or a number of CPUs >= 1")
     check_resources(cpus_per_run, gpus_per_run)
     record = SweepRecord(name, runs_dir)
+    outcomes, todo = _standing(cells, record, runs_dir)
+    if not todo:  # every cell done (or running elsewhere): no Ray, nothing written
+        return outcomes  # type: ignore[return-value]
+    ray = None
+    if workers != 0:
+        ray, gpus_per_run = ray_for(workers, address, cpus_per_run, gpus_per_run)
     record.include(cells)
-    outcomes: list[CellOutcome | None] = []
-    todo: list[int] = []
-    for i, cell in enumerate(cells):
-        run_id = record.run_id(cell)
-        try:
-            _, stored = _stored(runs_dir, run_id)
-        except ConfigError as error:  # a damaged folder is reported, never overwritten; the rest go on
-            outcomes.append(CellOutcome(cell, run_id, None, str(error)))
-            continue
-        if stored is not None and stored.status in DONE:
-            outcomes.append(CellOutcome(cell, run_id, stored))
-        else:
-            outcomes.append(None)
-            todo.append(i)
     bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=name, unit="run", disable=not progress)
     try:
         def folder(cell: Cell) -> RunDir:
             return _folder(cell, record, runs_dir, keep_models)
 
-        if workers == 0:
+        if ray is None:
             _run_here(cells, todo, outcomes, folder, cpus_per_run, bar)
         else:
-            _run_on_ray(cells, todo, outcomes, folder, workers, address, cpus_per_run, gpus_per_run, bar)
+            _run_on_ray(ray, cells, todo, outcomes, folder, cpus_per_run, gpus_per_run, bar)
     finally:
         bar.close()
     return outcomes  # type: ignore[return-value]
+
+
+def _standing(cells: list[Cell], record: SweepRecord, runs_dir: Path) -> tuple[list[CellOutcome | None], list[int]]:
+    """Each cell's outcome as stored (None for one to run) and the indices of those to run: a
+    cell not done and not being written by another process. Reads only."""
+    outcomes: list[CellOutcome | None] = []
+    todo: list[int] = []
+    for i, cell in enumerate(cells):
+        run_id = record.run_id(cell)
+        try:
+            run_dir, stored = _stored(runs_dir, run_id)
+        except ConfigError as error:  # a damaged folder is reported, never overwritten; the rest go on
+            outcomes.append(CellOutcome(cell, run_id, None, str(error)))
+            continue
+        if stored is not None and stored.status in DONE:
+            outcomes.append(CellOutcome(cell, run_id, stored))
+        elif run_dir is not None and _busy(run_dir):
+            outcomes.append(CellOutcome(cell, run_id, None, elsewhere=True))
+        else:
+            outcomes.append(None)
+            todo.append(i)
+    return outcomes, todo
 
 
 def stored_outcomes(name: str, runs_dir: Path = DEFAULT_RUNS_DIR) -> list[CellOutcome]:
@@ -153,9 +318,13 @@ def stored_outcomes(name: str, runs_dir: Path = DEFAULT_RUNS_DIR) -> list[CellOu
 
 
 def _folder(cell: Cell, record: SweepRecord, runs_dir: Path, keep_models: Callable[[Cell], bool] | None) -> RunDir:
-    """The cell's run folder: its own from an earlier try (to resume), else a new one, recorded."""
-    run_dir, _ = _stored(runs_dir, record.run_id(cell))
-    if run_dir is None:
+    """The cell's run folder, claimed under the record's lock (read again: another process may
+    have made it meanwhile): its own from an earlier try (to resume, or being written by another
+    process), else a new one, recorded at once."""
+    with record.locked():
+        run_dir = _existing(runs_dir, record.run_id(cell))
+        if run_dir is not None:
+            return run_dir
         run_dir = RunDir.create(cell.config.to_dict(), runs_dir)
         if keep_models is not None and keep_models(cell):
             run_dir.keep_task_models()
@@ -165,7 +334,10 @@ def _folder(cell: Cell, record: SweepRecord, runs_dir: Path, keep_models: Callab
 
 def _finish(outcomes: list, i: int, cell: Cell, run_dir: RunDir, result: dict | None, error: str | None,
             bar: tqdm) -> None:
-    outcomes[i] = CellOutcome(cell, run_dir.run_id, RunResult.from_dict(result) if result else None, error, ran=True)
+    """The cell's outcome: its result (None from run_cell: another process holds its folder)."""
+    elsewhere = result is None and error is None
+    outcomes[i] = CellOutcome(cell, run_dir.run_id, RunResult.from_dict(result) if result else None, error,
+                              ran=not elsewhere, elsewhere=elsewhere)
     bar.update(1)
 
 
@@ -173,9 +345,10 @@ def _run_here(cells, todo, outcomes, folder, threads, bar) -> None:
     for i in todo:
         run_dir = folder(cells[i])
         bar.set_postfix_str(f"{cells[i].label}, seed {cells[i].config.seed}")
-        result = run_cell(cells[i].config.to_dict(), str(run_dir.path), threads)
+        result = None if _busy(run_dir) else run_cell(cells[i].config.to_dict(), str(run_dir.path),
+                                                                   threads)
         _finish(outcomes, i, cells[i], run_dir, result, None, bar)
-        if result["status"] == "stopped":  # Ctrl-C inside the cell: stop the sweep, keep what finished
+        if result is not None and result["status"] == "stopped":  # Ctrl-C in the cell: stop, keep what finished
             raise KeyboardInterrupt
 
 
@@ -188,7 +361,11 @@ def start_ray(workers: int | None, address: str | None):
     if not ray.is_initialized():
         env = {"RAY_CHDIR_TO_TRIAL_DIR": "0"}  # Tune's trials keep the working directory they start in
         if address:
-            ray.init(address=address, runtime_env={"py_modules": [labkit], "env_vars": env}, log_to_driver=False)
+            try:
+                ray.init(address=address, runtime_env={"py_modules": [labkit], "env_vars": env}, log_to_driver=False)
+            except (ConnectionError, TimeoutError, ModuleNotFoundError) as error:
+                raise ConfigError("address", address, f"a Ray cluster this process can join ({type(error).__name__}: "
+                                  f"{str(error)[:300]})") from None
         else:
             env["PYTHONPATH"] = str(Path(labkit.__file__).resolve().parent.parent)
             ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, log_to_driver=False,
@@ -196,11 +373,8 @@ def start_ray(workers: int | None, address: str | None):
     return ray
 
 
-def _run_on_ray(cells, todo, outcomes, folder, workers, address, cpus_per_run, gpus_per_run, bar) -> None:
-    ray = start_ray(workers, address)
+def _run_on_ray(ray, cells, todo, outcomes, folder, cpus_per_run, gpus_per_run, bar) -> None:
     resources = ray.cluster_resources()
-    if gpus_per_run is None:
-        gpus_per_run = 0.25 if resources.get("GPU", 0) else 0.0
     remote = ray.remote(run_cell).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)
     slots = max(1, int(resources.get("CPU", 1) // cpus_per_run))
     if gpus_per_run:
@@ -211,6 +385,9 @@ def _run_on_ray(cells, todo, outcomes, folder, workers, address, cpus_per_run, g
             while pending and len(running) < slots:
                 i = pending.popleft()
                 run_dir = folder(cells[i])
+                if _busy(run_dir):  # another process runs this cell: leave it alone
+                    _finish(outcomes, i, cells[i], run_dir, None, None, bar)
+                    continue
                 running[remote.remote(cells[i].config.to_dict(), str(run_dir.path), cpus_per_run)] = (i, run_dir)
             done, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
             for ref in done:

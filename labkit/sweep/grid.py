@@ -7,13 +7,18 @@ range), and in Python as a dict of lists, as Ray Tune's `tune.grid_search` lists
 
 A key is a RunConfig field, or `param.NAME` for the method parameter NAME. Each point of the grid
 is a Cell: its key (the grid's values at that point) and its full RunConfig, checked before
-anything runs.
+anything runs. A grid holds at most MAX_CELLS cells (`max_cells` raises the limit), counted from
+its axes' lengths before any range is expanded or any cell built. Numbers on the command line
+are ASCII digits only ('²' or '١' is not a digit here, as int() would read some of them).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -23,6 +28,27 @@ from labkit.registry import ConfigError, parse_bool
 
 PARAM = "param."
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig) if f.name != "method_params"}
+MAX_CELLS = 10_000  # a grid's cells at most, unless the caller raises it (sweep --max-cells)
+WHOLE = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: int() also reads '١' (and str.isdigit() '²')
+RANGE = re.compile(r"([0-9]{1,100})-([0-9]{1,100})")
+
+
+def canonical(config: dict) -> str:
+    """A config dict as canonical JSON: the same run has the same text, whatever made it."""
+    return json.dumps(config, sort_keys=True)
+
+
+def check_max_cells(max_cells: object) -> int:
+    if not isinstance(max_cells, int) or isinstance(max_cells, bool) or max_cells < 1:
+        raise ConfigError("max_cells", max_cells, "a whole number of cells >= 1")
+    return max_cells
+
+
+def check_size(size: int, max_cells: int, given: object) -> None:
+    """Refuse a grid of more than `max_cells` cells (`size`: its count, or a lower bound of it)."""
+    if size > max_cells:
+        raise ConfigError("grid", given, f"at most {max_cells:,} cells (this grid has {size:,}); --max-cells "
+                          "raises the limit")
 
 
 @dataclass(frozen=True)
@@ -42,10 +68,10 @@ class Cell:
             return str(next(iter(rest.values())))
         return ", ".join(f"{k}={v}" for k, v in rest.items()) or "all"
 
-    @property
+    @functools.cached_property
     def identity(self) -> str:
         """The config as canonical JSON: the same run, whatever grid it came from."""
-        return json.dumps(self.config.to_dict(), sort_keys=True)
+        return canonical(self.config.to_dict())
 
 
 def typed_params(config: RunConfig) -> RunConfig:
@@ -72,18 +98,32 @@ def check_key(key: str) -> None:
                           "method parameter")
 
 
-def grid_cells(base: RunConfig, grid: dict[str, Iterable[Any]]) -> list[Cell]:
+def _axis_values(key: str, values: Any, max_cells: int) -> list[Any]:
+    """An axis's values as a list, refused when empty or longer than `max_cells` (counted before
+    it is listed: a range or generator is never expanded past the limit)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ConfigError(f"grid[{key}]", values, "a non-empty list of values")
+    if hasattr(values, "__len__"):
+        check_size(len(values), max_cells, {key: values})
+    listed = list(itertools.islice(values, max_cells + 1))
+    check_size(len(listed), max_cells, {key: values})
+    if not listed:
+        raise ConfigError(f"grid[{key}]", values, "a non-empty list of values")
+    return listed
+
+
+def grid_cells(base: RunConfig, grid: dict[str, Iterable[Any]], max_cells: int = MAX_CELLS) -> list[Cell]:
     """Every point of `grid` applied to `base`, in the grid's order (the last key varies fastest),
-    each config validated (ConfigError names the bad cell's field) before any is returned."""
+    each config validated (ConfigError names the bad cell's field) before any is returned; at
+    most `max_cells` of them, counted from the axes' lengths before any cell is built."""
+    check_max_cells(max_cells)
     if not isinstance(grid, dict) or not grid:
         raise ConfigError("grid", grid, "a dict of field -> list of values, e.g. {'seed': [0, 1, 2]}")
     axes = {}
     for key, values in grid.items():
         check_key(key)
-        values = list(values) if not isinstance(values, (str, bytes)) else None
-        if not values:
-            raise ConfigError(f"grid[{key}]", grid[key], "a non-empty list of values")
-        axes[key] = values
+        axes[key] = _axis_values(key, values, max_cells)
+    check_size(math.prod(len(v) for v in axes.values()), max_cells, grid)
     points = (dict(zip(axes, point)) for point in itertools.product(*axes.values()))
     cells = [Cell(key, config_at(base, key)) for key in points]
     identities = [c.identity for c in cells]
@@ -97,15 +137,37 @@ def typed_value(key: str, text: str) -> Any:
     if key.startswith(PARAM):
         return text
     default = FIELDS[key].default
+    kind = type(default)
     try:
-        return parse_bool(text) if isinstance(default, bool) else type(default)(text)
+        if isinstance(default, bool):
+            return parse_bool(text)
+        if kind is int and not WHOLE.fullmatch(text):
+            raise ValueError(text)
+        if kind is float and not text.isascii():
+            raise ValueError(text)
+        return kind(text)
     except ValueError:
-        raise ConfigError(key, text, f"a value of type {type(default).__name__}") from None
+        raise ConfigError(key, text, f"a value of type {kind.__name__}"
+                                     f"{' (ASCII digits)' if kind in (int, float) else ''}") from None
 
 
-def parse_axis(item: str) -> tuple[str, list[Any]]:
+def _is_range(key: str, text: str) -> bool:
+    """Whether `text` is LOW-HIGH for a whole-number field (not a method parameter); one that only
+    looks like it (other digits than ASCII's: '²-³', '١-٣', or longer than 100 digits) is refused."""
+    if key.startswith(PARAM) or type(FIELDS[key].default) is not int:
+        return False
+    if RANGE.fullmatch(text):
+        return True
+    low, dash, high = text.partition("-")
+    if dash and low.isdigit() and high.isdigit():
+        raise ConfigError(f"grid[{key}]", text, "a range LOW-HIGH of ASCII digits 0-9, e.g. 0-9")
+    return False
+
+
+def parse_axis(item: str, max_cells: int = MAX_CELLS) -> tuple[str, list[Any]]:
     """'method=lwf,lwf-bsr' -> ('method', ['lwf', 'lwf-bsr']); 'seed=0-9' -> ('seed', [0, ..., 9]).
-    Whole-number ranges are inclusive, as Hydra's `range` is not (it says so: 0-9 is ten seeds)."""
+    Whole-number ranges are inclusive, as Hydra's `range` is not (it says so: 0-9 is ten seeds);
+    an axis of more than `max_cells` values is refused before its ranges are expanded."""
     key, sep, values = item.partition("=")
     key = key.strip()
     if not sep or not key or not values.strip():
@@ -115,13 +177,15 @@ def parse_axis(item: str) -> tuple[str, list[Any]]:
     if "" in items:
         raise ConfigError(f"grid[{key}]", values, "comma-separated values with no empty one")
     out: list[Any] = []
-    for text in items:
-        low, dash, high = text.partition("-")
-        if dash and low.isdigit() and high.isdigit() and not key.startswith(PARAM) \
-                and isinstance(FIELDS[key].default, int) and not isinstance(FIELDS[key].default, bool):
-            if int(high) < int(low):
+    ranges = [RANGE.fullmatch(text) if _is_range(key, text) else None for text in items]
+    size = sum(max(int(r[2]) - int(r[1]) + 1, 1) if r else 1 for r in ranges)
+    check_size(size, max_cells, item)
+    for text, match in zip(items, ranges):
+        if match:
+            low, high = int(match[1]), int(match[2])
+            if high < low:
                 raise ConfigError(f"grid[{key}]", text, "a range LOW-HIGH with LOW <= HIGH, e.g. 0-9")
-            out.extend(range(int(low), int(high) + 1))
+            out.extend(range(low, high + 1))
         else:
             out.append(typed_value(key, text))
     if len(set(map(str, out))) < len(out):
@@ -129,12 +193,14 @@ def parse_axis(item: str) -> tuple[str, list[Any]]:
     return key, out
 
 
-def parse_grid(items: list[str]) -> dict[str, list[Any]]:
-    """Several --grid items -> one grid; each key once."""
+def parse_grid(items: list[str], max_cells: int = MAX_CELLS) -> dict[str, list[Any]]:
+    """Several --grid items -> one grid; each key once; at most `max_cells` cells in all."""
+    check_max_cells(max_cells)
     grid: dict[str, list[Any]] = {}
     for item in items:
-        key, values = parse_axis(item)
+        key, values = parse_axis(item, max_cells)
         if key in grid:
             raise ConfigError("grid", item, f"each key once: {key} is given twice")
         grid[key] = values
+        check_size(math.prod(len(v) for v in grid.values()), max_cells, " ".join(items))
     return grid

@@ -24,14 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labkit.config import RunConfig
+from labkit.config import SEED_MAX, RunConfig
 from labkit.methods import METHODS
 from labkit.registry import ConfigError
 from labkit.result import RunResult
 from labkit.runner import natural_kind
 from labkit.store import DEFAULT_RUNS_DIR, RunDir
-from labkit.sweep.execute import check_resources, run_cell, start_ray
-from labkit.sweep.grid import PARAM, check_key, config_at, typed_value
+from labkit.sweep.execute import ELSEWHERE, check_resources, ray_for, run_cell
+from labkit.sweep.grid import MAX_CELLS, PARAM, check_key, config_at, typed_value
 from labkit.sweep.record import check_name
 
 DISTRIBUTIONS = ("loguniform", "uniform", "randint", "choice")
@@ -173,7 +173,11 @@ def trial(params: dict, *, base: dict, runs_dir: str, name: str, threads: int) -
     path = Path(runs_dir) / run_id
     if not (path / "config.json").is_file():
         RunDir.create(config.to_dict(), Path(runs_dir), run_id)
-    result = RunResult.from_dict(run_cell(config.to_dict(), str(path), threads))
+    stored = run_cell(config.to_dict(), str(path), threads)
+    if stored is None:  # another process is writing this trial's folder: left alone, no score
+        tune.report({"score": math.nan, "status": ELSEWHERE, "run_id": run_id})
+        return
+    result = RunResult.from_dict(stored)
     score = score_of(result)
     tune.report({"score": math.nan if score is None else score, "status": result.status, "run_id": run_id})
 
@@ -195,17 +199,17 @@ def run_search(name: str, base: RunConfig, items: list[str], runs_dir: Path = DE
     check_name(name)
     if workers is not None and workers < 1:
         raise ConfigError("workers", workers, "a search runs on Ray: a number of CPUs >= 1 (default: all)")
-    if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
-        raise ConfigError("samples", samples, "a whole number of trials >= 1")
+    if not isinstance(samples, int) or isinstance(samples, bool) or not 1 <= samples <= MAX_CELLS:
+        raise ConfigError("samples", samples, f"a whole number of trials from 1 to {MAX_CELLS:,}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= SEED_MAX:
+        raise ConfigError("search_seed", seed, f"a whole number from 0 to {SEED_MAX}")
     check_resources(cpus_per_run, gpus_per_run)
     base = searched_config(base)
     space = parse_space(base, items)
     runs_dir = Path(runs_dir).resolve()
     path = runs_dir / ".tune" / name
     spec = _spec(base, items, samples, seed)
-    ray = start_ray(workers, address)
-    if gpus_per_run is None:
-        gpus_per_run = 0.25 if ray.cluster_resources().get("GPU", 0) else 0.0
+    _, gpus_per_run = ray_for(workers, address, cpus_per_run, gpus_per_run)  # fails fast on a request never met
     trainable = tune.with_resources(
         tune.with_parameters(trial, base=base.to_dict(), runs_dir=str(runs_dir), name=name, threads=cpus_per_run),
         {"cpu": cpus_per_run, "gpu": gpus_per_run})
