@@ -11,13 +11,14 @@ import statistics
 from dataclasses import dataclass, field
 
 from labkit.config import RunConfig
+from labkit.counted import counted, runs_text
 from labkit.data import DATASETS
 from labkit.metrics import chance_levels
 from labkit.presets import PRESETS
 from labkit.registry import Registry
 from labkit.result import RunResult
 from labkit.runner import natural_kind
-from labkit.sweep import mean_spread, percent_cell, runs_cell, trained  # noqa: F401
+from labkit.sweep import mean_spread, percent_cell
 
 
 @dataclass(frozen=True)
@@ -91,15 +92,16 @@ def final_chance(config: RunConfig) -> float:
 
 
 def spread(values: list[float]) -> str:
-    """'mean ± sample std' in percent ('diverged' for no value)."""
+    """'mean ± sample std' in percent ('-' for no value)."""
     return percent_cell(*mean_spread(values))
 
 
 def final_table(results: dict[str, list[RunResult]]) -> str:
     """Markdown: per row, the final average accuracy and forgetting in the scenario's own kind
     (task-aware for task-IL, task-agnostic otherwise) and the final k-NN probe accuracy, each
-    mean ± sample std over the seeds whose run did not diverge, in percent, and the runs each
-    mean is over; the headers give the chance levels of the first row's config."""
+    mean ± sample std in percent over the runs that count (labkit.counted: finished; a failed run's
+    last task is not a final one), and the runs each mean is over, naming those left out ('2 of 3
+    (1 failed)'); the headers give the chance levels of the first row's config."""
     first = RunConfig.from_dict(next(iter(results.values()))[0].config)
     chance, knn_chance = 100 * final_chance(first), 100 * chance_after_each_task(first, "tag")[-1]
     header = (f"| method | final accuracy (chance {chance:.1f}) | final forgetting | "
@@ -107,10 +109,10 @@ def final_table(results: dict[str, list[RunResult]]) -> str:
     lines = [header, "|---|---|---|---|---|"]
     for label, runs in results.items():
         kind = natural_kind(runs[0].config["scenario"])
-        kept = trained(runs)
+        kept = counted(runs)
         summaries = [r.summary(kind) for r in kept]
         knn = [r.knn_acc[-1] for r in kept if r.knn_acc]
         lines.append(f"| {label} | {spread([s['final_average_accuracy'] for s in summaries])} | "
                      f"{spread([s['final_average_forgetting'] for s in summaries])} | "
-                     f"{spread(knn) if knn else '-'} | {runs_cell(runs)} |")
+                     f"{spread(knn) if knn else '-'} | {runs_text(runs)} |")
     return "\n".join(lines)

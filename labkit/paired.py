@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 from scipy import stats
 
+from labkit.counted import counted
+
 
 @dataclass(frozen=True)
 class PairedDifference:
@@ -55,11 +57,17 @@ def paired_difference(a: list[float], b: list[float], confidence: float = 0.95) 
     return PairedDifference(mean, mean - half, mean + half, positive, n, negative)
 
 
+def seed_pairs(a: list, b: list) -> list[tuple[Any, Any]]:
+    """(a_s, b_s) for each seed s where both lists hold a run that counts (labkit.counted: it
+    finished), in a's order; runs are RunResults, matched by config["seed"]."""
+    b_by_seed = {r.config["seed"]: r for r in counted(b)}
+    return [(r, b_by_seed[r.config["seed"]]) for r in counted(a) if r.config["seed"] in b_by_seed]
+
+
 def paired_runs(a: list, b: list, value: Callable[[Any], float]) -> PairedDifference | None:
-    """value(a_s) - value(b_s) over the seeds s where both lists hold a run that did not diverge
-    (runs are RunResults: matched by config["seed"]); None when they share no such seed."""
-    b_by_seed = {r.config["seed"]: r for r in b if r.status != "diverged"}
-    pairs = [(r, b_by_seed[r.config["seed"]]) for r in a if r.status != "diverged" and r.config["seed"] in b_by_seed]
+    """value(a_s) - value(b_s) over the seed_pairs of a and b: the seeds where both runs count (a
+    diverged, failed, stopped or unfinished run drops its seed); None when there is no such seed."""
+    pairs = seed_pairs(a, b)
     if not pairs:
         return None
     return paired_difference([value(x) for x, _ in pairs], [value(y) for _, y in pairs])

@@ -5,10 +5,13 @@ For a claim of two arms, each protocol's cells (every arm of every claim on it, 
 as one stored sweep (labkit.sweep.execute), so a second call reads them back and prints at once;
 a study claim stores its per-seed values in RUNS_DIR/reproduce/<scale>/<claim>.json. Per claim:
 
-    d_s = metric(treatment, s) - metric(baseline, s)     over the seeds both arms finished
+    d_s = metric(treatment, s) - metric(baseline, s)     over the seeds where both arms' runs count
     verdict: "shown"         the 95% interval of mean d excludes 0 on the paper's side
              "opposite"      it excludes 0 on the other side
-             "not separated" it holds 0 (or fewer than 2 seeds finished)
+             "not separated" it holds 0 (or fewer than 2 seeds count)
+
+A run counts only when it finished (labkit.counted); a diverged, failed, stopped or unfinished run
+drops its seed and is named beside the count: '8 of 10 seeds (1 diverged, 1 failed)'.
 
 Quick mode (tests): every protocol at 1 epoch on 2 seeds, so only that the loop works is shown.
 """
@@ -20,10 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from labkit.paired import PairedDifference, paired_difference, paired_runs
+from labkit.counted import left_out_text, run_of
+from labkit.paired import PairedDifference, paired_difference, paired_runs, seed_pairs
 from labkit.paper_claims import CLAIMS, PAPERS, PaperClaim, Protocol, fields_of
 from labkit.registry import ConfigError
 from labkit.result import RunResult
+from labkit.sweep.effects import run_metric
 from labkit.sweep.execute import CellOutcome, check_resources, run_sweep, stored_outcomes
 from labkit.sweep.grid import Cell, typed_params
 from labkit.sweep.record import auto_name, list_sweeps
@@ -38,8 +43,8 @@ VERDICTS = {1: "shown", -1: "opposite", 0: "not separated"}
 class ClaimResult:
     claim: PaperClaim
     protocol: Protocol
-    difference: PairedDifference | None  # None: no seed where both arms finished
-    runs: str  # '10 of 10 pairs' or '8 of 10 pairs (2 diverged)'
+    difference: PairedDifference | None  # None: no seed where both arms' runs count
+    runs: str  # '10 of 10 seeds' or '8 of 10 seeds (2 diverged)' (pairs_text)
 
     @property
     def verdict(self) -> str:
@@ -97,33 +102,29 @@ def check(claims: list[PaperClaim], scale: str, quick: bool) -> dict[str, list[C
     return {name: protocol_cells(p, quick) for name, p in protocols.items()}
 
 
-def runs_text(a: list[RunResult], b: list[RunResult]) -> str:
-    finished = {r.config["seed"] for r in a if r.status == "finished"} & {r.config["seed"] for r in b if r.status == "finished"}
-    seeds = {r.config["seed"] for r in a} | {r.config["seed"] for r in b}
-    others = sorted({r.status for r in a + b if r.status != "finished"})
-    return f"{len(finished)} of {len(seeds)} seeds" + (f" ({', '.join(others)} runs left out)" if others else "")
+def pairs_text(a: list[RunResult], b: list[RunResult]) -> str:
+    """How many seeds a paired difference is over, of the seeds either arm ran, and the runs left
+    out: '3 of 4 seeds (1 diverged)' (labkit.counted)."""
+    seeds = {r.config["seed"] for r in a + b}
+    why = left_out_text(a + b)
+    return f"{len(seed_pairs(a, b))} of {len(seeds)} seeds" + (f" ({why})" if why else "")
 
 
-def metric_of(name: str) -> Callable[[RunResult], float]:
-    kind, summary_field = name.split("_", 1)
-    return lambda r: r.summary(kind)[summary_field]
-
-
-def finished_only(runs: list[RunResult]) -> list[RunResult]:
-    """The runs that count in a pair: finished ones (a diverged, failed or stopped run does not)."""
-    return [r for r in runs if r.status == "finished"]
+def judge(claim: PaperClaim, protocol: Protocol, a: list[RunResult], b: list[RunResult]) -> ClaimResult:
+    """The claim on these runs of its treatment (a) and baseline (b): d_s over the seeds where
+    both runs count (labkit.paired.paired_runs), and the seeds it is over (pairs_text)."""
+    difference = paired_runs(a, b, lambda r: run_metric(r, claim.metric))
+    return ClaimResult(claim, protocol, difference, pairs_text(a, b))
 
 
 def run_claim(claim: PaperClaim, scale: str, outcomes: dict[str, list[CellOutcome]], quick: bool = False) -> ClaimResult:
     protocol = protocol_of(claim, scale)
     by_arm: dict[str, list[RunResult]] = {}
     for o in outcomes[protocol.name]:
-        if o.result is not None:
-            by_arm.setdefault(o.cell.key["arm"], []).append(o.result)
+        by_arm.setdefault(o.cell.key["arm"], []).append(run_of(o))
     seeds = set(QUICK_SEEDS if quick else claim.seeds_on(protocol))
     a, b = ([r for r in by_arm.get(label, []) if r.config["seed"] in seeds] for label in claim.labels)
-    difference = paired_runs(finished_only(a), finished_only(b), metric_of(claim.metric))
-    return ClaimResult(claim, protocol, difference, runs_text(a, b))
+    return judge(claim, protocol, a, b)
 
 
 def study_path(claim: PaperClaim, scale: str, runs_dir: Path, quick: bool) -> Path:
@@ -188,7 +189,7 @@ def reproduce(papers: list[str], scale: str = "cpu", runs_dir: Path = Path("data
 def stored_results(papers: list[str], scale: str = "cpu", runs_dir: Path = Path("data/runs"), *,
                    quick: bool = False) -> list[tuple[PaperClaim, ClaimResult | None]]:
     """What an earlier `reproduce` stored, running nothing (the app): per claim its result over the
-    runs finished so far, or None where nothing of it is stored."""
+    runs that count so far, or None where nothing of it is stored."""
     claims, stored = select(papers), set(list_sweeps(runs_dir))
     outcomes = {name: stored_outcomes(sweep_name(name, cells, quick), runs_dir)
                 for name, cells in check(claims, scale, quick).items() if sweep_name(name, cells, quick) in stored}

@@ -48,7 +48,7 @@ def test_chance_levels_by_hand():
     assert chance_levels(10, 4, "data-il") == ([0.1] * 4, [0.1] * 4)
 
 
-def test_paired_runs_match_seeds_and_leave_diverged_runs_out():
+def test_paired_runs_match_seeds_and_leave_runs_that_did_not_finish_out():
     from types import SimpleNamespace
 
     from labkit.paired import paired_runs
@@ -56,8 +56,8 @@ def test_paired_runs_match_seeds_and_leave_diverged_runs_out():
     def run(seed, value, status="finished"):
         return SimpleNamespace(config={"seed": seed}, status=status, value=value)
 
-    a = [run(0, 0.9), run(1, 0.8), run(2, 0.1, "diverged")]
-    b = [run(2, 0.5), run(1, 0.6), run(0, 0.7)]
+    a = [run(0, 0.9), run(1, 0.8), run(2, 0.1, "diverged"), run(3, 0.1, "failed"), run(4, 0.1, "stopped")]
+    b = [run(4, 0.5), run(3, 0.5), run(2, 0.5), run(1, 0.6), run(0, 0.7)]
     d = paired_runs(a, b, lambda r: r.value)
     assert d.n == 2 and d.mean == pytest.approx(((0.9 - 0.7) + (0.8 - 0.6)) / 2)
     assert paired_runs([run(0, 0.9, "diverged")], b, lambda r: r.value) is None

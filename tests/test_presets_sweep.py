@@ -32,8 +32,8 @@ def test_mean_spread_and_table_from_hand_made_results():
     assert mean_spread([0.5, 0.7]) == pytest.approx((0.6, 0.141421356))
     assert mean_spread([0.4]) == (0.4, 0.0)
     # acc = [[1.0], [0.5, 0.9]]: total accuracy (1 + .5 + .9) / 3 = .8, total forgetting 1 - .5 = .5
-    a = RunResult(config={}, acc_taw=[[1.0], [0.5, 0.9]], acc_tag=[[1.0], [0.5, 0.9]])
-    b = RunResult(config={}, acc_taw=[[1.0], [0.7, 0.7]], acc_tag=[[1.0], [0.7, 0.7]])  # .8, .3
+    a = RunResult(config={}, acc_taw=[[1.0], [0.5, 0.9]], acc_tag=[[1.0], [0.5, 0.9]], status="finished")
+    b = RunResult(config={}, acc_taw=[[1.0], [0.7, 0.7]], acc_tag=[[1.0], [0.7, 0.7]], status="finished")  # .8, .3
     (row,) = seed_table({"lwf": [a, b]})
     assert row["taw_total_average_accuracy"] == pytest.approx((0.8, 0.0))
     assert row["taw_total_average_forgetting"][0] == pytest.approx(0.4)

@@ -8,7 +8,8 @@ For each comparison row (one method, its own recipe) over seeds:
     final forgetting  F_T = 1/(T-1) sum_{u<T} max_{t<T} acc[t, u] - acc[T, u]
     k-NN              the k-NN probe of the backbone's features after the last task (labkit.probe)
 
-each as mean and sample standard deviation over the seeds whose run did not diverge, next to the
+each as mean and sample standard deviation over the runs that count (labkit.counted: those that
+finished; the others are named in the runs column), next to the
 paper's final accuracy on Seq-CIFAR-100 with 10 tasks and a ResNet-18 pre-trained on ImageNet32
 (Shon et al., ECCV 2022; read from labkit.published, described in docs/PAPERS.md, section 3). Tables
 are in percent; paired differences (labkit.paired) in fractions.
@@ -23,6 +24,7 @@ import torch
 from labkit import pretrain
 from labkit.comparisons import SCENARIO_METHODS, chance_after_each_task, final_chance
 from labkit.config import RunConfig
+from labkit.counted import counted, runs_text
 from labkit.curvature import kfac_factors
 from labkit.data import Scenario, load_dataset
 from labkit.methods import METHODS
@@ -32,7 +34,7 @@ from labkit.probe import knn_probe
 from labkit.published import DLCFT, PublishedNumber, paper_protocol, paper_rows, published_table, table_numbers
 from labkit.result import RunResult
 from labkit.runner import build_run_model, config_scenario, grow_heads, natural_kind, pick_device, scenario_on
-from labkit.sweep import mean_spread, trained
+from labkit.sweep import mean_spread
 from labkit.sweep.rows import run_rows  # noqa: F401  (notebook 05 calls study.run_rows)
 
 # The paper's final accuracy on Seq-CIFAR-100 with 10 tasks (percent), by row label, read from
@@ -75,14 +77,13 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
 
 
 def final_by_seed(runs: list[RunResult], scenario: str) -> dict[int, float]:
-    """seed -> final average accuracy (fraction, the scenario's own kind) of the runs that did
-    not diverge."""
+    """seed -> final average accuracy (fraction, the scenario's own kind) of the runs that count."""
     kind = natural_kind(scenario)
-    return {r.config["seed"]: r.summary(kind)["final_average_accuracy"] for r in trained(runs)}
+    return {r.config["seed"]: r.summary(kind)["final_average_accuracy"] for r in counted(runs)}
 
 
 def paired(a: list[RunResult], b: list[RunResult], scenario: str) -> PairedDifference | None:
-    """Final accuracy of a minus b, paired by seed over the seeds where neither diverged (None
+    """Final accuracy of a minus b, paired by seed over the seeds where both runs count (None
     when there is no such seed)."""
     kind = natural_kind(scenario)
     return paired_runs(a, b, lambda r: r.summary(kind)["final_average_accuracy"])
@@ -90,7 +91,7 @@ def paired(a: list[RunResult], b: list[RunResult], scenario: str) -> PairedDiffe
 
 def paired_after_task(a: list[RunResult], b: list[RunResult], scenario: str, task: int) -> PairedDifference | None:
     """Average accuracy A_t after task `task` (0-based; the scenario's own kind) of a minus b,
-    paired by seed over the seeds where neither diverged (None when there is no such seed)."""
+    paired by seed over the seeds where both runs count (None when there is no such seed)."""
     kind = natural_kind(scenario)
     return paired_runs(a, b, lambda r: r.summary(kind)["average_accuracy"][task])
 
@@ -116,17 +117,19 @@ def paper_numbers(scenarios: tuple[str, ...] = SCENARIOS) -> pd.DataFrame:
 
 
 def scenario_table(results: dict[str, list[RunResult]], scenario: str) -> pd.DataFrame:
-    """One row per comparison row: seeds, diverged (runs left out), accuracy, accuracy sd, forgetting, forgetting sd, k-NN,
-    k-NN sd (ours, percent, the scenario's own accuracy kind), published (NaN where the paper
-    has no number) and head layout (of the row's runs: RunConfig.head_layout)."""
+    """One row per comparison row: seeds (runs), diverged, runs ('2 of 3 (1 failed)': the runs
+    the means are over, labkit.counted, and those left out), accuracy, accuracy sd, forgetting,
+    forgetting sd, k-NN, k-NN sd (ours, percent, the scenario's own accuracy kind), published
+    (NaN where the paper has no number) and head layout (of the row's runs: RunConfig.head_layout)."""
     rows = {}
     for label, all_runs in results.items():
-        runs = trained(all_runs)  # diverged runs are left out of the means, and counted
+        runs = counted(all_runs)
         summaries = [r.summary(natural_kind(scenario)) for r in runs]
         acc = mean_sd([s["final_average_accuracy"] for s in summaries])
         forgetting = mean_sd([s["final_average_forgetting"] for s in summaries])
         knn = mean_sd([r.knn_acc[-1] for r in runs]) if runs and all(r.knn_acc for r in runs) else (np.nan, np.nan)
-        rows[label] = {"seeds": len(all_runs), "diverged": len(all_runs) - len(runs), "accuracy": acc[0], "accuracy sd": acc[1], "forgetting": forgetting[0],
+        rows[label] = {"seeds": len(all_runs), "diverged": sum(r.status == "diverged" for r in all_runs),
+                       "runs": runs_text(all_runs), "accuracy": acc[0], "accuracy sd": acc[1], "forgetting": forgetting[0],
                        "forgetting sd": forgetting[1], "k-NN": knn[0], "k-NN sd": knn[1],
                        "published": PUBLISHED[scenario].get(label, np.nan),
                        "head layout": all_runs[0].config.get("head_layout", "per-task") if all_runs else "per-task"}
@@ -153,9 +156,7 @@ def formatted(table: pd.DataFrame, config: RunConfig) -> pd.DataFrame:
         f"final accuracy (chance {chance:.1f})": [cell(r["accuracy"], r["accuracy sd"]) for _, r in table.iterrows()],
         "final forgetting": [cell(r["forgetting"], r["forgetting sd"]) for _, r in table.iterrows()],
         f"k-NN after last task (chance {knn_chance:.1f})": [cell(r["k-NN"], r["k-NN sd"]) for _, r in table.iterrows()],
-        "runs": [f"{int(r['seeds'])}" if not r["diverged"] else
-                 f"{int(r['seeds'] - r['diverged'])} of {int(r['seeds'])} ({int(r['diverged'])} diverged)"
-                 for _, r in table.iterrows()],
+        "runs": list(table["runs"]),
         f"paper: Seq-CIFAR-100, 10 tasks ({PUBLISHED_SOURCE[config.scenario]})": [
             cell(r["published"]) + (f" {UNLIKE_PAPER}" if label in MAMMOTH_ROWS and not np.isnan(r["published"])
                                     and r.get("head layout", "per-task") != "all-classes" else "")
@@ -172,7 +173,7 @@ def differences(results: dict[str, list[RunResult]], scenario: str, reference: s
             continue
         d = paired(results[reference], runs, scenario)
         if d is None:
-            rows[f"{reference} − {label}"] = {"reading": "no pair of runs that did not diverge"}
+            rows[f"{reference} − {label}"] = {"reading": "no seed where both runs finished"}
             continue
         rows[f"{reference} − {label}"] = {"mean": 100 * d.mean, "low": 100 * d.low, "high": 100 * d.high,
                                           "seeds": d.n, "separated": d.separated, "reading": d.text()}
@@ -201,20 +202,20 @@ def ablation_table(results: dict[str, dict[str, list[RunResult]]]) -> pd.DataFra
 
 
 def accuracy_after_each_task(results: dict[str, list[RunResult]]) -> pd.DataFrame:
-    """Average accuracy A_t after each task t (percent, mean over the seeds that did not diverge;
+    """Average accuracy A_t after each task t (percent, mean over the runs that count;
     the scenario's own kind): index "tasks learned" 1..T, one column per row label (DLCFT's Fig. 5
     for data-IL)."""
     columns = {}
     for label, runs in results.items():
         kind = natural_kind(runs[0].config["scenario"])
-        columns[label] = 100 * np.mean([r.summary(kind)["average_accuracy"] for r in trained(runs)], axis=0)
+        columns[label] = 100 * np.mean([r.summary(kind)["average_accuracy"] for r in counted(runs)], axis=0)
     return tasks_frame(columns)
 
 
 def knn_after_each_task(results: dict[str, list[RunResult]]) -> pd.DataFrame:
-    """The k-NN probe after each task (percent, mean over the seeds that did not diverge), one
+    """The k-NN probe after each task (percent, mean over the runs that count), one
     column per row label (DLCFT's Fig. 6 for data-IL)."""
-    return tasks_frame({label: 100 * np.mean([r.knn_acc for r in trained(runs)], axis=0)
+    return tasks_frame({label: 100 * np.mean([r.knn_acc for r in counted(runs)], axis=0)
                         for label, runs in results.items()})
 
 
@@ -247,7 +248,7 @@ def with_buffer(configs: dict[str, RunConfig], size: int) -> dict[str, RunConfig
 
 def buffer_frame(results: dict[int, dict[str, list[RunResult]]], scenario: str) -> pd.DataFrame:
     """Final accuracy (percent) against buffer size: index buffer size, columns (row label,
-    "mean" or "sd") over the seeds that did not diverge."""
+    "mean" or "sd") over the runs that count."""
     rows: dict[int, dict] = {}
     for size, by_label in results.items():
         for label, runs in by_label.items():
@@ -311,8 +312,8 @@ def pretrained_knn(config: RunConfig, seeds: list[int]) -> dict[int, list[float]
 
 def knn_gain(runs: list[RunResult], frozen: dict[int, list[float]]) -> PairedDifference | None:
     """The k-NN probe after the last task of the fine-tuned runs minus the never fine-tuned
-    backbone's, paired by seed (None when no run finished)."""
-    pairs = [(r.knn_acc[-1], frozen[r.config["seed"]][-1]) for r in trained(runs) if r.knn_acc]
+    backbone's, paired by seed over the runs that count (None when none does)."""
+    pairs = [(r.knn_acc[-1], frozen[r.config["seed"]][-1]) for r in counted(runs) if r.knn_acc]
     return paired_difference(*map(list, zip(*pairs))) if pairs else None
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from labkit.comparisons import chance_after_each_task
 from labkit.config import RunConfig
+from labkit.counted import counted, runs_text
 from labkit.paired import PairedDifference, paired_runs
 from labkit.result import RunResult
 
@@ -28,24 +29,28 @@ def final_chance(config: dict) -> dict[str, float]:
 
 
 def mean_sd(values: list[float]) -> str:
-    """'mean ± sample std' of fractions, in percent (no ± for one value)."""
+    """'mean ± sample std' of fractions, in percent (no ± for one value, '-' for none)."""
+    if not values:
+        return "-"
     mean = 100 * statistics.fmean(values)
     return f"{mean:.1f}" if len(values) < 2 else f"{mean:.1f} ± {100 * statistics.stdev(values):.1f}"
 
 
 def final_table(results: dict[str, list[RunResult]]) -> pd.DataFrame:
     """One row per method: final average accuracy A_T and forgetting F_T, task-aware and
-    task-agnostic, as 'mean ± sd' over its runs (one per seed) in percent; the accuracy headers
-    carry the chance level."""
+    task-agnostic, as 'mean ± sd' in percent over its runs (one per seed) that count
+    (labkit.counted: finished; '-' when none does), and the runs they are over ('2 of 3 (1
+    diverged)'); the accuracy headers carry the chance level."""
     chance = final_chance(next(iter(results.values()))[0].config)
     rows = {}
     for method, runs in results.items():
         row = {}
         for kind, label in KINDS.items():
-            summaries = [r.summary(kind) for r in runs]
+            summaries = [r.summary(kind) for r in counted(runs)]
             row[(label, f"accuracy (chance {100 * chance[kind]:.0f})")] = mean_sd(
                 [s["final_average_accuracy"] for s in summaries])
             row[(label, "forgetting")] = mean_sd([s["final_average_forgetting"] for s in summaries])
+        row[("", "runs")] = runs_text(runs)
         rows[method] = row
     return pd.DataFrame.from_dict(rows, orient="index")
 
@@ -62,6 +67,6 @@ def split_frame(result: RunResult, splits: list[list[list[list[float]]]], cells:
 
 
 def paired_by_seed(a: list[RunResult], b: list[RunResult], value: Callable[[RunResult], float]) -> PairedDifference | None:
-    """value(a_s) - value(b_s) over the seeds s both lists hold a run of that did not diverge
+    """value(a_s) - value(b_s) over the seeds s where both lists hold a run that counts
     (labkit.paired.paired_runs)."""
     return paired_runs(a, b, value)

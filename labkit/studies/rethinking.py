@@ -5,8 +5,8 @@ model a run holds after every task, and LwM's attention as its distillation sees
 maps of a teacher and of its students).
 
 Paired differences: runs of the same seed share the class order and the initial weights, so
-d_s = variant_s - plain_s removes what the seed does to both (labkit.paired); a diverged run
-drops its seed from the pair.
+d_s = variant_s - plain_s removes what the seed does to both (labkit.paired); a run that does not
+count (labkit.counted: one that did not finish) drops its seed from the pair.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from labkit.models import IncrementalNet
 from labkit.paired import PairedDifference, paired_runs
 from labkit.paper_claims import CLAIMS
 from labkit.published import RETHINKING
-from labkit.reproduce import ClaimResult, finished_only, metric_of, runs_text
+from labkit.reproduce import ClaimResult, judge
 from labkit.result import RunResult
 from labkit.sweep.rows import task_models
 
@@ -64,8 +64,8 @@ def chance_forgetting(num_classes: int, num_tasks: int, scenario: str) -> tuple[
 
 def paired_against(results: dict[str, list[RunResult]], baseline: str,
                    totals: dict[str, tuple[str, str]] = TOTALS) -> dict[str, dict[str, PairedDifference]]:
-    """method -> total's label -> paired difference (method - baseline) over the seeds both ran
-    without diverging, for every method of `results` but the baseline."""
+    """method -> total's label -> paired difference (method - baseline) over the seeds where both
+    runs count (finished), for every method of `results` but the baseline."""
     return {method: {label: paired_runs(runs, results[baseline], lambda r, k=kind, m=metric: r.summary(k)[m])
                      for label, (kind, metric) in totals.items()}
             for method, runs in results.items() if method != baseline}
@@ -94,9 +94,7 @@ def claim_results(runs: dict[str, dict[str, list[RunResult]]], paper: str = RETH
         arms = runs.get(claim.cpu.name, {})
         if claim.paper != paper or claim.study or not all(label in arms for label in claim.labels):
             continue
-        a, b = (arms[label] for label in claim.labels)
-        difference = paired_runs(finished_only(a), finished_only(b), metric_of(claim.metric))
-        out.append(ClaimResult(claim, claim.cpu, difference, runs_text(a, b)))
+        out.append(judge(claim, claim.cpu, *(arms[label] for label in claim.labels)))
     return out
 
 

@@ -1,9 +1,10 @@
 """What a sweep shows: per group of cells (the same key but the seed), mean ± sample std over the
-seeds whose run finished, and against a baseline group the paired-by-seed difference with its
+seeds whose run counts, and against a baseline group the paired-by-seed difference with its
 95% interval (labkit.paired): same seed = same class order and initial weights, so the seed's
 own effect cancels and differences far inside the spread of either mean can still be separated.
 
-A diverged, failed or stopped run is left out of means and pairs and counted in `runs`.
+Which runs count is labkit.counted's rule: only finished ones. A diverged, failed, stopped or
+unfinished run is left out of means and pairs and named in `runs` ('2 of 3 (1 failed)').
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import io
 import math
 from pathlib import Path
 
+from labkit.counted import counted, runs_text
 from labkit.paired import PairedDifference, paired_difference
+from labkit.result import RunResult
 from labkit.sweep.execute import CellOutcome
 from labkit.sweep.tables import mean_spread
 
@@ -27,42 +30,38 @@ SHORT = {"total_average_accuracy": "acc", "total_average_forgetting": "forg",
          "final_average_accuracy": "final acc", "final_average_forgetting": "final forg"}
 
 
-def metric(outcome: CellOutcome, name: str) -> float:
+def run_metric(result: RunResult, name: str) -> float:
+    """The metric `name` of a run: "<kind>_<summary field>", e.g. tag_final_average_accuracy."""
     kind, field = name.split("_", 1)
-    return outcome.result.summary(kind)[field]
+    return result.summary(kind)[field]
+
+
+def metric(outcome: CellOutcome, name: str) -> float:
+    return run_metric(outcome.result, name)
 
 
 def _group_key(outcome: CellOutcome) -> tuple:
     return tuple((k, v) for k, v in outcome.cell.key.items() if k != "seed")
 
 
-def runs_text(outcomes: list[CellOutcome]) -> str:
-    """'3', or '2 of 3 (1 diverged)'."""
-    kept = [o for o in outcomes if o.status == "finished"]
-    if len(kept) == len(outcomes):
-        return str(len(kept))
-    others = collections.Counter(o.status for o in outcomes if o.status != "finished")
-    return f"{len(kept)} of {len(outcomes)} ({', '.join(f'{n} {s}' for s, n in sorted(others.items()))})"
-
-
 def effect_rows(outcomes: list[CellOutcome], baseline: dict | None = None,
                 metrics: tuple[str, ...] = TOTAL_METRICS) -> list[dict]:
     """One row per group, in the sweep's order: label, runs, {metric: (mean, std)} and, where a
     baseline is given ({"method": "lwf"}: the group with those values and the rest of its key
-    the same), {metric: PairedDifference} over the seeds both finished (None for the baseline
-    itself or when no seed is shared)."""
+    the same), {metric: PairedDifference} over the seeds where both runs count (None for the
+    baseline itself or when no seed is shared). Only runs that count (labkit.counted) enter."""
     groups: dict[tuple, list[CellOutcome]] = collections.defaultdict(list)
     for outcome in outcomes:
         groups[_group_key(outcome)].append(outcome)
     rows = []
     for key, members in groups.items():
-        kept = {o.cell.config.seed: o for o in members if o.status == "finished"}
+        kept = {o.cell.config.seed: o for o in counted(members)}
         row = {"group": members[0].cell.label, "key": dict(key), "runs": runs_text(members), "seeds": sorted(kept),
                "mean": {m: mean_spread([metric(o, m) for o in kept.values()]) for m in metrics}, "vs": {}}
         base_key = tuple({**dict(key), **baseline}.items()) if baseline else None
         row["is_baseline"] = base_key == key
         if base_key is not None and base_key != key and base_key in groups:
-            base = {o.cell.config.seed: o for o in groups[base_key] if o.status == "finished"}
+            base = {o.cell.config.seed: o for o in counted(groups[base_key])}
             shared = sorted(set(kept) & set(base))
             row["baseline"] = groups[base_key][0].cell.label
             row["vs"] = {m: paired_difference([metric(kept[s], m) for s in shared],
