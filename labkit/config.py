@@ -28,8 +28,9 @@ HEAD_LAYOUTS = ("per-task", "all-classes")
 ALL_CLASSES_METHODS = ("finetune", "joint", "er", "der", "derpp")
 DEVICES = ("auto", "cpu", "cuda")
 SEED_MAX = 2**32 - 1  # numpy's seeds are 0 .. 2**32 - 1
+EPOCHS_MAX = 10_000  # the most epochs of a task, and of a pre-training (labkit.pretrain): typos, not plans
 # whole-number fields: (lowest, highest) allowed (None: no upper bound)
-WHOLE_NUMBERS = {"tasks": (1, None), "epochs": (1, 10_000), "batch_size": (1, 1_000_000),
+WHOLE_NUMBERS = {"tasks": (1, None), "epochs": (1, EPOCHS_MAX), "batch_size": (1, 1_000_000),
                  "lr_patience": (0, 10_000), "seed": (0, SEED_MAX), "knn_k": (0, None)}
 # real fields: their bounds (ge/gt: lowest, closed/open; le/lt: highest, closed/open)
 NUMBERS = {"lr": dict(gt=0, le=1000), "momentum": dict(ge=0, lt=1), "weight_decay": dict(ge=0, le=1000),
@@ -152,7 +153,7 @@ class RunConfig:
                                       "(Mammoth's one head over every class, for its class-IL replay baselines)")
         if self.lr_patience and not self.val_fraction:
             raise ConfigError("lr_patience", self.lr_patience, "needs a validation split: set val_fraction > 0")
-        _path("data_root", self.data_root)
+        check_folder("data_root", self.data_root)
         _pretrained(self.pretrained)
         if not isinstance(self.method_params, dict) or not all(isinstance(k, str) for k in self.method_params):
             raise ConfigError("method_params", self.method_params, "a dict of parameter name (str) -> value")
@@ -221,7 +222,9 @@ def _choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
         raise ConfigError(name, value, f"choose one of {', '.join(valid)}")
 
 
-def _path(name: str, value: Any) -> None:
+def check_folder(name: str, value: Any) -> None:
+    """A folder path: a non-empty string without NUL characters (an empty one would put what is
+    kept under it, e.g. data_root's checkpoints/, in whatever folder the command runs in)."""
     if not isinstance(value, str) or not value or "\0" in value:
         raise ConfigError(name, value, "a folder path: a non-empty string without NUL characters")
 

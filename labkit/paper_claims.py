@@ -190,7 +190,7 @@ rethinking_claim("lucir-sr-taw", "lucir-sr", "lucir", "LUCIR-SR (as released) ke
 # DLCFT, on a CPU: data-IL digits cut into 20 tasks (each about 50 training images), the MLP with
 # LeakyReLU pre-trained on a held-out 20% (preset dlcft-digits-data-il), each method with its own
 # recipe (labkit.comparisons); chosen on validation like the above (seeds 0-5). EWC's lambda here:
-# its default 5000 (FACIL's) diverged in every seed; 1000 scored the best validation accuracy of
+# FACIL's 5000 (labkit's default then) diverged in every seed; 1000 scored the best validation accuracy of
 # 10, 100 and 1000 (docs/PAPERS.md).
 EWC_CPU_LAMBDA = 1000.0
 NONLINEAR_METHODS = ("finetune", "ewc", "osla")

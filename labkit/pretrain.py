@@ -26,12 +26,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from labkit.config import EPOCHS_MAX, check_folder
 from labkit.data import DATASETS, load_dataset
 from labkit.data.augment import random_crop_flip
 from labkit.data.loaders import batches
 from labkit.data.types import ArrayDataset
 from labkit.models import BACKBONES
-from labkit.outcome import Diverged, divergence
+from labkit.outcome import Diverged, divergence, parameter_norm, weight_divergence
 from labkit.registry import ConfigError, check_number
 
 SPLIT_SEED = 0
@@ -59,8 +60,8 @@ class PretrainSpec:
         DATASETS.get(self.source)
         BACKBONES.get(self.backbone)
         check_number("holdout", self.holdout, ge=0, lt=1)  # 0: all training images
-        for name in ("epochs", "batch_size"):
-            check_number(name, getattr(self, name), integer=True, ge=1)
+        check_number("epochs", self.epochs, integer=True, ge=1, le=EPOCHS_MAX)  # a run's cap
+        check_number("batch_size", self.batch_size, integer=True, ge=1)
         check_number("lr", self.lr, gt=0)
         check_number("weight_decay", self.weight_decay, ge=0)
         return self
@@ -100,8 +101,10 @@ def train_backbone(spec: PretrainSpec, x: torch.Tensor, y: torch.Tensor, num_cla
                    device: torch.device, log=print) -> tuple[nn.Module, float]:
     """Backbone + linear classifier trained with softmax CE; returns the backbone and the final
     epoch's training accuracy. Raises labkit.outcome.Diverged (task 0) after an epoch whose mean
-    loss is not finite or has exploded, so a blown-up backbone is never returned. Hits and the
-    loss are summed on the device and read once per epoch, with the first batch's loss."""
+    loss is not finite or has exploded, or whose weights are not finite or blew up (the
+    runner's rules, labkit.outcome), so a blown-up backbone is never returned. Hits and the
+    loss are summed on the device and read once per epoch, with the first batch's loss and the
+    parameter norm."""
     torch.manual_seed(SPLIT_SEED)
     backbone = BACKBONES.get(spec.backbone)(tuple(x.shape[1:])).to(device)
     net = nn.Sequential(backbone, nn.Linear(backbone.out_dim, num_classes)).to(device)
@@ -112,6 +115,8 @@ def train_backbone(spec: PretrainSpec, x: torch.Tensor, y: torch.Tensor, num_cla
     if gpu:
         net = net.to(memory_format=torch.channels_last)
     accuracy, first_batch, last_finite = 0.0, None, None
+    params = list(net.parameters())
+    start_norm = parameter_norm(params)
     for epoch in range(spec.epochs):
         hits, total = torch.zeros((), device=device), torch.zeros((), device=device)
         for xb, yb in batches(x, y, spec.batch_size):
@@ -128,9 +133,10 @@ def train_backbone(spec: PretrainSpec, x: torch.Tensor, y: torch.Tensor, num_cla
             if first_batch is None:
                 first_batch = loss.detach().float().clone()
         schedule.step()
-        read_hits, read_total, read_first = torch.stack([hits, total, first_batch]).tolist()  # one sync
+        read_hits, read_total, read_first, norm, start = torch.stack(  # one sync
+            [hits.double(), total.double(), first_batch.double(), parameter_norm(params), start_norm]).tolist()
         accuracy, epoch_loss = read_hits / len(y), read_total / len(y)
-        reason = divergence(epoch_loss, read_first)
+        reason = divergence(epoch_loss, read_first) or weight_divergence(norm, start)
         if reason:
             raise Diverged(0, epoch, reason, last_finite)
         last_finite = epoch_loss
@@ -148,6 +154,7 @@ def pretrain(spec: PretrainSpec, data_root: str | Path = "data", device: torch.d
     line saying so. A pre-training that diverges raises Diverged and caches nothing; the new
     file is written beside the old and renamed over it, so a reader never sees half a file."""
     spec.validate()
+    check_folder("data_root", str(data_root) if isinstance(data_root, Path) else data_root)
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device", str(device), "no CUDA device is available here: use 'auto' or 'cpu'")

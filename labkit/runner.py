@@ -23,10 +23,10 @@ from labkit.events import EpochEnded, Event, RunDiverged, RunFailed, RunFinished
 from labkit.losses import LOSSES, ClassificationLoss
 from labkit.methods import METHODS, Method, TaskContext
 from labkit.models import IncrementalNet, build_model
-from labkit.outcome import Diverged, divergence
+from labkit.outcome import Diverged, divergence, parameter_norm, weight_divergence
 from labkit.probe import knn_probe
 from labkit.registry import ConfigError
-from labkit.result import RunResult
+from labkit.result import PER_TASK, RunResult
 from labkit.store import RunDir
 
 EVAL_BATCH = 1024
@@ -144,11 +144,14 @@ def validation_loss(method: Method, ctx: TaskContext) -> float | None:
 def train_task(config: RunConfig, method: Method, ctx: TaskContext, emit: Callable[[Event], None],
                loss_scale: float = 0.0) -> list[float]:
     """The optimiser loop of one task; returns the mean training loss of each epoch. Losses are
-    summed on the device and read once per epoch (no host sync per batch), with the first
-    batch's loss, kept on the device, read at the end of the first epoch. With lr_patience,
-    FACIL's validation-driven decay and early stop (see RunConfig). Raises Diverged after the
-    epoch whose loss is not finite or has exploded (labkit.outcome.divergence) past 10 x the
-    larger of the first batch's loss and `loss_scale` (the run's first epoch loss)."""
+    summed on the device and read once per epoch (no host sync per batch), together with the
+    first batch's loss and the parameter norm, kept on the device. With lr_patience, FACIL's
+    validation-driven decay and early stop (see RunConfig). Raises Diverged after the epoch
+    whose loss is not finite or has exploded (labkit.outcome.divergence) past 10 x the larger
+    of the first batch's loss and `loss_scale` (the run's first epoch loss), or whose weights
+    are not finite or blew up (labkit.outcome.weight_divergence: the norm of the parameters
+    the task starts with, against its start). So the model it returns has finite weights:
+    the method's after_task never reads NaN ones."""
     x, y = method.training_data(ctx)
     if config.freeze_old_heads and ctx.scenario.multi_head:
         for head in ctx.model.heads.heads[: ctx.t]:
@@ -156,6 +159,8 @@ def train_task(config: RunConfig, method: Method, ctx: TaskContext, emit: Callab
     optimizer = make_optimizer(config, ctx.model)
     schedule = ValidationSchedule(config, ctx.model, optimizer)
     ctx.model.train()
+    params = list(ctx.model.parameters())  # the backbone and every head the task starts with
+    start_norm = parameter_norm(params)
     epoch_losses, first_batch = [], None
     for epoch in range(config.epochs):
         total = torch.zeros((), device=ctx.device)
@@ -169,10 +174,12 @@ def train_task(config: RunConfig, method: Method, ctx: TaskContext, emit: Callab
             total += loss.detach() * len(yb)
             if first_batch is None:
                 first_batch = loss.detach().clone()
-        epoch_losses.append(float(total) / len(y))
+        loss_sum, first_loss, norm, start = torch.stack(  # one host sync per epoch
+            [total.double(), first_batch.double(), parameter_norm(params), start_norm]).tolist()
+        epoch_losses.append(loss_sum / len(y))
         val_loss = validation_loss(method, ctx)
         emit(EpochEnded(ctx.t, epoch, config.epochs, epoch_losses[-1], val_loss, schedule.lr))
-        reason = divergence(epoch_losses[-1], max(float(first_batch), loss_scale))
+        reason = divergence(epoch_losses[-1], max(first_loss, loss_scale)) or weight_divergence(norm, start)
         if reason:
             finite = [v for v in epoch_losses if math.isfinite(v)]
             raise Diverged(ctx.t, epoch, reason, finite[-1] if finite else None)
@@ -332,8 +339,12 @@ def _run(config: RunConfig, on_event: Callable[[Event], None] | None, run_dir: R
                 result.curvature.append(curvature_after_task(
                     model, scenario, t, config.loss, generator=torch.Generator().manual_seed(config.seed * 1000 + t)))
             if run_dir is not None:
-                run_dir.save_checkpoint({"task": t, "model": model.state_dict(), "method": method.state_dict(),
-                                         "result": result.to_dict(), "config": config.to_dict()})
+                try:
+                    run_dir.save_checkpoint({"task": t, "model": model.state_dict(), "method": method.state_dict(),
+                                             "result": result.to_dict(), "config": config.to_dict()})
+                except BaseException:  # a task counts once the checkpoint holds it: so a resume agrees
+                    forget_task(result, t)
+                    raise
                 run_dir.save_task_model(t, model.state_dict())
                 run_dir.write_result(result)
             emit(TaskEvaluated(t, taw, tag, result.task_seconds[-1]))
@@ -357,6 +368,13 @@ def _run(config: RunConfig, on_event: Callable[[Event], None] | None, run_dir: R
     return result
 
 
+def forget_task(result: RunResult, t: int) -> None:
+    """Drop what `result` recorded of task t and after (its checkpoint could not be written: a
+    full disk, Ctrl-C), so result.json never lists a task its checkpoint.pt lacks."""
+    for name in PER_TASK:
+        del getattr(result, name)[t:]
+
+
 def end(result: RunResult, run_dir: RunDir | None, status: str, failure: dict | None = None) -> None:
     """Record how the run ended in its result (and result.json): the completed tasks stay."""
     result.status, result.failure = status, failure
@@ -367,8 +385,12 @@ def end(result: RunResult, run_dir: RunDir | None, status: str, failure: dict | 
 def resumable_checkpoint(run_dir: RunDir, config: RunConfig) -> dict | None:
     """The checkpoint a run in `run_dir` resumes from, checked: None for a run with no completed
     task; ConfigError when tasks were completed but the checkpoint is missing or unreadable, or
-    the checkpoint belongs to another config or holds fewer tasks than result.json."""
+    the checkpoint belongs to another config, is not what the runner writes, holds fewer tasks
+    than result.json or other records of the tasks both hold (result.json is never rewritten
+    from a checkpoint it disagrees with). Its events.jsonl must be readable too (it is
+    appended to), so a damaged folder is refused before any training."""
     stored = run_dir.result()
+    run_dir.events()
     checkpoint = run_dir.load_checkpoint()
     done = stored.tasks_done if stored else 0
     if checkpoint is None:
@@ -379,9 +401,25 @@ def resumable_checkpoint(run_dir: RunDir, config: RunConfig) -> dict | None:
     if checkpoint.get("config", config.to_dict()) != config.to_dict():
         raise ConfigError("resume", run_dir.run_id, "its checkpoint was written by another config than its "
                           "config.json: the folder was changed by hand; start a new run")
-    if checkpoint["task"] + 1 < done:
-        raise ConfigError("resume", run_dir.run_id, f"its checkpoint holds {checkpoint['task'] + 1} task(s) but "
-                          f"result.json lists {done}: the folder was changed by hand")
+    task = checkpoint["task"]
+    try:
+        saved = RunResult.from_dict(checkpoint["result"])
+    except ValueError as error:
+        raise ConfigError("resume", run_dir.run_id, f"its checkpoint.pt holds no run's result ({error})") from None
+    if type(task) is not int or not 0 <= task < config.tasks or saved.tasks_done != task + 1:
+        raise ConfigError("resume", run_dir.run_id, f"its checkpoint.pt is not one labkit wrote: its task number "
+                          f"does not fit a run of {config.tasks} tasks whose result lists {saved.tasks_done}")
+    if task + 1 < done:
+        raise ConfigError("resume", run_dir.run_id, f"its checkpoint holds {task + 1} task(s) but "
+                          f"result.json lists {done}: the folder was changed by hand, or the run "
+                          f"({stored.status}) ended after recording a task but before its checkpoint")
+    if stored is not None:
+        ours, theirs = stored.first_tasks(done), saved.first_tasks(done)
+        differ = [name for name in ours if ours[name] != theirs[name]]
+        if differ:
+            raise ConfigError("resume", run_dir.run_id, f"its result.json disagrees with its checkpoint on the "
+                              f"{done} task(s) both hold ({', '.join(differ)}): the folder was changed by hand; "
+                              "it is left as it is")
     return checkpoint
 
 

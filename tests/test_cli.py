@@ -60,7 +60,7 @@ def test_bad_input_exits_2_with_a_message_and_stores_nothing(tmp_path, args, fie
 
 
 def test_resume_continues_an_interrupted_run(tmp_path):
-    # lamb 100: at EWC's default 5000 a 1-epoch run diverges (reported, exit 3), not what this tests
+    # lamb 100, the default, given: at FACIL's 5000 a 1-epoch run diverges here (exit 3), not what this tests
     config = RunConfig(tasks=3, epochs=1, method="ewc", device="cpu", method_params={"lamb": 100.0})
     run_dir = RunDir.create(config.to_dict(), tmp_path)
 

@@ -152,4 +152,4 @@ def test_valid_params_keep_their_values_and_types():
     assert METHODS.get("lwf").checked_params({"T": "3", "lamb": 2}) == {"lamb": 2.0, "T": 3.0}
     er = METHODS.get("er").checked_params({"buffer_size": "0"})
     assert er == {"buffer_size": 0} and type(er["buffer_size"]) is int
-    assert METHODS.get("ewc").checked_params({}) == {"lamb": 5000.0, "alpha": 0.5, "fisher_labels": "argmax"}
+    assert METHODS.get("ewc").checked_params({}) == {"lamb": 100.0, "alpha": 0.5, "fisher_labels": "argmax"}

@@ -2,7 +2,8 @@
 and negative numbers, random text, None, lists) for every RunConfig field and every parameter of
 every registered method. Each is refused with a ConfigError naming the field, or accepted only if
 it meets the field's specification (written out here independently of labkit.config). A sample of
-accepted configs is run on tiny settings: it must finish or be reported as diverged."""
+accepted configs is run on tiny settings: each runs to its end, finished or reported as diverged,
+or is refused with a ConfigError before its first epoch; never any other exception."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from labkit import BACKBONES, DATASETS, LOSSES, METHODS, SCENARIOS, ConfigError, RunConfig, RunResult, run
 from labkit.config import CONFIG_VERSION, SEED_MAX
+from labkit.data.scenarios import VAL_SPLITS
 
 FAST = settings(max_examples=250, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 FIELDS = [f.name for f in dataclasses.fields(RunConfig)]
@@ -178,7 +180,7 @@ def runnable_configs(draw):
     """Valid configs on tiny settings (digits, 2 tasks, 1 epoch, CPU) with everything else drawn."""
     method = draw(st.sampled_from(METHODS.names()), label="method")
     cls = METHODS.get(method)
-    val_fraction = draw(st.sampled_from([0.0, 0.1, 0.5, 0.9]))
+    val_fraction = draw(st.sampled_from([0.0, 0.1, 0.5, 0.9, 0.999]))
     config = RunConfig(
         dataset="digits", tasks=2, epochs=1, device="cpu", knn_k=draw(st.integers(0, 50)),
         method=method, scenario=draw(st.sampled_from(SCENARIOS.names())),
@@ -189,7 +191,9 @@ def runnable_configs(draw):
         momentum=draw(st.floats(min_value=0, max_value=0.999)),
         weight_decay=draw(st.sampled_from([0.0, 1e-4, 1.0, 1000.0])),
         batch_size=draw(st.integers(8, 2000)), seed=draw(st.integers(0, SEED_MAX)),
-        val_fraction=val_fraction, lr_patience=draw(st.integers(0, 2)) if val_fraction else 0,
+        val_fraction=val_fraction, val_split=draw(st.sampled_from(VAL_SPLITS)),
+        lr_patience=draw(st.integers(0, 2)) if val_fraction else 0,
+        class_order=draw(st.sampled_from(["seeded", "facil"])),
         lr_factor=draw(st.floats(min_value=1.01, max_value=1e6)), lr_min=draw(st.sampled_from([0.0, 1e-4, 10.0])),
         freeze_old_heads=draw(st.booleans()),
         method_params={k: draw(tame(p), label=k) for k, p in cls.params.items()})
@@ -200,13 +204,28 @@ def runnable_configs(draw):
 # momentum, batch 8), and its gather at index -1 raised instead of the run reporting divergence
 SPARSEMAX_BLOWS_UP = RunConfig(method="finetune", loss="sparsemax", tasks=2, epochs=1, device="cpu", knn_k=0,
                                lr=1.0, momentum=0.0, batch_size=8)
+# one batch an epoch: its one step blows the weights up after the epoch's only loss was read, and
+# OSLA's after_task (its K-FAC's sampled labels) raised on the non-finite softmax ("failed")
+OSLA_BLOWN_UP_AFTER_THE_LAST_LOSS = RunConfig(method="osla", tasks=2, epochs=1, device="cpu", knn_k=0, lr=314.0,
+                                              weight_decay=1000.0, batch_size=2000)
+# stratified 0.999 held out every training image of each class: a ZeroDivisionError, refused now
+# (ConfigError on val_fraction) once the data says how many images each class has
+NOTHING_LEFT_TO_TRAIN = RunConfig(tasks=2, epochs=1, device="cpu", knn_k=0, val_fraction=0.999,
+                                  val_split="stratified")
 
 
 @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(config=runnable_configs())
 @example(config=SPARSEMAX_BLOWS_UP)
+@example(config=OSLA_BLOWN_UP_AFTER_THE_LAST_LOSS)
+@example(config=NOTHING_LEFT_TO_TRAIN)
 def test_an_accepted_config_runs_to_its_end_or_reports_divergence(config):
-    result = run(config)
+    events = []
+    try:
+        result = run(config, events.append)
+    except ConfigError:  # refused by name before training: what validate() cannot know without the data
+        assert not [e for e in events if e.type == "epoch_ended"]
+        return
     assert isinstance(result, RunResult)
     assert result.status in ("finished", "diverged"), result.failure
     if result.status == "finished":

@@ -20,7 +20,8 @@ REFERENCE = Path(__file__).parent / "cpu_reference.json"
 REFERENCE_RUNS = {
     "lwf-task-il": RunConfig(dataset="digits", scenario="task-il", tasks=3, epochs=2, method="lwf", device="cpu", knn_k=0),
     "er-task-il": RunConfig(dataset="digits", scenario="task-il", tasks=3, epochs=2, method="er", device="cpu", knn_k=0),
-    "ewc-class-il": RunConfig(dataset="digits", scenario="class-il", tasks=3, epochs=2, method="ewc", device="cpu", knn_k=0),
+    "ewc-class-il": RunConfig(dataset="digits", scenario="class-il", tasks=3, epochs=2, method="ewc", device="cpu", knn_k=0,
+                              method_params={"lamb": 5000.0}),  # recorded at FACIL's lambda, EWC's default then
     "finetune-cnn": RunConfig(dataset="digits", scenario="class-il", tasks=2, epochs=1, backbone="cnn", device="cpu",
                               knn_k=0),
 }

@@ -95,7 +95,7 @@ def test_ewc_fisher_labels_choices(labels):
 
 
 def test_ewc_merges_fishers_across_tasks():
-    # lamb 100: at EWC's default 5000 this 3-epoch run's loss diverges in task 2 (the runner stops it)
+    # lamb 100, the default, given: at FACIL's 5000 this 3-epoch run's loss diverges in task 2
     s = Stepper(QUICK.replace(method="ewc", tasks=3, method_params={"alpha": 0.5, "lamb": 100}))
     s.learn()
     first = {n: f.clone() for n, f in s.method.fisher.items()}
@@ -108,7 +108,7 @@ def test_ewc_merges_fishers_across_tasks():
 @pytest.mark.parametrize("scenario", ["task-il", "data-il"])
 @pytest.mark.parametrize("method", ["finetune", "joint", "lwf", "ewc"])
 def test_every_method_runs_in_every_scenario(method, scenario):
-    params = {"lamb": 100} if method == "ewc" else {}  # 5000 diverges in 2-epoch data-IL tasks
+    params = {"lamb": 100} if method == "ewc" else {}  # the default; FACIL's 5000 diverges in 2-epoch data-IL tasks
     s = Stepper(QUICK.replace(method=method, scenario=scenario, epochs=2, method_params=params))
     s.learn()
     taw, tag = s.learn()

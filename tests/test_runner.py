@@ -5,8 +5,12 @@ import pytest
 import torch
 
 from helpers import QUICK, Stop, stop_after_task
-from labkit import RunConfig, RunDir, run
-from labkit.runner import pick_device
+from labkit import ConfigError, RunConfig, RunDir, run
+from labkit.__main__ import main
+from labkit.config import EPOCHS_MAX
+from labkit.data import load_dataset
+from labkit.pretrain import PretrainSpec, pretrain
+from labkit.runner import config_scenario, pick_device
 
 CONFIG = QUICK.replace(tasks=3, epochs=2, method="lwf")
 
@@ -100,3 +104,29 @@ def test_head_statistics_after_every_task(tmp_path):
     finetune = run(CONFIG.replace(method="finetune"))
     assert finetune.head_stats[-1]["logit_mean"][-1] > max(finetune.head_stats[-1]["logit_mean"][:-1])
     assert run_dir.result().head_stats == result.head_stats
+
+
+def test_a_stratified_fraction_that_would_hold_out_whole_classes_is_refused_before_any_folder(tmp_path, capsys):
+    """Stratified 0.999 held out every training image of each class (round(0.999 n) = n for
+    n <= 500): the task had nothing to train on, and the run failed with a ZeroDivisionError."""
+    config = QUICK.replace(tasks=2, epochs=1, val_split="stratified", val_fraction=0.999)
+    with pytest.raises(ConfigError, match=r"^val_fraction=0\.999 is not valid: a fraction below 0\.99\d+ with "
+                                          r"val_split 'stratified' here: .* all \d+ of class \d in task 1"):
+        run(config)
+    argv = ["run", "--tasks", "2", "--epochs", "1", "--val-split", "stratified", "--val-fraction", "0.999"]
+    assert main(["--runs-dir", str(tmp_path), *argv]) == 2
+    assert capsys.readouterr().err.startswith("error: val_fraction=0.999") and not any(tmp_path.iterdir())
+    under_the_bound = config.replace(val_fraction=0.99)  # every class keeps training images
+    scenario = config_scenario(under_the_bound, load_dataset(config.dataset, config.data_root))
+    assert all(set(task.train_y.tolist()) == set(task.val_y.tolist()) for task in scenario.tasks)
+
+
+@pytest.mark.parametrize("data_root, epochs, field", [("", 1, "data_root"), ("data", EPOCHS_MAX + 1, "epochs")])
+def test_pretrain_refuses_an_empty_data_root_and_more_epochs_than_a_run_before_writing(
+        tmp_path, monkeypatch, data_root, epochs, field):
+    monkeypatch.chdir(tmp_path)  # an empty data root used to mean ./checkpoints here
+    with pytest.raises(ConfigError) as refused:
+        pretrain(PretrainSpec(source="digits", backbone="mlp", epochs=epochs), data_root)
+    assert refused.value.field == field and not any(tmp_path.iterdir())
+    with pytest.raises(ConfigError, match=f"^{field}="):
+        RunConfig(data_root=data_root, epochs=epochs).validate()  # the run's own limits, the same

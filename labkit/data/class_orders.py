@@ -31,7 +31,7 @@ def explicit_order(text: object, num_classes: int | None = None) -> list[int]:
     valid = ("'seeded', 'facil', or every class id once, comma-separated"
              + (f" (a permutation of 0..{num_classes - 1})" if num_classes else ""))
     items = [t.strip() for t in text.split(",")] if isinstance(text, str) else None
-    if not items or not all(t.isdigit() for t in items):
+    if not items or not all(t.isascii() and t.isdigit() for t in items):  # not '²': int() refuses it
         raise ConfigError("class_order", text, valid)
     order = [int(t) for t in items]
     if len(set(order)) < len(order) or (num_classes is not None and sorted(order) != list(range(num_classes))):

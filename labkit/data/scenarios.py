@@ -116,7 +116,8 @@ def _validation_mask(train_y: torch.Tensor, val_fraction: float, split: str, rng
     """Which train samples go to validation. "random": round(val_fraction * n) of the task's n
     samples, drawn at random (leaving at least one to train on); "stratified" (FACIL's): of
     each class c with n_c samples, round(val_fraction * n_c), so every class is held out in
-    the same proportion."""
+    the same proportion (a fraction that would hold out a whole class is refused first:
+    check_stratified)."""
     count = len(train_y)
     is_val = np.zeros(count, dtype=bool)
     if split == "random":
@@ -127,6 +128,22 @@ def _validation_mask(train_y: torch.Tensor, val_fraction: float, split: str, rng
         members = np.flatnonzero(labels == c)
         is_val[rng.choice(members, int(np.round(val_fraction * len(members))), replace=False)] = True
     return is_val
+
+
+def check_stratified(val_fraction: float, task_labels: list[torch.Tensor], class_order: list[int]) -> None:
+    """Refuse (ConfigError on val_fraction) a stratified split that would hold out every training
+    image of a class of a task, round(val_fraction * n_c) = n_c, leaving it nothing to train on
+    (0.999 does so for any class of at most 500 images). Every fraction below 1 - 0.5 / n_min,
+    n_min the fewest training images of a class in a task, keeps one of each."""
+    counts = [(t, int(c), int(n)) for t, y in enumerate(task_labels)
+              for c, n in zip(*np.unique(y.numpy(), return_counts=True))]
+    emptied = [(t, c, n) for t, c, n in counts if np.round(val_fraction * n) >= n]
+    if emptied:
+        t, c, n = emptied[0]
+        fewest = min(n for _, _, n in counts)
+        raise ConfigError("val_fraction", val_fraction, f"a fraction below {1 - 0.5 / fewest:.4g} with val_split "
+                          f"'stratified' here: it holds out round(val_fraction x n) of each class's n training images, "
+                          f"which is all {n} of class {class_order[c]} in task {t + 1}, leaving none to train on")
 
 
 def _task(index: int, classes: list[int], train_x: torch.Tensor, train_y: torch.Tensor,
@@ -148,7 +165,8 @@ def make_scenario(dataset: ArrayDataset, kind: str, num_tasks: int, seed: int = 
     every task has all classes (relabelled by the order unless it is "seeded"); the train set
     and the test set are each dealt into num_tasks disjoint, class-balanced subsets (task t is
     tested on its own test subset). val_fraction of each task's train samples (seeded; per
-    class with val_split "stratified") is moved to val_x / val_y.
+    class with val_split "stratified") is moved to val_x / val_y; a stratified fraction that
+    would move every training image of a class is refused (check_stratified).
     """
     samples = min(len(dataset.train_y), len(dataset.test_y))
     check_tasks(kind, num_tasks, dataset.num_classes, num_samples=samples, dataset=dataset.name)
@@ -161,6 +179,9 @@ def make_scenario(dataset: ArrayDataset, kind: str, num_tasks: int, seed: int = 
     partition = SCENARIOS.get(kind)(dataset, num_tasks, rng, order)
     incremental = torch.from_numpy(_inverse(np.asarray(partition.class_order)))
     train_y, test_y = incremental[dataset.train_y], incremental[dataset.test_y]
+    if val_split == "stratified":
+        check_stratified(val_fraction, [train_y[torch.from_numpy(i)] for i in partition.train_indices],
+                         partition.class_order)
     tasks = []
     for index, (classes, train, test) in enumerate(zip(
             partition.classes, partition.train_indices, partition.test_indices)):
