@@ -7,7 +7,8 @@ Starts the app as `make app` does (python labkit/app_server.py with the Makefile
 loads), on a free loopback port with LABKIT_RUNS_DIR in a temporary folder, and opens it in
 Debian's headless chromium (playwright, a fresh browser profile each repeat). It clicks Run as
 soon as the button is enabled and times, in the page, click -> the forgetting chart ("Accuracy
-on each task ...") of that run drawn and not stale:
+on each task ...") of that run drawn, not stale, with a point (task 1 evaluated: the app draws the
+chart's empty axes as soon as the run starts, and that does not count):
 
   cold: the very first Run, right after the server started and the page loaded as fast as it can
         (each cold repeat starts a fresh server and browser profile); with --first-run-after S,
@@ -56,7 +57,8 @@ const forgettingChart = () => {
     const plot = el.querySelector('.js-plotly-plot');
     if (!title || !plot || !title.textContent.includes('%s')) continue;
     return {stale: box !== null && box.getAttribute('data-stale') === 'true', data: JSON.stringify(plot.data),
-            shown: el.getBoundingClientRect().height > 0};
+            shown: el.getBoundingClientRect().height > 0,
+            points: (plot.data || []).some((trace) => (trace.x || []).length > 0)};
   }
   return null;
 };
@@ -71,7 +73,7 @@ document.addEventListener('click', (event) => {
     const run = new URLSearchParams(location.search).get('run');
     if (click.url === null && run && run !== click.oldRun) click.url = performance.now() - click.perf;
     const now = forgettingChart();
-    if (click.url !== null && now && !now.stale && now.shown && now.data !== click.old) {
+    if (click.url !== null && now && !now.stale && now.shown && now.points && now.data !== click.old) {
       click.chart = performance.now() - click.perf;
       click.chartWall = Date.now();
       const chunk = performance.getEntriesByType('resource').find((e) => e.name.includes('/PlotlyChart.'));
@@ -212,7 +214,7 @@ def one_repeat(browser, plain: bool, tmp: Path, index: int, first_run_after: flo
         seed = page.get_by_test_id("stSidebar").get_by_role("spinbutton", name="Seed")
         seed.fill("1")
         seed.press("Enter")
-        expect(page.get_by_text("--seed 1")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("--seed 1").first).to_be_visible(timeout=60_000)
         page.wait_for_timeout(500)  # let that rerun settle
         warm = press_run(page, watch)
         watch.wait_finished(warm["run_id"])

@@ -5,7 +5,10 @@
 Each repeat starts a fresh app server as `make app` does (app_first_chart.start_server), opens it
 in headless chromium with a fresh browser profile, clicks the tab "Race", and clicks "Run race" as
 soon as it is enabled: three background runs (finetune, lwf, lwf-bsr; digits, task-IL, the
-sidebar's defaults: 5 tasks, 5 epochs, mlp). Timed in the page, from the click:
+sidebar's defaults: 5 tasks, 5 epochs, mlp): the cold race. Once it has finished, the seed is
+changed in the sidebar and "Run race" clicked again in the same page: the warm race. Timed in the
+page, from each click (the race's URL parameter changed and the chart's data differing from the
+one shown at the click, so the last race's chart does not count):
 
   chart:    the "Average accuracy (task-aware)" chart (key race_acc) drawn, not stale, with at
             least one point (some runner's task 1 evaluated);
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
@@ -42,23 +46,28 @@ const raceChart = () => {
   if (!plot || !plot.data) return null;
   const element = box.closest('[data-testid="stElementContainer"]') || box;
   return {stale: element.getAttribute('data-stale') === 'true', shown: plot.getBoundingClientRect().height > 0,
-          points: plot.data.map((trace) => (trace.x || []).length)};
+          points: plot.data.map((trace) => (trace.x || []).length), data: JSON.stringify(plot.data)};
 };
+const raceParam = () => new URLSearchParams(location.search).get('race');
 const finishedLine = () => [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
   .some((el) => el.innerText.startsWith('Average accuracy at the end'));
 document.addEventListener('click', (event) => {
   const button = event.target.closest('button');
   if (!button || button.innerText.trim() !== 'Run race') return;
-  const race = {wall: Date.now(), perf: performance.now(), chart: null, chartAll: null, finished: null};
+  const before = raceChart();
+  const race = {wall: Date.now(), perf: performance.now(), chart: null, chartAll: null, finished: null,
+                old: before && before.data, oldRace: raceParam()};
   window.__races.push(race);
   const look = () => {
     const since = performance.now() - race.perf;
     const now = raceChart();
-    if (now && !now.stale && now.shown) {
+    const started = raceParam() !== null && raceParam() !== race.oldRace;
+    if (!started) { requestAnimationFrame(look); return; }
+    if (now && !now.stale && now.shown && now.data !== race.old) {
       if (race.chart === null && now.points.some((n) => n > 0)) race.chart = since;
       if (race.chartAll === null && now.points.length >= %d && now.points.every((n) => n > 0)) race.chartAll = since;
     }
-    if (race.finished === null && finishedLine()) race.finished = since;
+    if (race.finished === null && race.chart !== null && finishedLine()) race.finished = since;
     if (race.finished === null || race.chart === null) requestAnimationFrame(look);
   };
   requestAnimationFrame(look);
@@ -72,17 +81,19 @@ def race_ids(page) -> dict[str, str]:
     return dict(item.split(":", 1) for item in text.split(",") if ":" in item)
 
 
-def press_run_race(page, watch: FolderWatch) -> dict:
-    """Click "Run race" once it is enabled; wait until the race has finished on screen; return the
-    click's timings (s): the page's, and each runner's from its run folder."""
+def press_run_race(page, watch: FolderWatch, n: int = 1) -> dict:
+    """Click "Run race" (the n-th time in this page) once it is enabled; wait until the race has
+    finished on screen; return the click's timings (s): the page's, and each runner's from its run
+    folder."""
     from playwright.sync_api import expect
 
     button = page.get_by_role("button", name="Run race")
     expect(button).to_be_enabled(timeout=TIMEOUT_MS)
     button.click()
-    page.wait_for_function("window.__races.length === 1 && window.__races[0].finished !== null"
-                           " && window.__races[0].chart !== null", timeout=TIMEOUT_MS, polling=100)
-    race = page.evaluate("window.__races[0]")
+    i = n - 1
+    page.wait_for_function(f"window.__races.length === {n} && window.__races[{i}].finished !== null"
+                           f" && window.__races[{i}].chart !== null", timeout=TIMEOUT_MS, polling=100)
+    race = page.evaluate(f"window.__races[{i}]")
     since = race["wall"] / 1000
     row = {key: float("nan") if race[key] is None else race[key] / 1000 for key in ("chart", "chartAll", "finished")}
     for label, run_id in race_ids(page).items():
@@ -92,14 +103,20 @@ def press_run_race(page, watch: FolderWatch) -> dict:
     return row
 
 
-def one_repeat(browser, tmp: Path, index: int) -> tuple[dict, float]:
+def one_repeat(browser, tmp: Path, index: int) -> tuple[dict, dict, float]:
     from playwright.sync_api import expect
 
     with served_page(browser, False, tmp, index, PROBE) as (page, watch, started):
         page.get_by_role("tab", name="Race").click()
         expect(page.get_by_role("button", name="Run race")).to_be_enabled(timeout=120_000)
         page_ready = time.perf_counter() - started
-        return press_run_race(page, watch), page_ready
+        cold = press_run_race(page, watch, 1)
+        seed = page.get_by_test_id("stSidebar").get_by_role("spinbutton", name="Seed")
+        seed.fill("1")
+        seed.press("Enter")
+        expect(page.get_by_text(re.compile(r"sweep race .*--seed 1 "))).to_be_visible(timeout=60_000)
+        page.wait_for_timeout(500)  # let that rerun settle
+        return cold, press_run_race(page, watch, 2), page_ready
 
 
 def figures(label: str, values: list[float]) -> str:
@@ -108,7 +125,8 @@ def figures(label: str, values: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3, help="fresh servers started (one race each)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="fresh servers started (one cold and one warm race each)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -116,21 +134,31 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} before; "
           f"python labkit/app_server.py (make app); OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '1')}; "
           f"race {', '.join(RUNNERS)} on digits, task-IL, app defaults (5 tasks, 5 epochs, mlp)")
-    rows, ready = [], []
+    colds, warms, ready = [], [], []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
             for i in range(args.repeats):
-                row, page_ready = one_repeat(browser, Path(tmp), i)
-                rows.append(row)
+                cold, warm, page_ready = one_repeat(browser, Path(tmp), i)
+                colds.append(cold)
+                warms.append(warm)
                 ready.append(page_ready)
-                print(f"  repeat {i + 1}: server start -> Run race enabled {page_ready:.2f} s; "
-                      f"chart {row['chart']:.2f} s, all three curves {row['chartAll']:.2f} s, "
-                      f"finished {row['finished']:.2f} s", flush=True)
+                for which, row in (("cold", cold), ("warm", warm)):
+                    print(f"  repeat {i + 1} {which}: chart {row['chart']:.2f} s, all three curves "
+                          f"{row['chartAll']:.2f} s, finished {row['finished']:.2f} s", flush=True)
         finally:
             browser.close()
     print("(min / median / max)")
     print(figures("server start -> page loaded, Race tab, Run race enabled", ready))
+    for which, rows in (("cold (first race of a fresh server and page)", colds),
+                        ("warm (second race, same page)", warms)):
+        print(which)
+        report(rows)
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} after")
+
+
+def report(rows: list[dict]) -> None:
     print(figures("click -> race_acc chart drawn with a point", [r["chart"] for r in rows]))
     print(figures("click -> race_acc chart with a point on all three curves", [r["chartAll"] for r in rows]))
     print(figures("click -> leader line 'Average accuracy at the end'", [r["finished"] for r in rows]))
@@ -143,8 +171,6 @@ def main() -> None:
             if all((label, "task_evaluated") in r for label in RUNNERS)]
     if gaps:
         print(figures("first runner's task 1 evaluated -> chart drawn", gaps))
-    load = os.getloadavg()
-    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} after")
 
 
 if __name__ == "__main__":

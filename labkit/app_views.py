@@ -48,24 +48,53 @@ def averages_figure(result: RunResult, kind: str) -> go.Figure:
     return fig
 
 
-def figures(state: RunState, kind: str) -> dict[str, go.Figure]:
-    """The live charts of a run: forgetting curves, averages, accuracy matrix, training loss."""
-    result = state.result
-    forgetting = plots.forgetting_curves(result, kind)
+def forgetting_figure(state: RunState, kind: str) -> go.Figure:
+    """Accuracy on each task as later tasks are learned, on x every task of the run (empty axes
+    before the first task is evaluated)."""
+    forgetting = plots.forgetting_curves(state.result, kind)
     forgetting.update_layout(title=f"Accuracy on each task as later tasks are learned<br>"
                                    f"<sup>{plots.KINDS[kind]}</sup>")  # two lines: fits half a page
-    return {"forgetting": _percent_axes(forgetting, state.num_tasks),
-            "averages": _percent_axes(averages_figure(result, kind), state.num_tasks),
-            "matrix": plots.accuracy_heatmap(result, kind), "loss": plots.training_loss(result)}
+    return _percent_axes(forgetting, state.num_tasks)
+
+
+LIVE_FIGURES = {  # the live charts of a run, in the order the page draws them
+    "forgetting": forgetting_figure,
+    "averages": lambda state, kind: _percent_axes(averages_figure(state.result, kind), state.num_tasks),
+    "matrix": lambda state, kind: plots.accuracy_heatmap(state.result, kind),
+    "loss": lambda state, kind: plots.training_loss(state.result),
+}
+
+
+def figures(state: RunState, kind: str) -> dict[str, go.Figure]:
+    """The live charts of a run: forgetting curves, averages, accuracy matrix, training loss."""
+    return {name: build(state, kind) for name, build in LIVE_FIGURES.items()}
+
+
+def runner_colours(labels) -> dict[str, str]:
+    """label -> its colour (plots.runner_colour) for a race's runners, labelled by method or loss."""
+    return {label: plots.runner_colour(label) for label in labels}
+
+
+def run_colours(named: dict[str, RunState]) -> dict[str, str]:
+    """label -> colour for stored runs overlaid: their method's colour (plots.runner_colour) when
+    no two of them share a method, else their loss's when no two share a loss; else none given
+    (plotly's order)."""
+    for field in ("method", "loss"):
+        values = [str(s.config.get(field)) for s in named.values()]
+        if len(set(values)) == len(values):
+            return {label: plots.runner_colour(value) for label, value in zip(named, values)}
+    return {}
 
 
 def compare_figures(states: list[RunState] | dict[str, RunState], kind: str) -> dict[str, go.Figure]:
     """Average accuracy and average forgetting of several runs, overlaid, one colour each: labelled
-    by run_label, or by the dict's keys (a race's runners, on x every task of the run)."""
+    by run_label, or by the dict's keys (a race's runners, on x every task of the run), each
+    runner in its own colour on every chart (runner_colours, run_colours)."""
     named = states if isinstance(states, dict) else {run_label(s): s for s in states}
     tasks = max((s.num_tasks for s in named.values()), default=None) if isinstance(states, dict) else None
+    colours = runner_colours(named) if isinstance(states, dict) else run_colours(named)
     results = {label: s.result for label, s in named.items()}
-    return {metric: _percent_axes(plots.metric_curves(results, metric, kind), tasks)
+    return {metric: _percent_axes(plots.metric_curves(results, metric, kind, colours), tasks)
             for metric in ("average_accuracy", "average_forgetting")}
 
 

@@ -3,6 +3,7 @@ every axis; accuracies are shown in percent."""
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 import plotly
@@ -15,6 +16,40 @@ from labkit.result import RunResult
 
 KINDS = {"taw": "task-aware", "tag": "task-agnostic"}
 METRICS = {"average_accuracy": "average accuracy", "average_forgetting": "average forgetting"}
+# 30 different colours, strong enough on a white background: one per method (27) or loss
+RUNNER_PALETTE = tuple(dict.fromkeys(plotly.colors.qualitative.D3 + plotly.colors.qualitative.Plotly
+                                     + plotly.colors.qualitative.Dark2[:3] + plotly.colors.qualitative.Set1[:7]))
+
+
+# the runners most often compared first (the default race: finetune, lwf, lwf-bsr), so they get the
+# palette's first, most distinct colours; every other method or loss after them, sorted by name
+FIRST_RUNNERS = ("finetune", "lwf", "lwf-bsr", "ewc", "joint", "lwm", "lucir", "er", "der", "derpp", "mas", "dlcft",
+                 "ce", "mse")
+
+
+def runner_colour(label: str) -> str:
+    """The colour of a runner labelled by a method or a loss, the same in every chart, race and
+    page: the name's place in a fixed order of all registered methods (or losses): FIRST_RUNNERS,
+    then the others sorted, in RUNNER_PALETTE (so no two methods, and no two losses, share one);
+    any other label by a hash of its text."""
+    from labkit.losses import LOSSES
+    from labkit.methods import METHODS
+
+    for registry in (METHODS, LOSSES):
+        if label in registry:
+            order = [n for n in FIRST_RUNNERS if n in registry] + sorted(set(registry.names()) - set(FIRST_RUNNERS))
+            return RUNNER_PALETTE[order.index(label) % len(RUNNER_PALETTE)]
+    return RUNNER_PALETTE[zlib.crc32(label.encode()) % len(RUNNER_PALETTE)]
+
+
+def recolour(fig: go.Figure, colours: dict[str, str]) -> go.Figure:
+    """Give each trace named by a key of `colours` (or by "key: ...") that colour, line and markers."""
+    for trace in fig.data:
+        name = trace.name or ""
+        colour = colours.get(name) or colours.get(name.split(": ")[0])
+        if colour is not None:
+            trace.update(line={"color": colour}, marker={"color": colour})
+    return fig
 
 
 def _check_kind(kind: str) -> str:
@@ -73,10 +108,12 @@ def accuracy_heatmap(result: RunResult, kind: str = "taw") -> go.Figure:
 
 
 def metric_curves(
-    results: dict[str, RunResult], metric: str = "average_accuracy", kind: str = "taw"
+    results: dict[str, RunResult], metric: str = "average_accuracy", kind: str = "taw",
+    colours: dict[str, str] | None = None,
 ) -> go.Figure:
     """One line per named run: the metric after each task (percent) against tasks learned.
-    ``metric`` is "average_accuracy" (A_t) or "average_forgetting" (F_t, undefined at t = 1)."""
+    ``metric`` is "average_accuracy" (A_t) or "average_forgetting" (F_t, undefined at t = 1).
+    ``colours``: name -> colour for the runs it names (runner_colour), plotly's order for the rest."""
     label = _check_kind(kind)
     if metric not in METRICS:
         raise ConfigError("metric", metric, f"choose one of {', '.join(METRICS)}")
@@ -92,7 +129,7 @@ def metric_curves(
         yaxis_title=f"{METRICS[metric]} (%)",
     )
     fig.update_xaxes(dtick=1)
-    return fig
+    return recolour(fig, colours or {})
 
 
 def training_loss(result: RunResult) -> go.Figure:
@@ -138,16 +175,16 @@ CURVATURE = {"max_eigenvalue": "largest Fisher eigenvalue", "diagonal_total": "d
 CURVATURE_SETS = {"newest": ("the task just learned", "solid"), "seen": ("all tasks seen so far", "dot")}
 
 
-def curvature_figure(runs: RunResult | dict[str, RunResult]) -> go.Figure:
+def curvature_figure(runs: RunResult | dict[str, RunResult], colours: dict[str, str] | None = None) -> go.Figure:
     """The Fisher curvature left after each task learned (result.curvature, runs with
     RunConfig.track_curvature), side by side on log axes: lambda_max(F) and sum_i F_ii (EWC's
     diagonal), on the training images of the task just learned (solid; runs stored before it
     was measured have none) and of all tasks seen so far (dotted; labkit.curvature.tracking). A
     value <= 0 cannot be drawn on a log axis and is left as a gap. Several named runs (a race):
-    one colour each, the same in both panels."""
+    one colour each, the same in both panels (``colours``: name -> colour, else plotly's order)."""
     named = {"": runs} if isinstance(runs, RunResult) else runs
     fig = make_subplots(rows=1, cols=2, subplot_titles=tuple(CURVATURE.values()))
-    colours = plotly.colors.qualitative.Plotly
+    palette = plotly.colors.qualitative.Plotly
     for i, (name, result) in enumerate(named.items()):
         learned = list(range(1, len(result.curvature) + 1))
         for col, key in enumerate(CURVATURE, start=1):
@@ -155,7 +192,8 @@ def curvature_figure(runs: RunResult | dict[str, RunResult]) -> go.Figure:
                 label, dash = CURVATURE_SETS[where]
                 fig.add_trace(go.Scatter(x=learned, y=[v if v is not None and v > 0 else None for v in values],
                                          mode="lines+markers", name=f"{name}: {label}" if name else label,
-                                         line={"color": colours[i % len(colours)], "dash": dash},
+                                         line={"color": (colours or {}).get(name, palette[i % len(palette)]),
+                                               "dash": dash},
                                          legendgroup=f"{name}:{where}", showlegend=col == 1), row=1, col=col)
     for col, label in enumerate(CURVATURE.values(), start=1):
         fig.update_yaxes(type="log", title_text=label, row=1, col=col)

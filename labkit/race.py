@@ -22,6 +22,7 @@ DEFAULT_METHODS = ("finetune", "lwf", "lwf-bsr")  # in task-IL on digits: second
 KIND_NAMES = {"taw": "task-aware", "tag": "task-agnostic"}
 LEVEL = 0.0005  # accuracies closer than this (0.05 points) are level
 OUT = ("diverged", "failed", "stopped")  # statuses that end a runner's race
+PLURALS = {"method": "methods", "loss": "losses"}
 
 
 def race_configs(base: RunConfig, methods: list[str] | tuple[str, ...] = (),
@@ -34,8 +35,14 @@ def race_configs(base: RunConfig, methods: list[str] | tuple[str, ...] = (),
         raise ConfigError("race", {"methods": list(methods), "losses": list(losses)},
                           "2 to 3 methods, or one method with 2 to 3 losses (not both)")
     field, values = ("method", list(methods)) if methods else ("loss", list(losses))
+    plural = PLURALS[field]
+    if field == "loss":
+        usable = usable_losses(base.method)
+        if len(usable) < 2:
+            raise ConfigError(f"race {plural}", values, f"the method {base.method} trains with one loss only "
+                              f"({', '.join(usable) or 'none'}): pick another method to race losses")
     if not 2 <= len(values) <= MAX_RUNNERS or len(set(values)) < len(values):
-        raise ConfigError(f"race {field}s", values, f"2 to {MAX_RUNNERS} different {field}s")
+        raise ConfigError(f"race {plural}", values, f"2 to {MAX_RUNNERS} different {plural}")
     configs = {}
     for value in values:
         try:
@@ -45,6 +52,17 @@ def race_configs(base: RunConfig, methods: list[str] | tuple[str, ...] = (),
         except ConfigError as error:
             raise ConfigError(f"race[{value}].{error.field}", error.value, error.valid) from None
     return configs
+
+
+def usable_losses(method: str) -> list[str]:
+    """The losses `method` can train with (Method.loss_problem); every loss for a method not
+    registered (each runner's validation then names the method)."""
+    from labkit.losses import LOSSES
+    from labkit.methods import METHODS
+
+    if method not in METHODS:
+        return list(LOSSES)
+    return [loss for loss in LOSSES if METHODS.get(method).loss_problem(loss) is None]
 
 
 def loss_runner(base: RunConfig, loss: str, start: RunConfig) -> tuple[RunConfig, dict[str, tuple[Any, str]]]:

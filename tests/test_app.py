@@ -7,6 +7,7 @@ import os
 import shlex
 import signal
 import statistics
+import threading
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import labkit
-from labkit import RunConfig, RunDir, list_runs, live, run_status
+from labkit import RunConfig, RunDir, list_runs, live, plots, run_status
 from labkit.__main__ import build_parser
 from labkit.cli_config import config_from
 from labkit.methods import METHODS
@@ -59,6 +60,22 @@ def app() -> AppTest:
 
 def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
+
+
+def warnings(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning]
+
+
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Switch to the tab `label` (only the open tab's content runs) and rerun the page."""
+    at.session_state["tab"] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def page_text(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption])
 
 
 def wait_until_finished(at: AppTest, timeout: float = 90) -> None:
@@ -123,7 +140,7 @@ def test_a_tiny_run_completes_and_its_charts_and_metrics_appear(runs_dir):
     assert not errors(at) and at.session_state.run_id
     assert at.button(key="stop").disabled is False  # while it runs, it can be stopped
     wait_until_finished(at)
-    live_tab, _, compare_tab, _ = at.tabs
+    live_tab = at.tabs[0]
     specs = [chart.proto.spec for chart in live_tab.get("plotly_chart")]
     assert len(specs) == 6
     for title in ("Accuracy on each task", "Average accuracy and forgetting", "Accuracy matrix", "Training loss",
@@ -135,6 +152,7 @@ def test_a_tiny_run_completes_and_its_charts_and_metrics_appear(runs_dir):
     assert at.button(key="stop").disabled
     assert not at.button(key="run").disabled  # another run can start
     # the Compare tab has the run's curves, its final metrics and the CSV download
+    compare_tab = open_tab(at, "Compare runs").tabs[2]
     assert len(compare_tab.get("plotly_chart")) == 2
     table = compare_tab.dataframe[0].value
     assert list(table["run"]) == [at.session_state.run_id] and list(table["status"]) == ["finished"]
@@ -149,7 +167,7 @@ def test_two_sessions_follow_their_own_runs(runs_dir, started):
     second.button(key="run").click().run()
     first.run()
     assert first.session_state.run_id != second.session_state.run_id
-    assert first.subheader[0].value.startswith("lwf") and second.subheader[0].value.startswith("ewc")
+    assert first.markdown[0].value.startswith("**lwf + ") and second.markdown[0].value.startswith("**ewc + ")
 
 
 def test_unreadable_run_folders_are_reported_in_the_page_and_left_alone(runs_dir):
@@ -160,8 +178,9 @@ def test_unreadable_run_folders_are_reported_in_the_page_and_left_alone(runs_dir
     at.query_params["run"] = bad.run_id
     at.run()
     assert not at.exception
-    assert any("cannot be read" in e and bad.run_id in e for e in errors(at)), errors(at)  # live tab and compare tab
-    assert any("skipped" in e for e in errors(at))
+    assert any("cannot be read" in e and bad.run_id in e for e in errors(at)), errors(at)  # the live tab
+    open_tab(at, "Compare runs")
+    assert any("skipped" in w and bad.run_id in w for w in warnings(at)), warnings(at)  # the compare tab
     assert (bad.path / "config.json").read_text() == "{not json" and good.path.is_dir()
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["run"] = "../../etc"
@@ -189,7 +208,7 @@ def test_a_method_starts_from_its_recipe_and_dlcft_runs(runs_dir, started):
     assert at.sidebar.checkbox(key="pretrained:dlcft").value is True
     at.sidebar.number_input(key="tasks").set_value(2)
     at.sidebar.number_input(key="epochs").set_value(1).run()
-    assert "--pretrained auto" in "".join(m.value for m in at.markdown)
+    assert "--pretrained auto" in page_text(at)
     at.button(key="run").click().run()
     assert not errors(at)
     config = started[-1]
@@ -203,7 +222,7 @@ def test_a_stored_sweep_is_shown_with_paired_intervals(runs_dir):
     base = RunConfig(dataset="digits", scenario="task-il", tasks=2, epochs=1, device="cpu")
     run_sweep("two-methods", grid_cells(base, {"method": ["finetune", "lwf"], "seed": [0, 1, 2]}), runs_dir,
               workers=0, progress=False)
-    at = app()
+    at = open_tab(app(), "Compare runs")
     assert at.selectbox(key="sweep_name").value == "two-methods"
     at.selectbox(key="sweep_base").set_value("finetune").run()
     assert not at.exception, at.exception
@@ -219,11 +238,11 @@ def effective(configs: list[RunConfig]) -> list[RunConfig]:
 
 
 def race_command(at: AppTest) -> str:
-    return next(m.value for m in at.markdown if "Same race from the command line" in m.value).split("`")[1]
+    return next(c.value for c in at.caption if "Same race from the command line" in c.value).split("`")[1]
 
 
 def test_a_race_starts_its_runners_on_one_seed_as_its_command_line_says(runs_dir, started):
-    at = app()
+    at = open_tab(app(), "Race")
     at.sidebar.number_input(key="seed").set_value(4).run()
     at.button(key="race_run").click().run()
     assert not at.exception and not errors(at)
@@ -252,14 +271,14 @@ def test_a_race_starts_its_runners_on_one_seed_as_its_command_line_says(runs_dir
 
 
 def test_a_race_of_one_method_is_refused_in_the_page(runs_dir, started):
-    at = app()
+    at = open_tab(app(), "Race")
     at.multiselect(key="race_methods").set_value(["lwf"]).run()
     assert any("Cannot race these choices" in e and "2 to 3 different methods" in e for e in errors(at))
     assert at.button(key="race_run").disabled and started == []
 
 
 def test_a_tiny_race_runs_to_the_end_with_overlaid_curves_and_a_leader(runs_dir):
-    at = app()
+    at = open_tab(app(), "Race")
     at.sidebar.number_input(key="tasks").set_value(3)
     at.sidebar.number_input(key="epochs").set_value(1).run()
     at.button(key="race_run").click().run()
@@ -275,13 +294,16 @@ def test_a_tiny_race_runs_to_the_end_with_overlaid_curves_and_a_leader(runs_dir)
     specs = [chart.proto.spec for chart in race_tab.get("plotly_chart")]
     accuracy = next(spec for spec in specs if "Average accuracy" in spec)
     assert all(f'"name":"{m}"' in accuracy for m in ("finetune", "lwf", "lwf-bsr"))
+    # each runner in its own colour, the same in every race and chart (plots.runner_colour)
+    assert all(f'"color":"{plots.runner_colour(m)}"' in spec for m in ("finetune", "lwf", "lwf-bsr")
+               for spec in specs if "Average" in spec)
     line = next(m.value for m in race_tab.markdown if m.value.startswith("Average accuracy at the end"))
     assert "task-aware:" in line and "task-agnostic:" in line and ("leads" in line or "level" in line)
 
 
 def next_run_config(at: AppTest) -> RunConfig:
     """The config the 'Next run' command line makes, as the command line makes it."""
-    command = next(m.value for m in at.markdown if m.value.startswith("**Next run:**")).split("`")[1]
+    command = next(c.value for c in at.caption if c.value.startswith("**Next run:**")).split("`")[1]
     return config_from(build_parser().parse_args(shlex.split(command)[3:]))
 
 
@@ -298,7 +320,7 @@ def test_a_preset_starts_every_widget_and_the_command_line_makes_the_same_run(ru
     config = started[-1]
     for field in ("val_fraction", "lr_patience", "lr_factor", "freeze_old_heads", "batch_size", "tasks", "backbone"):
         assert getattr(config, field) == getattr(expected, field), field  # what the sidebar has no widget for
-    assert f"--preset {preset}" in "".join(m.value for m in at.markdown)
+    assert f"--preset {preset}" in page_text(at)
     assert effective([next_run_config(at)]) == effective([config])
 
 
@@ -379,14 +401,168 @@ def test_the_claims_tab_lists_every_claim_and_reads_a_stored_reproduce(runs_dir)
     from labkit import reproduce
     from labkit.paper_claims import CLAIMS
 
-    at = app()
+    at = open_tab(app(), "Papers' claims")
     table = at.dataframe[-1].value
     assert len(table) == len(list(CLAIMS)) and set(table["labkit (CPU protocol)"]) == {"not run yet"}
     claim = CLAIMS.get("sampled-softmax-correction")
     path = reproduce.study_path(claim, "cpu", runs_dir, quick=False)
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({str(s): [0.01 + s / 1000, 0.5 - s / 100] for s in claim.cpu.seeds}))
-    table = app().dataframe[-1].value
+    table = open_tab(app(), "Papers' claims").dataframe[-1].value
     row = table[table["claim"] == claim.sentence].iloc[0]
     assert row["verdict"] == "shown" and row["labkit (CPU protocol)"].startswith("-0.4")
     assert row["paper's figure"] == claim.paper_figure() and row["seeds"] == "5 of 5 seeds"
+
+
+def stored_run(runs_dir: Path, config: RunConfig, rows: list[list[float]], status: str = "finished") -> RunDir:
+    """A run folder with a result after len(rows) tasks, written as the runner writes it."""
+    run_dir = RunDir.create(config.to_dict(), runs_dir)
+    run_dir.write_result(RunResult(config=config.to_dict(), run_id=run_dir.run_id, acc_taw=rows, acc_tag=rows,
+                                   status=status))
+    return run_dir
+
+
+ROWS = [[0.9], [0.6, 0.9]]
+
+
+def test_a_preset_whose_dataset_is_missing_says_so_and_cannot_run(runs_dir, started, tmp_path, monkeypatch):
+    """No silent fallback to digits: the preset's dataset stays chosen, the page says its files are
+    missing (labkit.data.datasets.missing_files) and neither Run nor Run race can start."""
+    from labkit.data.datasets import missing_files
+
+    monkeypatch.setenv("LABKIT_DATA_ROOT", str(tmp_path / "no-data"))
+    at = app()
+    at.sidebar.selectbox(key="preset").set_value("rethinking-cifar100").run()
+    assert at.sidebar.selectbox(key="dataset@rethinking-cifar100").value == "cifar100"
+    why = missing_files("cifar100", str(tmp_path / "no-data"))
+    assert why and any("rethinking-cifar100" in e and why in e for e in errors(at)), errors(at)
+    assert at.button(key="run").disabled and started == []
+    open_tab(at, "Race")
+    assert at.button(key="race_run").disabled and any(why in e for e in errors(at))
+    # choosing a dataset that is here runs, with the preset's other settings
+    open_tab(at, "Live run").sidebar.selectbox(key="dataset@rethinking-cifar100").set_value("digits").run()
+    assert not errors(at) and not at.button(key="run").disabled
+
+
+def test_every_method_is_offered_with_its_title(runs_dir):
+    from labkit.methods.base import TITLES
+
+    assert set(TITLES) == set(METHODS.names())
+    options = app().sidebar.selectbox(key="method").options
+    assert len(options) == len(TITLES)
+    assert "lwf-bsr — LwF-BSR: LwF + per-task distillation + BCE distillation" in options
+    assert all(" — " in option and not option.endswith(" — ") for option in options)
+
+
+def test_stop_stops_the_background_run_and_run_waits_for_it(runs_dir, started, monkeypatch):
+    """One Stop: it calls labkit.live.stop_run on the followed run; Run is off while it runs."""
+    stopped = []
+    real = run_status.run_state
+
+    def running(run_dir):  # the fake run is going until Stop
+        state = real(run_dir)
+        state.status = "stopped" if stopped else "running"
+        return state
+
+    monkeypatch.setattr(run_status, "run_state", running)
+    monkeypatch.setattr(live, "stop_run", lambda run_dir: stopped.append(run_dir.run_id) or True)
+    at = app()
+    at.button(key="run").click().run()
+    assert at.button(key="run").disabled and not at.button(key="stop").disabled
+    at.button(key="stop").click().run()
+    assert stopped == [at.session_state.run_id]
+    assert at.button(key="stop").disabled and not at.button(key="run").disabled
+    assert [b.label for b in at.button].count("Stop") == 1
+
+
+def test_compare_starts_at_the_runs_own_kind_and_says_when_scenarios_mix(runs_dir):
+    task_il = stored_run(runs_dir, RunConfig(scenario="task-il", tasks=2), ROWS)
+    at = open_tab(app(), "Compare runs")
+    assert at.radio(key="compare_kind:taw").value == "taw"  # task-IL's own: task-aware
+    assert not any("mix scenarios" in w for w in warnings(at))
+    class_il = stored_run(runs_dir, RunConfig(scenario="class-il", tasks=2), ROWS)
+    at = open_tab(app(), "Compare runs")
+    assert not at.exception
+    (mixed,) = [w for w in warnings(at) if "mix scenarios" in w]
+    assert "class-incremental: 1" in mixed and "task-incremental: 1" in mixed
+    assert at.radio(key="compare_kind:tag+taw").value == "natural"  # each scenario its own kind
+    specs = [c.proto.spec for c in at.tabs[2].get("plotly_chart")]
+    assert len(specs) == 4  # one pair of charts per scenario
+    assert sum("task-aware" in s for s in specs) == 2 and sum("task-agnostic" in s for s in specs) == 2
+    table = at.dataframe[0].value.set_index("run")
+    assert table.loc[task_il.run_id, "accuracy kind"] == "task-aware"
+    assert table.loc[class_il.run_id, "accuracy kind"] == "task-agnostic"
+
+
+def test_damaged_runs_and_sweep_records_are_named_and_the_rest_is_shown(runs_dir):
+    """Compare and Live never raise on a damaged folder: each is named in a warning, the others shown."""
+    good = stored_run(runs_dir, RunConfig(tasks=2), ROWS)
+    shape = stored_run(runs_dir, RunConfig(tasks=3), [[0.9]], status="stopped")
+    stored = json.loads((shape.path / "result.json").read_text())
+    (shape.path / "result.json").write_text(json.dumps({**stored, "acc_taw": [[0.5, 0.5, 0.5]]}))
+    not_json = stored_run(runs_dir, RunConfig(tasks=2), ROWS)
+    (not_json.path / "result.json").write_text('{"acc_taw": [[0.5')
+    (runs_dir / "broken.sweep.json").write_text("{not json")
+    at = open_tab(app(), "Compare runs")
+    assert not at.exception, at.exception
+    for run_dir in (shape, not_json):
+        assert any(run_dir.run_id in w and "skipped" in w for w in warnings(at)), (run_dir.run_id, warnings(at))
+    assert any("Sweep broken cannot be read" in w for w in warnings(at)), warnings(at)
+    assert list(at.dataframe[0].value["run"]) == [good.run_id]  # the good run is still compared
+    assert len(at.tabs[2].get("plotly_chart")) == 2
+    for run_dir in (shape, not_json):  # the live tab following a damaged run
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.query_params["run"] = run_dir.run_id
+        at.run()
+        assert not at.exception and any("cannot be read" in e and run_dir.run_id in e for e in errors(at))
+
+
+def test_a_null_byte_in_the_url_is_refused_in_the_page(runs_dir):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["run"] = "x\x00y"
+    at.query_params["race"] = "lwf:x\x00y"
+    at.run()
+    assert not at.exception, at.exception
+    assert any("is not a run id" in e and "x\\x00y" in e for e in errors(at)), errors(at)
+    open_tab(at, "Race")
+    assert any("not run ids" in e for e in errors(at)) and at.session_state.race == {}
+
+
+def test_racing_losses_with_a_method_of_one_loss_says_why(runs_dir, started):
+    at = open_tab(app(), "Race")
+    at.sidebar.selectbox(key="method").set_value("lucir").run()
+    at.radio(key="race_by").set_value("losses").run()
+    (error,) = [e for e in errors(at) if "Cannot race" in e]
+    assert "the method lucir trains with one loss only (ce): pick another method to race losses" in error
+    assert "losss" not in error and at.button(key="race_run").disabled and started == []
+
+
+def test_the_rerun_that_starts_a_run_draws_its_first_chart_once_task_1_is_evaluated(runs_dir, monkeypatch):
+    """Run's own rerun waits for the first task (app.FIRST_TASK_WAIT_S at most) and draws the
+    forgetting chart in place of "Learning task 1", not at the browser's next refresh."""
+    real = run_status.run_state
+
+    def running(run_dir):
+        state = real(run_dir)
+        state.status = "running"
+        return state
+
+    def fake_start(config, runs):  # task 1 is evaluated 0.3 s after the start
+        run_dir = RunDir.create(config.to_dict(), runs)
+
+        def first_task():
+            time.sleep(0.3)
+            run_dir.write_result(RunResult(config=config.to_dict(), run_id=run_dir.run_id, acc_taw=[[0.9]],
+                                           acc_tag=[[0.9]], status="running"))
+
+        threading.Thread(target=first_task, daemon=True).start()
+        return run_dir
+
+    monkeypatch.setattr(run_status, "run_state", running)
+    monkeypatch.setattr(live, "start_background_run", fake_start)
+    at = app()
+    at.button(key="run").click().run()
+    assert not at.exception and not errors(at), (at.exception, errors(at))
+    specs = [c.proto.spec for c in at.tabs[0].get("plotly_chart")]
+    assert any("Accuracy on each task" in spec for spec in specs)
+    assert not any("Learning task 1" in i.value for i in at.info)

@@ -1,12 +1,14 @@
 """The app in a real browser: Debian's chromium driven by playwright opens the app as `make app`
-starts it (labkit/app_server.py: the fork server, then `streamlit run app.py`), picks a method,
-presses Run, waits for the forgetting chart to show two tasks and saves a screenshot to
-test-artifacts/app.png; and races three methods in the Race tab to their end, screenshot
-test-artifacts/app-race.png (look at both)."""
+starts it (labkit/app_server.py: the fork server, then `streamlit run app.py`) in a 1280x800
+window, picks a method, presses Run, waits for the forgetting chart to show two tasks, checks
+that it is on screen without scrolling and that the page has one Stop button, and saves
+screenshots to test-artifacts/app.png (the window) and app-full.png (the whole page); and races
+three methods in the Race tab to their end, screenshot test-artifacts/app-race.png (look at them)."""
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -46,7 +48,7 @@ def app_url(tmp_path):
 
 
 @contextlib.contextmanager
-def app_page(app_url: str, tmp_path: Path, height: int):
+def app_page(app_url: str, tmp_path: Path, height: int, width: int = 1600):
     """A fresh chromium profile on the app, once its sidebar is drawn: (page, sidebar)."""
     from playwright.sync_api import expect, sync_playwright
 
@@ -54,7 +56,7 @@ def app_page(app_url: str, tmp_path: Path, height: int):
     with sync_playwright() as p:
         browser = p.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, args=FLAGS,
-            viewport={"width": 1600, "height": height})
+            viewport={"width": width, "height": height})
         try:
             page = browser.new_page()
             page.goto(app_url)
@@ -68,12 +70,12 @@ def app_page(app_url: str, tmp_path: Path, height: int):
 def test_pick_a_method_run_and_watch_the_forgetting_curves(app_url, tmp_path):
     from playwright.sync_api import expect
 
-    with app_page(app_url, tmp_path, 2100) as (page, sidebar):
+    with app_page(app_url, tmp_path, 800, 1280) as (page, sidebar):
         # the method: open its selectbox, type to filter the long list (it shows only the
-        # first options without scrolling), and pick LwF
+        # first options without scrolling), and pick LwF (each option is "name — title")
         sidebar.get_by_test_id("stSelectbox").filter(has_text="Method").click()
         page.keyboard.type("lwf")
-        page.get_by_role("option", name="lwf", exact=True).click()
+        page.get_by_role("option", name=re.compile(r"^lwf — ")).click()
         expect(sidebar.get_by_text("lwf hyper-parameters")).to_be_visible(timeout=20_000)
         for label, value in (("Number of tasks", "3"), ("Epochs per task", "2")):
             box = sidebar.get_by_role("spinbutton", name=label)
@@ -84,9 +86,19 @@ def test_pick_a_method_run_and_watch_the_forgetting_curves(app_url, tmp_path):
         # the forgetting chart's legend lists one entry per task learned
         chart = page.get_by_test_id("stPlotlyChart").first
         expect(chart.get_by_text("task 2", exact=True).first).to_be_visible(timeout=60_000)
+        # one Stop, the page's (Streamlit's own, which would stop the page and not the run, is hidden)
+        stops = page.get_by_role("button", name="Stop", exact=True)
+        expect(stops).to_have_count(1)
+        expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
         expect(page.get_by_text("finished: 3 tasks learned")).to_be_visible(timeout=60_000)
         page.wait_for_timeout(1000)  # let the last redraw settle
-        page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=True)
+        # the first chart, the forgetting curves, is on screen at 1280x800 without scrolling
+        box = chart.bounding_box()  # in the window, as it is shown
+        assert "Accuracy on each task" in chart.inner_text() and box["y"] > 0 and box["y"] + box["height"] <= 800, box
+        page.screenshot(path=str(ARTIFACTS / "app.png"))  # what a 1280x800 window shows
+        page.set_viewport_size({"width": 1600, "height": 2100})  # and the whole page
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ARTIFACTS / "app-full.png"), full_page=True)
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1 and (runs[0] / "result.json").is_file()
 

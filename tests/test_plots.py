@@ -98,3 +98,21 @@ def test_head_imbalance_lines_start_at_the_task_that_added_each_head():
     assert [list(t.x) for t in fig.data] == [[1, 2], [2]]
     with pytest.raises(ValueError, match="stat"):
         head_imbalance(result, "norm")
+
+
+def test_each_method_and_loss_has_its_own_colour_everywhere():
+    from labkit.losses import LOSSES
+    from labkit.methods import METHODS
+
+    methods = {plots.runner_colour(m) for m in METHODS.names()}
+    losses = {plots.runner_colour(n) for n in LOSSES.names()}
+    assert len(methods) == len(METHODS.names()) and len(losses) == len(LOSSES.names())
+    assert plots.runner_colour("lwf") == plots.runner_colour("lwf")  # keyed by the name, not by the order drawn
+    assert plots.runner_colour("some run label") in plots.RUNNER_PALETTE
+    colours = {"lwf": plots.runner_colour("lwf"), "finetune": plots.runner_colour("finetune")}
+    for order in (["lwf", "finetune"], ["finetune", "lwf"]):
+        fig = plots.metric_curves({name: RESULT for name in order}, "average_accuracy", "taw", colours)
+        assert {trace.name: trace.line.color for trace in fig.data} == colours
+    curvature = plots.curvature_figure({"lwf": run([[0.9]])}, colours)
+    assert plots.recolour(go.Figure(go.Scatter(name="lwf: x")), colours).data[0].line.color == colours["lwf"]
+    assert all(trace.line.color == colours["lwf"] for trace in curvature.data)

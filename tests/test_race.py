@@ -91,3 +91,13 @@ def test_level_runners_and_a_race_not_measured_yet():
     assert "level at the top" in leader_line(same, {"a": "running", "b": "running"}, 3)
     assert "no task measured in every run yet" in leader_line({"a": result([[0.5]]), "b": result([])},
                                                               {"a": "running", "b": "running"}, 3)
+
+
+def test_a_race_of_losses_says_why_a_method_of_one_loss_cannot_race():
+    with pytest.raises(ConfigError) as error:
+        race_configs(BASE.replace(method="lucir"), losses=["ce"])
+    assert error.value.field == "race losses"
+    assert str(error.value).endswith("the method lucir trains with one loss only (ce): pick another method to "
+                                     "race losses")
+    with pytest.raises(ConfigError, match=r"race losses=\['ce'\] is not valid: 2 to 3 different losses"):
+        race_configs(BASE.replace(method="ewc"), losses=["ce"])  # ewc has several: the plural is spelt right

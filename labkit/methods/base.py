@@ -245,3 +245,43 @@ def register(cls: type[Method]) -> type[Method]:
     """Class decorator: add a Method subclass to `METHODS` under its `name`."""
     doc = (cls.__doc__ or "").strip().splitlines()[0]
     return METHODS.register(cls.name, doc)(cls)
+
+
+# One short, human-readable title per registered method (what the app's method list shows beside
+# the name; tests/test_app.py checks that every method has one). The -s/-sr/-br/-br2/-bsr
+# variants are the "Rethinking softmax" remedies (labkit/methods/softmax_remedies.py; LUCIR's
+# reading of them in labkit/methods/lucir.py).
+TITLES = {
+    "finetune": "Fine-tuning: the new task's loss alone, no protection",
+    "joint": "Joint training on every task so far (the upper bound)",
+    "ewc": "Elastic Weight Consolidation: a Fisher-weighted pull to the old weights",
+    "mas": "Memory Aware Synapses: a sensitivity-weighted pull to the old weights",
+    "er": "Experience Replay from a reservoir memory",
+    "der": "Dark Experience Replay: replays the stored logits",
+    "derpp": "DER++: replays the stored logits and the labels",
+    "dlcft": "DLCFT: linearised fine-tuning with MSE and a K-FAC penalty",
+    "osla": "OSLA: DLCFT's ablation, the softmax network with the K-FAC penalty",
+    "lwf": "LwF: distils the old heads' joint softmax",
+    "lwf-s": "LwF-S: per-task softmax distillation in place of the joint one",
+    "lwf-sr": "LwF-SR: per-task distillation + half the joint one",
+    "lwf-br": "LwF-BR: LwF + shift-sensitive BCE distillation",
+    "lwf-br2": "LwF-BR2: LwF-BR + BCE on the labels",
+    "lwf-bsr": "LwF-BSR: LwF + per-task distillation + BCE distillation",
+    "lwm": "LwM: LwF + Grad-CAM attention distillation",
+    "lwm-s": "LwM-S: per-task softmax distillation in place of the joint one",
+    "lwm-sr": "LwM-SR: per-task distillation + half the joint one",
+    "lwm-br": "LwM-BR: LwM + shift-sensitive BCE distillation",
+    "lwm-br2": "LwM-BR2: LwM-BR + BCE on the labels",
+    "lwm-bsr": "LwM-BSR: LwM + per-task distillation + BCE distillation",
+    "lucir": "LUCIR: cosine heads, less-forget term, margin ranking, exemplars",
+    "lucir-s": "LUCIR-S: per-task distillation in place of the less-forget term",
+    "lucir-sr": "LUCIR-SR: LUCIR + per-task distillation",
+    "lucir-br": "LUCIR-BR: LUCIR + BCE distillation of the features",
+    "lucir-br2": "LUCIR-BR2: LUCIR-BR + BCE on the labels",
+    "lucir-bsr": "LUCIR-BSR: LUCIR + per-task distillation + BCE of the features",
+}
+
+
+def method_title(name: str) -> str:
+    """`name`'s title (TITLES), or its registered one-line doc where it has none."""
+    return TITLES.get(name) or METHODS.doc(name)
