@@ -13,17 +13,21 @@ Each input ends as one of
              of that field, argparse's usage error naming the option, an error on the page)
   unclear    refused, but the message does not name the field
   traceback  any other exception (listed in full)
-  completed  accepted: the run (or validate) went through
+  hang       still going after CASE_LIMIT_S seconds of wall time (interrupted there)
+  completed  accepted, wrongly: the run (or validate) went through
 and the run folders a case leaves behind that hold no outcome (no result.json), or that a
-refused case left at all, are counted as orphans. Prints the counts and every traceback;
-run_catalogue() returns the outcomes (tests/test_bad_inputs.py asserts no traceback, no orphan).
+refused case left at all, are counted as orphans, as is anything it wrote beside the runs folder
+(outside it). Prints the counts and every traceback; run_catalogue() returns the outcomes
+(tests/test_bad_inputs.py asserts every input refused: no traceback, hang or orphan).
 A run that a bad input would wrongly start is kept tiny (2 tasks, 1 epoch, CPU).
 """
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -41,7 +45,8 @@ from labkit import ConfigError, RunConfig, RunDir, live, run  # noqa: E402
 from labkit.__main__ import main  # noqa: E402
 
 TINY = ["--tasks", "2", "--epochs", "1", "--device", "cpu", "--knn-k", "0"]
-KINDS = ("refused", "unclear", "traceback", "completed")
+KINDS = ("refused", "unclear", "traceback", "hang", "completed")
+CASE_LIMIT_S = 120  # a case still going after this long is a hang (the slowest refusal takes ~20 s: Ray's start)
 
 
 @dataclass
@@ -130,6 +135,64 @@ def resume_with_options(runs_dir: Path, work: Path) -> list[str]:
     return ["run", "--resume", interrupted_run(runs_dir).run_id, "--epochs", "3"]
 
 
+def damaged(command: str, damage: Callable[[RunDir], None], run_done: bool = True) -> Callable[[Path, Path], list[str]]:
+    """`command RUN_ID` (show, or run --resume) on a stored run damaged by `damage(run_dir)`: the
+    run stopped after its first task (run_done) or a folder with no task done."""
+    def prepare(runs_dir: Path, work: Path) -> list[str]:
+        run_dir = interrupted_run(runs_dir) if run_done else RunDir.create(RunConfig(tasks=2, epochs=1).to_dict(),
+                                                                           runs_dir)
+        damage(run_dir)
+        return [*command.split(), run_dir.run_id]
+    return prepare
+
+
+def edit_result(**fields) -> Callable[[RunDir], None]:
+    """Overwrite fields of result.json (values may be functions of the stored result dict)."""
+    def damage(run_dir: RunDir) -> None:
+        path = run_dir.path / "result.json"
+        stored = json.loads(path.read_text())
+        stored.update({k: v(stored) if callable(v) else v for k, v in fields.items()})
+        path.write_text(json.dumps(stored))
+    return damage
+
+
+def replace_with_folder(name: str) -> Callable[[RunDir], None]:
+    def damage(run_dir: RunDir) -> None:
+        (run_dir.path / name).unlink(missing_ok=True)
+        (run_dir.path / name).mkdir()
+    return damage
+
+
+def append_event(line: str) -> Callable[[RunDir], None]:
+    def damage(run_dir: RunDir) -> None:
+        with open(run_dir.path / "events.jsonl", "a") as f:
+            f.write(line + "\n")
+    return damage
+
+
+def checkpoint_result(**fields) -> Callable[[RunDir], None]:
+    """Overwrite fields of the result the checkpoint holds."""
+    def damage(run_dir: RunDir) -> None:
+        state = torch.load(run_dir.path / "checkpoint.pt", weights_only=True)
+        state["result"].update(fields)
+        torch.save(state, run_dir.path / "checkpoint.pt")
+    return damage
+
+
+def damaged_record(cell: dict | None, text: str | None = None) -> Callable[[Path, Path], list[str]]:
+    """`sweep d` on a record d.sweep.json holding one cell with `cell`'s fields over a valid cell's
+    (or the raw `text`); a folder ../x beside the runs folder waits for a run id that points there."""
+    def prepare(runs_dir: Path, work: Path) -> list[str]:
+        if text is None:
+            valid = {"key": {"seed": 0}, "config": RunConfig(tasks=2, epochs=1).to_dict(), "run_id": None}
+            record = json.dumps({"name": "d", "cells": [{**valid, **cell}]})
+        else:
+            record = text
+        (runs_dir / "d.sweep.json").write_text(record)
+        return ["sweep", "d", "--workers", "0"]
+    return prepare
+
+
 def runs_dir_is_a_file(runs_dir: Path, work: Path) -> list[str]:
     path = work / "a-file"
     path.write_text("")
@@ -196,6 +259,11 @@ RUN_COMBINATIONS = [  # (label, argv after `run`, field named)
     ("lucir margin=-1", ["--method", "lucir", "--param", "margin=-1"], "method_params.margin"),
     ("lucir-s per_class=-2", ["--method", "lucir-s", "--param", "per_class=-2"], "method_params.per_class"),
     ("lwm T=0", ["--method", "lwm", "--backbone", "cnn", "--param", "T=0"], "method_params.T"),
+    ("a stratified validation split of 99.9%", ["--val-split", "stratified", "--val-fraction", "0.999"],
+     "val_fraction"),
+    ("data-IL with a stratified validation split of 99%",
+     ["--scenario", "data-il", "--tasks", "5", "--val-split", "stratified", "--val-fraction", "0.99"], "val_fraction"),
+    ("class order in Unicode digits", ["--class-order", "²,0,1,3,4,5,6,7,8,9"], "class_order"),
 ]
 OTHER_COMMANDS = [  # (label, argv, field named)
     ("table --methods lwf,nope", ["table", "--methods", "lwf,nope"], "methods"),
@@ -260,7 +328,41 @@ OTHER_COMMANDS = [  # (label, argv, field named)
      "device"),
     ("compare --data-root ''", ["compare", "dlcft-digits-class-il", "--epochs", "1", "--seeds", "0", "--data-root", ""],
      "data_root"),
+    ("sweep --grid seed=²-³ (Unicode digits)", ["sweep", "s", "--grid", "seed=²-³"], "grid[seed]"),
+    ("sweep --grid seed=0-4294967295 (too many cells)", ["sweep", "s", "--grid", "seed=0-4294967295"], "grid"),
+    ("sweep --csv in a missing folder", ["sweep", "s", "--grid", "seed=0", "--csv", "/nonexistent/dir/x.csv"], "csv"),
+    ("sweep --grid pretrained=/etc/passwd", ["sweep", "s", "--grid", "pretrained=/etc/passwd"], "pretrained"),
+    ("sweep --baseline naming no group", ["sweep", "s", "--grid", "method=lwf,ewc", "--baseline", "method=nope"],
+     "baseline"),
+    ("sweep --gpus-per-run 0.5 without a GPU", ["sweep", "s", "--grid", "seed=0", "--gpus-per-run", "0.5"],
+     "gpus_per_run"),
+    ("sweep --cpus-per-run beyond the machine", ["sweep", "s", "--grid", "seed=0", "--cpus-per-run", "512"],
+     "cpus_per_run"),
+    ("sweep --address that does not answer", ["sweep", "s", "--grid", "seed=0", "--address", "127.0.0.1:1"],
+     "address"),
+    ("sweep --address ray:// that does not answer", ["sweep", "s", "--grid", "seed=0", "--address",
+                                                     "ray://127.0.0.1:1"], "address"),
+    ("sweep --address nonsense", ["sweep", "s", "--grid", "seed=0", "--address", "nonsense"], "address"),
+    ("sweep --grid seed=٣ (an Arabic-Indic digit)", ["sweep", "s", "--grid", "seed=٣"], "seed"),
+    ("sweep --seed ١ (an Arabic-Indic digit)", ["sweep", "s", "--grid", "seed=0", "--seed", "١"], "--seed"),
+    ("table --seeds 0,١", ["table", "--methods", "lwf", "--seeds", "0,١"], "seeds"),
+    ("sweep whose product of axes is over the limit",
+     ["sweep", "s", "--grid", "seed=0-99", "--grid", "lr=0.1,0.2,0.3,0.4", "--grid", "epochs=1-30"], "grid"),
+    ("sweep --max-cells 0", ["sweep", "s", "--grid", "seed=0", "--max-cells", "0"], "max_cells"),
+    ("sweep --csv a folder", ["sweep", "s", "--grid", "seed=0", "--csv", "."], "csv"),
+    ("table --pretrained /etc/passwd", ["table", "--methods", "lwf", "--pretrained", "/etc/passwd"], "pretrained"),
+    ("sweep --baseline seed=0", ["sweep", "s", "--grid", "seed=0,1", "--baseline", "seed=0"], "baseline"),
+    ("sweep of a damaged record: run_id ../x", damaged_record({"run_id": "../x"}), "name"),
+    ("sweep of a damaged record: a key that is a string", damaged_record({"key": "s"}), "name"),
+    ("sweep of a damaged record: a key that is null", damaged_record({"key": None}), "name"),
+    ("sweep of a damaged record: a config that is a list", damaged_record({"config": []}), "name"),
+    ("sweep of a damaged record: a run_id that is a number", damaged_record({"run_id": 3}), "name"),
+    ("sweep of a damaged record: a config no longer valid", damaged_record({"config": {"tasks": "x"}}), "name"),
+    ("sweep of a damaged record: not JSON", damaged_record(None, "{"), "name"),
+    ("tune --search-seed -1", ["tune", "s", "--method", "ewc", "--search-seed", "-1"], "search_seed"),
+    ("tune --samples -3", ["tune", "s", "--method", "ewc", "--samples", "-3"], "samples"),
     ("show nope", ["show", "nope"], "run_id"),
+    ("show a 300-character id", ["show", "x" * 300], "run_id"),
     ("show ../..", ["show", "../.."], "run_id"),
     ("show ''", ["show", ""], "run_id"),
     ("demo --epochs 0", ["demo", "--epochs", "0"], "epochs"),
@@ -271,6 +373,9 @@ OTHER_COMMANDS = [  # (label, argv, field named)
     ("pretrain --lr nan", pretrain("--lr", "nan"), "lr"),
     ("pretrain --lr -1", pretrain("--lr", "-1"), "lr"),
     ("pretrain --epochs 0", pretrain("--epochs", "0"), "epochs"),
+    ("pretrain --epochs 100000 (run's cap is 10,000)", pretrain("--epochs", "100000"), "epochs"),
+    ("pretrain --epochs 10001 (one over the cap)", pretrain("--epochs", "10001"), "epochs"),
+    ("pretrain --data-root ''", pretrain("--data-root", ""), "data_root"),
     ("pretrain --holdout 1.5", pretrain("--holdout", "1.5"), "holdout"),
     ("pretrain --holdout nan", pretrain("--holdout", "nan"), "holdout"),
     ("pretrain --dataset nope", pretrain("--dataset", "nope"), "dataset"),
@@ -286,6 +391,27 @@ RESUME = [  # (label, argv, field named): the stored config, so no TINY options
     ("run --resume of a run whose checkpoint was deleted", resume_without_checkpoint, "resume"),
     ("run --resume of a run whose config.json is damaged", resume_damaged_config, "run"),
     ("run --resume with other options", resume_with_options, "resume"),
+    ("run --resume of a ragged result.json (one row of three)", damaged("run --resume", edit_result(
+        acc_taw=[[.5, .5, .5]])), "run"),
+    ("run --resume of a result.json that disagrees with its checkpoint", damaged("run --resume", edit_result(
+        acc_taw=lambda r: [[0.123] * len(row) for row in r["acc_taw"]])), "resume"),
+    ("run --resume of a checkpoint holding a ragged result", damaged("run --resume", checkpoint_result(
+        acc_taw=[[.5, .5], [.5]])), "resume"),
+    ("run --resume of a run whose events.jsonl is a folder", damaged("run --resume", replace_with_folder(
+        "events.jsonl")), "run"),
+    ("run --resume of a run whose events.jsonl holds [1, 2]", damaged("run --resume", append_event("[1, 2]")), "run"),
+    ("run --resume of a run whose lock is a folder", damaged("run --resume", replace_with_folder("lock")), "run"),
+    ("show of a ragged result.json (one row of three)", damaged("show", edit_result(acc_taw=[[.5, .5, .5]])), "run"),
+    ("show of a result.json with rows of strings", damaged("show", edit_result(acc_taw=[["a"]])), "run"),
+    ("show of a result.json whose acc_tag has no row", damaged("show", edit_result(acc_tag=[])), "run"),
+    ("show of a result.json with an accuracy of 1.5", damaged("show", edit_result(acc_taw=[[1.5]])), "run"),
+    ("show of a result.json whose run_id is a number", damaged("show", edit_result(run_id=5)), "run"),
+    ("show of a result.json whose config is {}", damaged("show", edit_result(config={})), "run"),
+    ("show of a result.json listing more tasks than its config", damaged("show", edit_result(
+        acc_taw=[[.5], [.5, .5], [.5, .5, .5]], acc_tag=[[.5], [.5, .5], [.5, .5, .5]])), "run"),
+    ("show of a run with no task done whose lock is a folder", damaged("show", replace_with_folder("lock"),
+                                                                        run_done=False), "run"),
+    ("show a 256-byte id (128 x é)", ["show", "é" * 128], "run_id"),
 ]
 
 
@@ -408,8 +534,38 @@ APP_WIDGETS = [  # (label, field named, method, number inputs)
 ]
 
 
+def app_url(label: str, field: str, params: dict[str, str]) -> Case:
+    """The page opened with `params` in its URL (?run=..., ?race=...): refused when the page shows
+    an error naming the parameter and raises nothing."""
+
+    def attempt(runs_dir: Path, work: Path, prepared: object) -> tuple[bool, str]:
+        from streamlit.logger import set_log_level
+        from streamlit.testing.v1 import AppTest
+
+        set_log_level("error")
+        os.environ["LABKIT_RUNS_DIR"] = str(runs_dir)
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        for key, value in params.items():
+            at.query_params[key] = value
+        at.run()
+        if at.exception:
+            raise RuntimeError(f"the page raised: {at.exception[0].message}\n{at.exception[0].stack_trace}")
+        shown = [e.value for e in at.error]
+        return bool(shown), " | ".join(shown) or "no error shown"
+
+    return Case("app", label, field, attempt)
+
+
+APP_URLS = [  # (label, field named, query parameters)
+    ("?run=x%00y (a null byte)", "run", {"run": "x\0y"}),
+    ("?run=../x", "run", {"run": "../x"}),
+    ("?run= a 300-character id", "run", {"run": "x" * 300}),
+]
+
+
 def app_cases() -> list[Case]:
-    return [app(f"app: {label}", field, method, widgets) for label, field, method, widgets in APP_WIDGETS]
+    return [app(f"app: {label}", field, method, widgets) for label, field, method, widgets in APP_WIDGETS] + \
+        [app_url(f"app: {label}", field, params) for label, field, params in APP_URLS]
 
 
 # ---------------------------------------------------------------- running the catalogue
@@ -452,15 +608,38 @@ def attempt_case(case: Case) -> Outcome:
             prepared = case.prepare(runs_dir, work) if case.prepare else None
         except Exception:  # the setup (a stored run, a file) failed: the case could not be tried
             return Outcome(case, "traceback", f"while preparing the case:\n{traceback.format_exc()}", 0)
-        before = set(runs_dir.iterdir())
+        before, beside = set(runs_dir.iterdir()), set(Path(tmp).iterdir())
         try:
-            refused, message = case.attempt(runs_dir, work, prepared)
+            with time_limit(CASE_LIMIT_S):
+                refused, message = case.attempt(runs_dir, work, prepared)
             kind = ("refused" if names(message, case.field) else "unclear") if refused else "completed"
+        except Hang:
+            kind, message = "hang", f"still going after {CASE_LIMIT_S} s"
         except Exception:  # anything but a clean refusal or a completed run
             kind, message = "traceback", traceback.format_exc()
         made = [p for p in runs_dir.iterdir() if p not in before]
         orphans = sum(1 for p in made if kind != "completed" or not (p / "result.json").is_file())
+        orphans += len(set(Path(tmp).iterdir()) - beside)  # written outside the runs folder
         return Outcome(case, kind, message, orphans)
+
+
+class Hang(BaseException):
+    """A case ran past its time limit (BaseException: the code under test catches Exception)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Raise Hang in this (the main) thread after `seconds` of wall time."""
+    def expire(signum, frame):
+        raise Hang
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def run_catalogue(cases: list[Case] | None = None) -> list[Outcome]:
@@ -481,14 +660,14 @@ def counts(outcomes: list[Outcome]) -> dict[str, int]:
 
 
 def report(outcomes: list[Outcome]) -> str:
-    lines = ["| surface | inputs | refused | unclear | tracebacks | completed | orphan folders |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| surface | inputs | refused | unclear | tracebacks | hangs | wrongly accepted | orphan folders |",
+             "|---|---|---|---|---|---|---|---|"]
     for surface in ("cli", "config", "app", None):
         part = [o for o in outcomes if surface is None or o.case.surface == surface]
         c = counts(part)
         lines.append(f"| {surface or 'all'} | {c['inputs']} | {c['refused']} | {c['unclear']} | {c['traceback']} | "
-                     f"{c['completed']} | {c['orphan folders']} |")
-    for kind in ("traceback", "unclear", "completed"):
+                     f"{c['hang']} | {c['completed']} | {c['orphan folders']} |")
+    for kind in ("traceback", "hang", "unclear", "completed"):
         for o in outcomes:
             if o.kind == kind:
                 lines.append(f"\n{kind.upper()} [{o.case.surface}] {o.case.label} "

@@ -41,12 +41,27 @@ def accept(runs_dir, work, prepared):
     return False, "accepted"
 
 
-def test_the_classifier_tells_tracebacks_unclear_messages_orphans_and_completed_runs():
-    cases = [Case("config", label, "tasks", attempt)
-             for label, attempt in (("crash", crash), ("folder", leave_a_folder), ("vague", vague), ("ok", accept))]
+def hang(runs_dir, work, prepared):
+    import time
+    while True:
+        time.sleep(0.05)
+
+
+def write_outside(runs_dir, work, prepared):
+    (runs_dir.parent / "x").mkdir()
+    return True, "error: run_id='../x' is not valid: a folder name"
+
+
+def test_the_classifier_tells_tracebacks_unclear_messages_hangs_orphans_and_completed_runs(monkeypatch):
+    cases = [Case("config", label, field, attempt)
+             for label, field, attempt in (("crash", "tasks", crash), ("folder", "tasks", leave_a_folder),
+                                           ("vague", "tasks", vague), ("ok", "tasks", accept),
+                                           ("hang", "tasks", hang), ("outside", "run_id", write_outside))]
+    monkeypatch.setattr(bad_inputs, "CASE_LIMIT_S", 0.5)
     outcomes = bad_inputs.run_catalogue(cases)
-    assert [o.kind for o in outcomes] == ["traceback", "refused", "unclear", "completed"]
+    assert [o.kind for o in outcomes] == ["traceback", "refused", "unclear", "completed", "hang", "refused"]
     assert "TypeError: boom" in outcomes[0].message
-    assert [o.orphans for o in outcomes] == [0, 1, 0, 0]
-    assert bad_inputs.counts(outcomes)["orphan folders"] == 1
+    assert [o.orphans for o in outcomes] == [0, 1, 0, 0, 0, 1]
+    assert bad_inputs.counts(outcomes)["orphan folders"] == 2
+    assert bad_inputs.counts(outcomes)["hang"] == 1
     assert "TRACEBACK [config] crash" in bad_inputs.report(outcomes)
