@@ -337,7 +337,8 @@ def impostor():
     """A live process whose command line holds labkit.live_worker, as a fork server's runs do."""
     process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "labkit.live_worker"])
     yield process
-    process.kill()
+    # by the kill command, not os.kill: `signals` may still have os.kill recording instead of sending
+    subprocess.run(["kill", "-9", str(process.pid)], check=False)
     process.wait()
 
 
