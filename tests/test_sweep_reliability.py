@@ -301,7 +301,7 @@ def test_a_request_some_node_meets_is_kept():
 
 
 def test_a_gpu_request_on_a_machine_without_one_fails_fast(tmp_path):
-    """One real local Ray: it starts, is asked, and the sweep is refused before any folder."""
+    """A local Ray's GPUs are torch's: the request is refused before Ray starts and before any folder."""
     pytest.importorskip("ray")
     import torch
     if torch.cuda.is_available():
@@ -312,6 +312,7 @@ def test_a_gpu_request_on_a_machine_without_one_fails_fast(tmp_path):
                           cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr[-2000:]
     assert "error: gpus_per_run=0.5 is not valid: at most 0" in done.stderr and not runs.exists()
+    assert "Started a local Ray instance" not in done.stderr
 
 
 # -- grid size and a linear record ------------------------------------------------------------

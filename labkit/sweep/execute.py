@@ -232,14 +232,21 @@ def fit_request(nodes: list[dict], cpus_per_run: int, gpus_per_run: float | None
     return gpus_per_run
 
 
+def local_gpus() -> int:
+    """The GPUs a local Ray's runs can use: those torch sees here (a CPU build of torch sees none)."""
+    import torch
+
+    return torch.cuda.device_count()
+
+
 def ray_for(workers: int | None, address: str | None, cpus_per_run: int, gpus_per_run: float | None):
     """Ray started (or joined) and checked to meet each run's request: (ray, GPUs per run);
     ConfigError naming the option that cannot be met, before anything is written."""
     import ray
 
     check_address(address)
-    if address is None and not ray.is_initialized():  # a local Ray's CPUs are known before it starts
-        fit_request([{"CPU": workers or os.cpu_count()}], cpus_per_run, None)
+    if address is None and not ray.is_initialized():  # a local Ray's CPUs and GPUs are known before it starts
+        fit_request([{"CPU": workers or os.cpu_count(), "GPU": local_gpus()}], cpus_per_run, gpus_per_run)
     ray = start_ray(workers, address)
     nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")] or [ray.cluster_resources()]
     return ray, fit_request(nodes, cpus_per_run, gpus_per_run)
