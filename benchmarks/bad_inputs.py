@@ -494,13 +494,7 @@ def app(label: str, field: str, method: str | None, widgets: dict[str, object]) 
     naming the field and Run is disabled (or, clicked, shows why the run was not started)."""
 
     def attempt(runs_dir: Path, work: Path, prepared: object) -> tuple[bool, str]:
-        from streamlit.logger import set_log_level
-        from streamlit.testing.v1 import AppTest
-
-        set_log_level("error")  # not the bare-mode warning on every script run
-
-        os.environ["LABKIT_RUNS_DIR"] = str(runs_dir)
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+        at = page(runs_dir).run()
         if method:
             at.sidebar.selectbox(key="method").set_value(method).run()
         for key, value in {"tasks": 2, "epochs": 1, **widgets}.items():
@@ -508,12 +502,27 @@ def app(label: str, field: str, method: str | None, widgets: dict[str, object]) 
         at.run()
         if not at.button(key="run").disabled:
             at.button(key="run").click().run()
-        if at.exception:
-            raise RuntimeError(f"the page raised: {at.exception[0].message}\n{at.exception[0].stack_trace}")
-        shown = [e.value for e in at.error]
-        return bool(shown), " | ".join(shown) or "no error shown"
+        return page_verdict(at)
 
     return Case("app", label, field, attempt)
+
+
+def page(runs_dir: Path):
+    """The app as streamlit.testing sees it, storing runs in `runs_dir` (not run yet)."""
+    from streamlit.logger import set_log_level
+    from streamlit.testing.v1 import AppTest
+
+    set_log_level("error")  # not the bare-mode warning on every script run
+    os.environ["LABKIT_RUNS_DIR"] = str(runs_dir)
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+
+
+def page_verdict(at) -> tuple[bool, str]:
+    """Refused when the page shows an error (their text); raises when the page itself raised."""
+    if at.exception:
+        raise RuntimeError(f"the page raised: {at.exception[0].message}\n{at.exception[0].stack_trace}")
+    shown = [e.value for e in at.error]
+    return bool(shown), " | ".join(shown) or "no error shown"
 
 
 APP_WIDGETS = [  # (label, field named, method, number inputs)
@@ -539,19 +548,10 @@ def app_url(label: str, field: str, params: dict[str, str]) -> Case:
     an error naming the parameter and raises nothing."""
 
     def attempt(runs_dir: Path, work: Path, prepared: object) -> tuple[bool, str]:
-        from streamlit.logger import set_log_level
-        from streamlit.testing.v1 import AppTest
-
-        set_log_level("error")
-        os.environ["LABKIT_RUNS_DIR"] = str(runs_dir)
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at = page(runs_dir)
         for key, value in params.items():
             at.query_params[key] = value
-        at.run()
-        if at.exception:
-            raise RuntimeError(f"the page raised: {at.exception[0].message}\n{at.exception[0].stack_trace}")
-        shown = [e.value for e in at.error]
-        return bool(shown), " | ".join(shown) or "no error shown"
+        return page_verdict(at.run())
 
     return Case("app", label, field, attempt)
 
