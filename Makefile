@@ -41,5 +41,5 @@ lab: $(STAMP)
 ## `streamlit run app.py` that first starts the fork server the app's runs are forked from, so the
 ## first Run does not wait for torch's imports (run by path: it starts before this process's own).
 app: $(STAMP)
-	$(PY) labkit/app_server.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true \
+	$(PY) labkit/app/launcher.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false --client.toolbarMode viewer

@@ -3,7 +3,7 @@ network forget (or not) task by task.
 
     streamlit run app.py          # or: make app [PORT=8502]
 
-UI only: the run goes to a separate process through labkit.live, which writes to the run store
+UI only: the run goes to a separate process through labkit.app.background, which writes to the run store
 (LABKIT_RUNS_DIR, default data/runs); this page follows the run's files a few times a second.
 Each browser tab keeps the run it follows in its own session (and in its URL), so two tabs
 never mix their charts.
@@ -21,24 +21,28 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from labkit import RunConfig, RunDir, app_views, head_offsets, live, plots, race, reproduce, run_status
+from labkit import RunConfig, RunDir
+from labkit.analysis import effects, head_offsets
+from labkit.app import background as live
+from labkit.app import panels as app_views
+from labkit.app import race
 from labkit.config import OPTIMIZERS
 from labkit.data import DATASETS, SCENARIOS
 from labkit.data.datasets import missing_files
+from labkit.experiment.runner import natural_kind
+from labkit.experiment.store import is_run_id
 from labkit.losses import LOSSES
 from labkit.methods import METHODS
 from labkit.methods.base import method_title
 from labkit.models import BACKBONES
-from labkit.presets import PRESETS, preset_followed
-from labkit.published import beside_run, published_for, source_kind
-from labkit.recipes import fill_from_recipes
+from labkit.protocols.presets import PRESETS, preset_followed
+from labkit.protocols.recipes import fill_from_recipes
 from labkit.registry import ConfigError, short_repr
-from labkit.runner import natural_kind
-from labkit.store import is_run_id
-from labkit.sweep import effects
-from labkit.sweep import figures as sweep_figures
 from labkit.sweep.execute import stored_outcomes
 from labkit.sweep.record import list_sweeps
+from labkit.teaching import reproduce
+from labkit.teaching.published import beside_run, published_for, source_kind
+from labkit.views import plots, run_status, sweep_figures
 
 RUNS_DIR = Path(os.environ.get("LABKIT_RUNS_DIR", "data/runs"))
 DATA_ROOT = os.environ.get("LABKIT_DATA_ROOT", "data")
@@ -50,7 +54,7 @@ KIND_LABELS = {"tag": "task-agnostic (task unknown at test)", "taw": "task-aware
                "natural": "each scenario's own (task-aware for task-IL, task-agnostic otherwise)"}
 # The page's top kept small, so that at 1280x800 the first chart is on screen under the run's header;
 # and Streamlit's own Stop (top right, shown while the live charts refresh) hidden: it stops the
-# page's script, not the run, which the page's Stop button ends (labkit.live.stop_run).
+# page's script, not the run, which the page's Stop button ends (labkit.app.background.stop_run).
 PAGE_CSS = """<style>
 [data-testid="stMainBlockContainer"] {padding-top: 3.5rem; padding-bottom: 3rem}
 [data-testid="stMainBlockContainer"] h1 {font-size: 2rem; padding: 0}
@@ -104,7 +108,7 @@ NO_PRESET = "(none: RunConfig's defaults)"
 def training_inputs(base: RunConfig, method: str, loss: str, backbone: str, tag: str) -> dict:
     """Optimiser, learning rate and pre-training, starting from `base` (a preset or RunConfig's
     defaults) with the recipes in the fields it leaves unset, as the command line fills them
-    (labkit.recipes.fill_from_recipes): the method's recipe (DLCFT: Adam on a pre-trained
+    (labkit.protocols.recipes.fill_from_recipes): the method's recipe (DLCFT: Adam on a pre-trained
     backbone), else the backbone's and the loss's (mse: Adam 1e-2). The widgets are keyed by where
     they start from, so a choice that needs another optimiser starts from it."""
     filled, sources = fill_from_recipes(base, {"method": method, "loss": loss, "backbone": backbone})
@@ -119,7 +123,7 @@ def training_inputs(base: RunConfig, method: str, loss: str, backbone: str, tag:
     pretrained = sb.checkbox("Start from a pre-trained backbone", value=start["pretrained"] != "",
                              key=f"pretrained:{suffix}",
                              help="Pre-trains the backbone once (cached) on a held-out 20% of the dataset's training "
-                                  "images, which the run then leaves out of its tasks (labkit.pretrain).")
+                                  "images, which the run then leaves out of its tasks (labkit.experiment.pretrain).")
     chosen = start["pretrained"] or "auto"  # a preset's own pre-training (auto:cifar10) when it has one
     return {"optimizer": optimizer, "lr": float(lr), "momentum": start["momentum"],
             "pretrained": chosen if pretrained else ""}
@@ -221,7 +225,7 @@ def config_flags(config: RunConfig, preset: str | None, leave_out: tuple[str, ..
     """The command line's options that make `config`: --preset when the sidebar started from one,
     every field that differs from where the command line starts (the preset or RunConfig's
     defaults), the method and loss always, and every other field a recipe would fill
-    (labkit.recipes.fill_from_recipes: its optimiser's three whenever it names one), so none is
+    (labkit.protocols.recipes.fill_from_recipes: its optimiser's three whenever it names one), so none is
     left to a recipe; method parameters changed from their defaults."""
     start = PRESETS.get(preset) if preset else DEFAULT
     chosen = {f.name: getattr(config, f.name) for f in dataclasses.fields(RunConfig)
@@ -312,7 +316,7 @@ def preload_charts() -> None:
 
 def followed_run() -> str | None:
     """This session's run id (kept in the URL too, so a page reload keeps following it); None,
-    said so in the page, when the URL names no run id (labkit.store.is_run_id)."""
+    said so in the page, when the URL names no run id (labkit.experiment.store.is_run_id)."""
     if "run_id" not in st.session_state:
         st.session_state.run_id = st.query_params.get("run")
     run_id = st.session_state.run_id
@@ -553,7 +557,7 @@ def race_runners(config: RunConfig, preset: str | None) -> tuple[dict[str, RunCo
                                  help="task-IL: one head per task, so the heads' offsets can be compared")
     by = cols[0].radio("Race", ["methods", "losses"], horizontal=True, key="race_by",
                        help=f"methods: each with the sidebar's loss and optimiser; losses: the sidebar's method "
-                            f"({config.method}) with each loss, each with its own loss's optimiser (labkit.recipes)")
+                            f"({config.method}) with each loss, each with its own loss's optimiser (labkit.protocols.recipes)")
     base = config.replace(scenario=scenario)
     no_data = missing_files(config.dataset, config.data_root) if config.dataset else None
     if by == "losses":
@@ -586,7 +590,7 @@ def race_runners(config: RunConfig, preset: str | None) -> tuple[dict[str, RunCo
 
 def raced_runs() -> dict[str, str]:
     """This session's race: label -> run id (kept in the URL too, as ?race=label:id,...); an item
-    of the URL that names no run id (labkit.store.is_run_id) is left out, and said to be."""
+    of the URL that names no run id (labkit.experiment.store.is_run_id) is left out, and said to be."""
     if "race" not in st.session_state:
         text = st.query_params.get("race", "")
         pairs = [item.partition(":") for item in text.split(",") if ":" in item]
@@ -842,7 +846,7 @@ def compare_tab() -> None:
 
 
 def claims_tab() -> None:
-    """The papers' claims (labkit.paper_claims), the paper's figure beside labkit's result where
+    """The papers' claims (labkit.teaching.paper_claims), the paper's figure beside labkit's result where
     `python -m labkit reproduce` has stored one in this runs folder; nothing is run here."""
     st.caption("Each paper's claims as labkit tests them: two arms paired by seed, the paper's own figure with "
                "where it was read, and labkit's measured difference with its 95% interval. Run them with "

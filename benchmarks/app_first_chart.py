@@ -2,7 +2,7 @@
 
     python benchmarks/app_first_chart.py [--repeats 3] [--plain-streamlit] [--first-run-after S]
 
-Starts the app as `make app` does (python labkit/app_server.py with the Makefile's options; with
+Starts the app as `make app` does (python labkit/app/launcher.py with the Makefile's options; with
 --plain-streamlit: `streamlit run app.py`, where the fork server starts only when the first page
 loads), on a free loopback port with LABKIT_RUNS_DIR in a temporary folder, and opens it in
 Debian's headless chromium (playwright, a fresh browser profile each repeat). It clicks Run as
@@ -94,7 +94,7 @@ def free_port() -> int:
 
 
 def start_server(plain: bool, port: int, runs_dir: Path) -> subprocess.Popen:
-    launcher = ["-m", "streamlit", "run", "app.py"] if plain else ["labkit/app_server.py"]
+    launcher = ["-m", "streamlit", "run", "app.py"] if plain else ["labkit/app/launcher.py"]
     env = {**os.environ, "LABKIT_RUNS_DIR": str(runs_dir), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     return subprocess.Popen([sys.executable, *launcher, "--server.address", "127.0.0.1", "--server.port", str(port),
@@ -247,13 +247,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="fresh servers started (one cold and one warm Run each)")
     parser.add_argument("--plain-streamlit", action="store_true",
                         help="start `streamlit run app.py` (the fork server starts when the page loads) "
-                             "instead of python labkit/app_server.py")
+                             "instead of python labkit/app/launcher.py")
     parser.add_argument("--first-run-after", type=float, default=0.0, metavar="S",
                         help="seconds to wait after the page loaded before the first Run (default 0: at once)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    launcher = "streamlit run app.py" if args.plain_streamlit else "python labkit/app_server.py (make app)"
+    launcher = "streamlit run app.py" if args.plain_streamlit else "python labkit/app/launcher.py (make app)"
     load = os.getloadavg()
     print(f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} before; {launcher}; "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '1')}; app defaults (digits, 5 tasks, 5 epochs, mlp)")

@@ -2,7 +2,7 @@
 
     python benchmarks/app_latency.py [--repeats 3]
 
-1. First point: time from labkit.live.start_background_run (what the Run button calls) to the
+1. First point: time from labkit.app.background.start_background_run (what the Run button calls) to the
    first task_evaluated event in the run's events.jsonl, on digits with the app's defaults,
    split into process start -> run_started (data, model) -> first task_evaluated (training).
    The app warms the fork server when the page first loads (live.warm_up); the first row is a
@@ -24,7 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from labkit import RunConfig, RunDir, app_views, live, run, run_status
+from labkit import RunConfig, RunDir, run
+from labkit.app import background as live
+from labkit.app import panels as app_views
+from labkit.views import run_status
 
 POLL_S = 0.005
 

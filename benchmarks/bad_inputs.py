@@ -2,7 +2,7 @@
 
     python benchmarks/bad_inputs.py
 
-Three surfaces: (a) the command line, called in-process as `labkit.__main__.main(argv)` with
+Three surfaces: (a) the command line, called in-process as `labkit.cli.main.main(argv)` with
 --runs-dir a fresh temporary folder; (b) RunConfig(...).validate() and RunConfig.from_dict(...);
 (c) the Streamlit app through streamlit.testing.v1.AppTest, LABKIT_RUNS_DIR a fresh temporary
 folder, sidebar widgets set to bad values (Run, when enabled, makes the run folder as the app
@@ -41,8 +41,9 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from labkit import ConfigError, RunConfig, RunDir, live, run  # noqa: E402
-from labkit.__main__ import main  # noqa: E402
+from labkit import ConfigError, RunConfig, RunDir, run  # noqa: E402
+from labkit.app import background as live
+from labkit.cli.main import main  # noqa: E402
 
 TINY = ["--tasks", "2", "--epochs", "1", "--device", "cpu", "--knn-k", "0"]
 KINDS = ("refused", "unclear", "traceback", "hang", "completed")

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 
 from labkit import run
-from labkit.events import EpochEnded
-from labkit.presets import PRESETS
+from labkit.experiment.events import EpochEnded
+from labkit.protocols.presets import PRESETS
 
 
 def task1(result) -> list[float]:

@@ -19,7 +19,7 @@ import torch
 
 from labkit import RunConfig, run
 from labkit.data.datasets import missing_files
-from labkit.presets import PRESETS
+from labkit.protocols.presets import PRESETS
 
 
 def report(name: str, config: RunConfig) -> None:

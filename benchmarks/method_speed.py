@@ -15,7 +15,7 @@ import time
 import torch
 
 from labkit import run
-from labkit.run_commands import DEMO_CONFIG, DEMO_METHODS
+from labkit.cli.run_commands import DEMO_CONFIG, DEMO_METHODS
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_first_chart import CHROMIUM, FLAGS, FolderWatch, served_page, spread  # noqa: E402
 
-RUNNERS = ("finetune", "lwf", "lwf-bsr")  # labkit.race.DEFAULT_METHODS, the race tab's default
+RUNNERS = ("finetune", "lwf", "lwf-bsr")  # labkit.app.race.DEFAULT_METHODS, the race tab's default
 TIMEOUT_MS = 600_000
 
 # In the page: on a click on "Run race", note the time, then look every animation frame for the
@@ -132,7 +132,7 @@ def main() -> None:
 
     load = os.getloadavg()
     print(f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} before; "
-          f"python labkit/app_server.py (make app); OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '1')}; "
+          f"python labkit/app/launcher.py (make app); OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '1')}; "
           f"race {', '.join(RUNNERS)} on digits, task-IL, app defaults (5 tasks, 5 epochs, mlp)")
     colds, warms, ready = [], [], []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:

@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from labkit.analysis import effects
 from labkit.config import RunConfig
-from labkit.presets import PRESETS
-from labkit.sweep import effects
+from labkit.protocols.presets import PRESETS
 from labkit.sweep.execute import run_sweep, start_ray
 from labkit.sweep.grid import grid_cells
 

@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from linearized_step import INPUT_SHAPE, network, timed, training_step
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -51,11 +52,10 @@ from labkit.config import RunConfig
 from labkit.curvature import kfac_factors
 from labkit.data.loaders import batches
 from labkit.data.types import Scenario, Task
+from labkit.experiment.runner import build_run_model, grow_heads, pick_device, train_task
 from labkit.losses import LOSSES
 from labkit.methods import METHODS, Method, TaskContext
 from labkit.models import IncrementalNet, build_model, fold_batchnorm
-from labkit.runner import build_run_model, grow_heads, pick_device, train_task
-from linearized_step import INPUT_SHAPE, network, timed, training_step
 
 try:
     import torchvision
@@ -151,7 +151,7 @@ def labkit_images_per_epoch(config: RunConfig, method: Method, ctx: TaskContext)
 
 def labkit_epoch_seconds(config: RunConfig, method: Method, ctx: TaskContext, warmup: int = 1) -> float:
     """Seconds of one epoch of runner.train_task, after `warmup` epochs (cuDNN's choices, the
-    allocator, torch.compile's compilation), with cuDNN's autotuner on as labkit.runner.run sets it."""
+    allocator, torch.compile's compilation), with cuDNN's autotuner on as labkit.experiment.runner.run sets it."""
     torch.backends.cudnn.benchmark = ctx.device.type == "cuda"
     for _ in range(warmup):
         train_task(config, method, ctx, lambda event: None)

@@ -30,7 +30,7 @@ redraw()
 display(widgets.VBox([slider, view]))
 ''',
     "Output replaced": '''
-from labkit import plots
+from labkit.views import plots
 slider, text, view = widgets.FloatSlider(), widgets.HTML(), widgets.Output()
 display(widgets.VBox([slider, text, view]))
 def redraw(change=None):

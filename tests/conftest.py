@@ -2,6 +2,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py
+sys.path.insert(0, str(Path(__file__).parent / "architecture"))  # tests/architecture/rooms.py
 
 
 def pytest_configure(config):

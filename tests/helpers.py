@@ -6,9 +6,9 @@ import torch
 
 from labkit import RunConfig
 from labkit.data import load_dataset, make_scenario
+from labkit.experiment.runner import build_run_model, evaluate, grow_heads, seed_task, train_task
 from labkit.losses import LOSSES
 from labkit.methods import METHODS, TaskContext
-from labkit.runner import build_run_model, evaluate, grow_heads, seed_task, train_task
 
 QUICK = RunConfig(dataset="digits", scenario="class-il", tasks=2, epochs=3, batch_size=32, lr=0.05, device="cpu")
 

@@ -15,14 +15,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import labkit
-from labkit import RunConfig, RunDir, list_runs, live, plots, run_status
-from labkit.__main__ import build_parser
-from labkit.cli_config import config_from
+from labkit.experiment import process
+from labkit import RunConfig, RunDir, list_runs
+from labkit.app import background as live
+from labkit.cli.config_flags import config_from
+from labkit.cli.main import build_parser
+from labkit.experiment.result import RunResult
 from labkit.methods import METHODS
-from labkit.presets import PRESETS
-from labkit.recipes import fill_from_recipes
-from labkit.result import RunResult
+from labkit.protocols.presets import PRESETS
+from labkit.protocols.recipes import fill_from_recipes
 from labkit.sweep.grid import grid_cells, parse_grid
+from labkit.views import plots, run_status
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -34,8 +37,8 @@ def runs_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("LABKIT_RUNS_DIR", str(runs))
     yield runs
     for run_dir in list_runs(runs):
-        pid = live.run_pid(run_dir)
-        if pid is not None and live.run_process_alive(pid, run_dir.run_id):
+        pid = process.run_pid(run_dir)
+        if pid is not None and process.run_process_alive(pid, run_dir.run_id):
             os.killpg(pid, signal.SIGKILL)
 
 
@@ -104,7 +107,7 @@ def test_the_widgets_build_the_run_config(runs_dir, started):
     assert not at.exception and not errors(at)
     assert started == [RunConfig(dataset="digits", scenario="task-il", tasks=3, backbone="cnn", method="ewc",
                                  loss="mse", epochs=2, seed=7, data_root="data",
-                                 optimizer="adam", lr=1e-3,  # the cnn's recipe (labkit.recipes)
+                                 optimizer="adam", lr=1e-3,  # the cnn's recipe (labkit.protocols.recipes)
                                  method_params={"lamb": 100.0, "alpha": 0.5, "fisher_labels": "true"})]
     assert at.session_state.run_id == list_runs(runs_dir)[0].run_id
 
@@ -261,7 +264,7 @@ def test_a_race_starts_its_runners_on_one_seed_as_its_command_line_says(runs_dir
     at.session_state.race = {}
     at.button(key="race_run").click().run()
     assert [(c.method, c.loss) for c in started] == [("ewc", "ce"), ("ewc", "mse")]
-    # each loss with its own recipe's optimiser (labkit.recipes), not the sidebar's SGD 0.05, which mse diverges with
+    # each loss with its own recipe's optimiser (labkit.protocols.recipes), not the sidebar's SGD 0.05, which mse diverges with
     assert [(c.optimizer, c.lr) for c in started] == [("sgd", 0.05), ("adam", 1e-2)]
     assert all(c == started[0].replace(loss=c.loss, optimizer=c.optimizer, lr=c.lr) for c in started)
     assert any("**mse** adam, lr 0.01, momentum 0.9 (loss mse's recipe)" in c.value for c in at.caption)
@@ -398,8 +401,8 @@ def test_the_curvature_caption_follows_the_stored_numbers(runs_dir, loss):
 
 
 def test_the_claims_tab_lists_every_claim_and_reads_a_stored_reproduce(runs_dir):
-    from labkit import reproduce
-    from labkit.paper_claims import CLAIMS
+    from labkit.teaching import reproduce
+    from labkit.teaching.paper_claims import CLAIMS
 
     at = open_tab(app(), "Papers' claims")
     table = at.dataframe[-1].value
@@ -455,7 +458,7 @@ def test_every_method_is_offered_with_its_title(runs_dir):
 
 
 def test_stop_stops_the_background_run_and_run_waits_for_it(runs_dir, started, monkeypatch):
-    """One Stop: it calls labkit.live.stop_run on the followed run; Run is off while it runs."""
+    """One Stop: it calls labkit.app.background.stop_run on the followed run; Run is off while it runs."""
     stopped = []
     real = run_status.run_state
 

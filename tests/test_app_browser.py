@@ -1,5 +1,5 @@
 """The app in a real browser: Debian's chromium driven by playwright opens the app as `make app`
-starts it (labkit/app_server.py: the fork server, then `streamlit run app.py`) in a 1280x800
+starts it (labkit/app/launcher.py: the fork server, then `streamlit run app.py`) in a 1280x800
 window, picks a method, presses Run, waits for the forgetting chart to show two tasks, checks
 that it is on screen without scrolling and that the page has one Stop button, and saves
 screenshots to test-artifacts/app.png (the window) and app-full.png (the whole page); and races
@@ -15,7 +15,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from browser import CHROMIUM, FLAGS, free_port, needs_chromium, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +29,7 @@ def app_url(tmp_path):
     port = free_port()
     env = {**os.environ, "LABKIT_RUNS_DIR": str(tmp_path / "runs")}
     server = subprocess.Popen(
-        [sys.executable, "labkit/app_server.py", "--server.headless", "true",
+        [sys.executable, "labkit/app/launcher.py", "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
          "--client.toolbarMode", "viewer"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)

@@ -1,4 +1,4 @@
-"""Checkpoints are checked before use (labkit.pretrain): files that are not labkit checkpoints,
+"""Checkpoints are checked before use (labkit.experiment.pretrain): files that are not labkit checkpoints,
 or do not fit the backbone, are refused by name; a damaged cache entry is rebuilt; a diverged
 pre-training caches nothing. The bad files are written here, in each test's tmp_path."""
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from labkit import RunConfig, run
-from labkit.__main__ import main
+from labkit.cli.main import main
 from labkit.data import from_arrays
-from labkit.outcome import Diverged
-from labkit.pretrain import PretrainSpec, load_checkpoint, pretrain, resolve
+from labkit.experiment.outcome import Diverged
+from labkit.experiment.pretrain import PretrainSpec, load_checkpoint, pretrain, resolve
 from labkit.registry import ConfigError
 
 TINY = PretrainSpec(source="digits", backbone="mlp", holdout=0.2, epochs=2, batch_size=32)

@@ -1,4 +1,4 @@
-"""One rule for which runs count (labkit.counted): only a finished run enters a mean or a pair. A
+"""One rule for which runs count (labkit.analysis.counted): only a finished run enters a mean or a pair. A
 failed run (here after 2 of 5 tasks), a stopped and a diverged one are left out of seed_table,
 effect_rows, paired_runs, reproduce's pairs and `compare`'s final table, and each is named beside
 the count. Every left-out run here scores 1.0, so one that slipped into a mean would show."""
@@ -9,14 +9,16 @@ import statistics
 
 import pytest
 
-from labkit import counted, reproduce
+from labkit.analysis import counted, effects
+from labkit.analysis.paired import paired_runs, seed_pairs
+from labkit.analysis.tables import markdown_table, seed_table
+from labkit.cli import sweep_commands as commands
 from labkit.config import RunConfig
-from labkit.paired import paired_runs, seed_pairs
-from labkit.paper_claims import CLAIMS
-from labkit.result import RunResult
-from labkit.sweep import commands, effects, markdown_table, seed_table
+from labkit.experiment.result import RunResult
 from labkit.sweep.execute import CellOutcome
 from labkit.sweep.grid import Cell
+from labkit.teaching import reproduce
+from labkit.teaching.paper_claims import CLAIMS
 
 TASKS = 5
 FINISHED = {0: 0.5, 1: 0.7}  # seed -> accuracy in every cell of its matrix
@@ -112,7 +114,7 @@ def test_compare_averages_only_finished_runs_and_names_the_others(monkeypatch, c
 
 
 def test_notebook_helpers_average_only_finished_runs():
-    from labkit.studies import dlcft_comparison, forgetting
+    from labkit.teaching import dlcft_comparison, forgetting
 
     runs = {"lwf": [made(s) for s in SEEDS]}
     frame = forgetting.final_table(runs)

@@ -6,23 +6,23 @@ import math
 
 import pytest
 import torch
+from helpers import QUICK, Stop, stop_after_task
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
-from helpers import QUICK, Stop, stop_after_task
 from labkit import RunConfig, RunDir, run
-from labkit.__main__ import main
-from labkit.app_views import curvature_reading
+from labkit.app.panels import curvature_reading
+from labkit.cli.main import main
 from labkit.curvature import curvature_after_task
 from labkit.curvature.tracking import curvature_series, task_images
 from labkit.data import load_dataset, make_scenario
 from labkit.data.types import ArrayDataset
+from labkit.experiment.result import RunResult
+from labkit.experiment.runner import build_run_model, grow_heads
 from labkit.methods import METHODS
 from labkit.models import IncrementalNet
-from labkit.plots import curvature_figure
 from labkit.registry import ConfigError
-from labkit.result import RunResult
-from labkit.runner import build_run_model, grow_heads
+from labkit.views.plots import curvature_figure
 
 TRACKED = QUICK.replace(epochs=1, knn_k=0, track_curvature=True)
 

@@ -21,10 +21,14 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labkit import RunConfig, RunDir, live, run, run_status, store
-from labkit.__main__ import main
+from labkit.experiment import process
+from labkit import RunConfig, RunDir, run
+from labkit.app import background as live
+from labkit.cli.main import main
+from labkit.experiment import store
+from labkit.experiment.result import RunResult
 from labkit.registry import ConfigError
-from labkit.result import RunResult
+from labkit.views import run_status
 
 CONFIG = RunConfig(dataset="digits", scenario="class-il", tasks=2, epochs=1, batch_size=32, lr=0.05, device="cpu")
 RUN_ID = "20260101-000000-finetune-digits-aaaaaa"
@@ -334,8 +338,8 @@ def signals(monkeypatch):
 
 @pytest.fixture
 def impostor():
-    """A live process whose command line holds labkit.live_worker, as a fork server's runs do."""
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "labkit.live_worker"])
+    """A live process whose command line holds labkit.cli.worker, as a fork server's runs do."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "labkit.cli.worker"])
     yield process
     # by the kill command, not os.kill: `signals` may still have os.kill recording instead of sending
     subprocess.run(["kill", "-9", str(process.pid)], check=False)
@@ -352,27 +356,27 @@ def running_run(tmp_path: Path) -> RunDir:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="start times come from /proc")
 def test_a_pid_now_another_process_is_not_the_run_and_is_never_signalled(tmp_path, signals, impostor):
     run_dir = running_run(tmp_path)
-    start = live.process_start_time(impostor.pid)
-    assert isinstance(start, int) and live.process_start_time(os.getpid()) != start
+    start = process.process_start_time(impostor.pid)
+    assert isinstance(start, int) and process.process_start_time(os.getpid()) != start
     for text in (f"{impostor.pid} {start + 1}", f"{os.getpid()} {start}"):  # a pid since given to another
-        (run_dir.path / live.PID_FILE).write_text(text)
-        assert live.run_process(run_dir) is None
+        (run_dir.path / process.PID_FILE).write_text(text)
+        assert process.run_process(run_dir) is None
         assert run_status.run_state(run_dir).status not in run_status.ACTIVE
         assert live.stop_run(run_dir) is False
-    (run_dir.path / live.PID_FILE).write_text(str(impostor.pid))  # an old bare pid: believed, never signalled
+    (run_dir.path / process.PID_FILE).write_text(str(impostor.pid))  # an old bare pid: believed, never signalled
     assert run_status.run_state(run_dir).status == "running"
     assert live.stop_run(run_dir) is False
     assert signals == [] and impostor.poll() is None
-    (run_dir.path / live.PID_FILE).write_text(f"{impostor.pid} {start}")  # the process that started then
-    assert live.run_process(run_dir) == impostor.pid and run_status.run_state(run_dir).status == "running"
+    (run_dir.path / process.PID_FILE).write_text(f"{impostor.pid} {start}")  # the process that started then
+    assert process.run_process(run_dir) == impostor.pid and run_status.run_state(run_dir).status == "running"
     assert live.stop_run(run_dir) is True and signals == [(impostor.pid, signal.SIGTERM)]
 
 
 @pytest.mark.parametrize("text", ["0", "-1", "0 123", "-5 -", "x", "", "1 2 3", "99999999999999999999"])
 def test_a_pid_file_naming_no_process_of_ours_signals_nothing(tmp_path, signals, text):
     run_dir = running_run(tmp_path)
-    (run_dir.path / live.PID_FILE).write_text(text)
-    assert live.run_process(run_dir) is None and live.stop_run(run_dir) is False and signals == []
+    (run_dir.path / process.PID_FILE).write_text(text)
+    assert process.run_process(run_dir) is None and live.stop_run(run_dir) is False and signals == []
     assert run_status.run_state(run_dir).status not in run_status.ACTIVE
 
 

@@ -1,19 +1,19 @@
 """Every registered loss (on the default backbone) and every registered backbone (with the default
-loss) learns each digits task from the settings the command line starts from (labkit.recipes),
+loss) learns each digits task from the settings the command line starts from (labkit.protocols.recipes),
 class-IL, and the backbones task-IL too; EWC's defaults and the README's digits runs train on every
 seed 0-9; and how those settings are chosen."""
 import shlex
 
 import pytest
+from test_readme_examples import commands
 
-from labkit.__main__ import build_parser
-from labkit.cli_config import config_from
+from labkit.cli.config_flags import config_from
+from labkit.cli.main import build_parser
 from labkit.config import RunConfig
+from labkit.experiment.runner import run
 from labkit.losses import LOSSES
 from labkit.models import BACKBONES
-from labkit.recipes import BACKBONE_RECIPES, LOSS_RECIPES, training_defaults
-from labkit.runner import run
-from test_readme_examples import commands
+from labkit.protocols.recipes import BACKBONE_RECIPES, LOSS_RECIPES, training_defaults
 
 # Task-aware accuracy of each 2-class task right after it was learned (chance 0.5). Measured at
 # these defaults (seed 0), the lowest over the tasks of any run here is 0.930 (mlp-leaky class-IL,

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import Stepper, Stop, stop_after_task
 
 from labkit import RunConfig
+from labkit.experiment.result import RunResult
+from labkit.experiment.runner import run
+from labkit.experiment.store import RunDir
 from labkit.methods.dlcft import gaussian_nll
 from labkit.models.taylor import Linearized
 from labkit.registry import ConfigError
-from labkit.result import RunResult
-from labkit.runner import run
-from labkit.store import RunDir
-from helpers import Stepper, Stop, stop_after_task
 
 DLCFT = RunConfig(dataset="digits", tasks=3, epochs=2, backbone="mlp-leaky", method="dlcft", loss="mse",
                   optimizer="adam", lr=1e-3, device="cpu", knn_k=0)
@@ -153,7 +153,7 @@ def test_losses_are_refused_with_the_reason():
         DLCFT.replace(method="osla").validate()
 
 
-# ---------------------------------------------------------------- notebook 05's tables (labkit.studies.dlcft_comparison)
+# ---------------------------------------------------------------- notebook 05's tables (labkit.teaching.dlcft_comparison)
 def made(seed: int, final: float, scenario: str = "class-il", status: str = "finished") -> RunResult:
     """A hand-made two-task result whose final average accuracy (either kind) is `final`."""
     rows = [[1.0], [2 * final - 0.5, 0.5]]
@@ -162,7 +162,7 @@ def made(seed: int, final: float, scenario: str = "class-il", status: str = "fin
 
 
 def test_paired_differences_pair_by_seed_and_leave_diverged_runs_out():
-    from labkit.studies import dlcft_comparison as study
+    from labkit.teaching import dlcft_comparison as study
 
     dlcft = [made(0, 0.80), made(1, 0.70), made(2, 0.0, status="diverged")]
     osla = [made(1, 0.60), made(0, 0.75), made(2, 0.10)]  # another order: pairs go by seed
@@ -176,8 +176,8 @@ def test_paired_differences_pair_by_seed_and_leave_diverged_runs_out():
 
 
 def test_tables_state_chance_and_the_papers_table():
-    from labkit.comparisons import chance_after_each_task, final_chance
-    from labkit.studies import dlcft_comparison as study
+    from labkit.analysis.chance import chance_after_each_task, final_chance
+    from labkit.teaching import dlcft_comparison as study
 
     class_il = RunConfig(dataset="digits", scenario="class-il", tasks=5)
     assert chance_after_each_task(class_il) == pytest.approx([1 / 2, 1 / 4, 1 / 6, 1 / 8, 1 / 10])
@@ -192,7 +192,7 @@ def test_tables_state_chance_and_the_papers_table():
 
 
 def test_ablation_table_pairs_the_gain_and_quotes_table_3_only():
-    from labkit.studies import dlcft_comparison as study
+    from labkit.teaching import dlcft_comparison as study
 
     by_label = {"osla": [made(0, 0.6), made(1, 0.7)], "dlcft": [made(0, 0.8), made(1, 0.8)]}
     table = study.ablation_table({"class-il": by_label, "task-il": by_label, "data-il": {"osla": by_label["osla"]}})
@@ -203,7 +203,7 @@ def test_ablation_table_pairs_the_gain_and_quotes_table_3_only():
 
 
 def test_buffer_sweep_configs_and_frame():
-    from labkit.studies import dlcft_comparison as study
+    from labkit.teaching import dlcft_comparison as study
 
     configs = {"er": RunConfig(method="er"), "dlcft": DLCFT.replace(method_params={"curvature": "tkfac"})}
     changed = study.with_buffer(configs, 20)
@@ -216,7 +216,7 @@ def test_buffer_sweep_configs_and_frame():
 
 
 def test_command_line_comparison_table_states_chance():
-    from labkit.comparisons import final_table
+    from labkit.analysis.tables import final_table
 
     table = final_table({"dlcft": [made(0, 0.8), made(1, 0.6, status="diverged")]})
     assert "final accuracy (chance 10.0)" in table.splitlines()[0]
@@ -224,7 +224,7 @@ def test_command_line_comparison_table_states_chance():
 
 
 def test_run_rows_runs_every_row_and_seed():
-    from labkit.studies import dlcft_comparison as study
+    from labkit.teaching import dlcft_comparison as study
 
     config = RunConfig(dataset="digits", tasks=2, epochs=1, device="cpu", knn_k=0)
     results = study.run_rows({"finetune": config, "er": config.replace(method="er")}, [0, 1], "test")
@@ -232,7 +232,7 @@ def test_run_rows_runs_every_row_and_seed():
 
 
 def test_figures_draw_the_chance_line():
-    from labkit.studies import dlcft_comparison as study
+    from labkit.teaching import dlcft_comparison as study
 
     frame = study.buffer_frame({0: {"er": [made(0, 0.2)]}, 500: {"er": [made(0, 0.9)]}}, "class-il")
     fig = study.buffer_figure(frame, "t", chance=0.1)

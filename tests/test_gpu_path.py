@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-
 from helpers import Stepper
+
 from labkit import RunConfig
 from labkit.data.augment import random_crop_flip
-from labkit.runner import run
+from labkit.experiment.runner import run
 
 REFERENCE = Path(__file__).parent / "cpu_reference.json"
 # the accuracy matrices of these runs, recorded at commit 2d2410f (before the GPU path existed)

@@ -8,13 +8,13 @@ import torch
 import torch.nn.functional as F
 
 from labkit import RunConfig, run
-from labkit.checkpointed_run import run_with_checkpoints
 from labkit.data import load_dataset
+from labkit.experiment.checkpointed_run import run_with_checkpoints
+from labkit.experiment.runner import build_run_model, config_scenario, grow_heads
 from labkit.losses import LOSSES
 from labkit.methods import METHODS
 from labkit.methods.base import TaskContext
 from labkit.registry import ConfigError
-from labkit.runner import build_run_model, config_scenario, grow_heads
 
 BASE = RunConfig(dataset="digits", scenario="class-il", tasks=3, epochs=1, device="cpu", knn_k=0,
                  head_layout="all-classes")
@@ -37,7 +37,7 @@ def test_the_loss_over_all_classes_pushes_the_future_classes_logits_down():
     seen = []
     run_with_checkpoints(BASE.replace(tasks=5, epochs=3), lambda t, c: seen.append(c) if t == 0 else None)
     scenario = config_scenario(BASE.replace(tasks=5), load_dataset("digits", "data"))
-    from labkit.checkpointed_run import model_from_checkpoint
+    from labkit.experiment.checkpointed_run import model_from_checkpoint
 
     model = model_from_checkpoint(BASE.replace(tasks=5), scenario, seen[0])
     with torch.no_grad():

@@ -1,4 +1,4 @@
-"""labkit.head_offsets against hand-computed values on hand-made results, the edge cases (0 and
+"""labkit.analysis.head_offsets against hand-computed values on hand-made results, the edge cases (0 and
 1 tasks, data-IL's one head), and a real 2-task digits run through every function."""
 import numpy as np
 import pytest
@@ -6,8 +6,8 @@ import torch
 
 import labkit
 from labkit import RunConfig, RunResult
-from labkit.head_offsets import (SHIFT_INVARIANCE, head_offsets_figure, head_series, newest_vs_old,
-                                 newest_vs_old_figure, offset_reading)
+from labkit.analysis.head_offsets import (SHIFT_INVARIANCE, head_offsets_figure, head_series, newest_vs_old,
+                                          newest_vs_old_figure, offset_reading)
 from labkit.registry import ConfigError
 
 
@@ -187,7 +187,7 @@ def test_a_real_run_goes_through_every_function(digits_run):
 
 
 def test_the_offset_spread_is_the_largest_minus_the_smallest_mean_logit_after_each_task():
-    from labkit.head_offsets import offset_spread, spread_figure
+    from labkit.analysis.head_offsets import offset_spread, spread_figure
 
     stats = [{"weight_norm": [1.0], "bias_mean": [0.0], "logit_mean": [1.0]},
              {"weight_norm": [1.0, 1.0], "bias_mean": [0.0, 0.0], "logit_mean": [0.5, 2.0]},

@@ -1,9 +1,9 @@
-"""labkit.studies.linearization: the second-order model of task 1 with and without its gradient
+"""labkit.teaching.linearization: the second-order model of task 1 with and without its gradient
 term, and the exact minimisers of the continual objectives (notebook 03, sections 4 and 5)."""
 import pytest
 import torch
 
-from labkit.studies import linearization as study
+from labkit.teaching import linearization as study
 
 F64 = torch.float64
 

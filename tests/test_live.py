@@ -1,4 +1,4 @@
-"""labkit.live: runs started in the background, followed through their files, stopped."""
+"""labkit.app.background: runs started in the background, followed through their files, stopped."""
 from __future__ import annotations
 
 import os
@@ -9,8 +9,12 @@ import time
 
 import pytest
 
-from labkit import RunConfig, RunDir, app_views, list_runs, live, run_status
+from labkit.experiment import process
+from labkit import RunConfig, RunDir, list_runs
+from labkit.app import background as live
+from labkit.app import panels as app_views
 from labkit.registry import ConfigError
+from labkit.views import run_status
 
 TINY = RunConfig(dataset="digits", scenario="class-il", tasks=2, epochs=1, device="cpu")
 
@@ -20,8 +24,8 @@ def runs_dir(tmp_path):
     """A runs folder whose background processes are killed after the test, whatever happened."""
     yield tmp_path
     for run_dir in list_runs(tmp_path):
-        pid = live.run_pid(run_dir)
-        if pid is not None and live.run_process_alive(pid, run_dir.run_id):
+        pid = process.run_pid(run_dir)
+        if pid is not None and process.run_process_alive(pid, run_dir.run_id):
             os.killpg(pid, signal.SIGKILL)
 
 
@@ -33,7 +37,7 @@ def follow(run_dir: RunDir, until, timeout: float = 90.0) -> run_status.RunState
         if until(state) or not state.active:
             return state
         if time.monotonic() > deadline:
-            log = (run_dir.path / live.LOG_FILE).read_text()
+            log = (run_dir.path / process.LOG_FILE).read_text()
             pytest.fail(f"run still {state.status} after {timeout} s; log:\n{log}")
         time.sleep(0.1)
 
@@ -69,7 +73,7 @@ def test_a_background_run_is_followed_to_its_end(runs_dir):
     run_dir = live.start_background_run(TINY.replace(method="lwf"), runs_dir)
     pid, start = (int(word) for word in (run_dir.path / "pid").read_text().split())  # pid and start time
     assert pid != os.getpid()  # the run goes on in a process of its own
-    assert start == live.process_start_time(pid) and live.run_process(run_dir) == pid
+    assert start == process.process_start_time(pid) and process.run_process(run_dir) == pid
     first = run_status.run_state(run_dir)
     assert first.status in ("starting", "running") and first.result.tasks_done == 0
     state = follow(run_dir, lambda s: False)
@@ -105,8 +109,8 @@ def test_a_process_that_ends_without_a_final_event_is_reported_with_its_log(tmp_
     assert run_status.run_state(run_dir).status == "incomplete"  # no process of ours follows it
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    (run_dir.path / live.PID_FILE).write_text(str(gone.pid))
-    (run_dir.path / live.LOG_FILE).write_text("progress\rerror: data_root='x' is not valid: no files\n")
+    (run_dir.path / process.PID_FILE).write_text(str(gone.pid))
+    (run_dir.path / process.LOG_FILE).write_text("progress\rerror: data_root='x' is not valid: no files\n")
     state = run_status.run_state(run_dir)
     assert state.status == "failed" and state.error == "error: data_root='x' is not valid: no files"
 

@@ -4,8 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-
 from helpers import QUICK, Stepper, Stop, stop_after_task
+
 from labkit import RunConfig, RunDir, run
 from labkit.data.types import Scenario, Task
 from labkit.losses import LOSSES, bce_onehot
@@ -13,7 +13,7 @@ from labkit.methods import METHODS, TaskContext
 from labkit.methods.exemplars import ExemplarMemory, herding_selection
 from labkit.methods.lucir import LUCIR_REMEDIES, less_forget, margin_ranking
 from labkit.models import CosineLinear, TaskHeads
-from labkit.presets import PRESETS
+from labkit.protocols.presets import PRESETS
 from labkit.registry import ConfigError
 
 NAMES = ["lucir", "lucir-s", "lucir-sr", "lucir-br", "lucir-br2", "lucir-bsr"]

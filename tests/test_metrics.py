@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from labkit import metrics
+from labkit.experiment import metrics
 
 nan = math.nan
 

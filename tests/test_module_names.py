@@ -42,8 +42,8 @@ def test_data_and_model_modules_are_modules():
 
 def test_the_top_level_registries_are_the_modules_own():
     owners = {"LOSSES": L, "METHODS": M, "DATASETS": datasets_module, "SCENARIOS": scenarios_module,
-              "BACKBONES": backbones_module, "PRESETS": importlib.import_module("labkit.presets"),
-              "COMPARISONS": importlib.import_module("labkit.comparisons")}
+              "BACKBONES": backbones_module, "PRESETS": importlib.import_module("labkit.protocols.presets"),
+              "COMPARISONS": importlib.import_module("labkit.protocols.comparisons")}
     for name, module in owners.items():
         assert getattr(labkit, name) is getattr(module, name) and isinstance(getattr(labkit, name), Registry)
         assert name in labkit.__all__
@@ -51,7 +51,7 @@ def test_the_top_level_registries_are_the_modules_own():
 
 def test_the_walk_finds_the_packages_and_their_modules():
     assert {"labkit.losses", "labkit.methods.lwf", "labkit.data.datasets", "labkit.models.backbones",
-            "labkit.sweep.grid", "labkit.presets"} <= set(MODULES)
+            "labkit.sweep.grid", "labkit.protocols.presets"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("full", MODULES)

@@ -1,4 +1,4 @@
-"""labkit.model_probes, labkit.studies.forgetting and labkit.studies.non_identifiability: the
+"""labkit.analysis.model_probes, labkit.teaching.forgetting and labkit.teaching.non_identifiability: the
 computations behind notebooks 00 and 01."""
 from types import SimpleNamespace
 
@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from labkit import ConfigError, RunConfig, run
+from labkit.analysis.model_probes import head_scores, head_splits, inspected_run, winner_agreement
 from labkit.data import load_dataset, make_scenario
+from labkit.experiment.result import RunResult
 from labkit.losses import bce_kd, joint_kd, per_task_kd
-from labkit.model_probes import head_scores, head_splits, inspected_run, winner_agreement
-from labkit.result import RunResult
-from labkit.studies.forgetting import final_chance, final_table, paired_by_seed, split_frame
-from labkit.studies.non_identifiability import bias_sums_under_sgd, task_masses, within_task_kd
+from labkit.teaching.forgetting import final_chance, final_table, paired_by_seed, split_frame
+from labkit.teaching.non_identifiability import bias_sums_under_sgd, task_masses, within_task_kd
 
 
 class FixedHeads(torch.nn.Module):

@@ -4,7 +4,7 @@ An ipywidgets Output widget that captures outputs makes nbclient (under nbmake, 
 comm message to the kernel for every captured output, on the shell socket it is at the same
 time waiting on for the cell's reply; in 3 to 8 such cells in a hundred that reply then reaches
 nbclient only when its poll times out (300 s under `make test`). The notebooks replace an Output's
-contents whole instead (labkit.plots.widget_output; benchmarks/widget_cell_stalls.py measures it).
+contents whole instead (labkit.views.plots.widget_output; benchmarks/widget_cell_stalls.py measures it).
 """
 from __future__ import annotations
 

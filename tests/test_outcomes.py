@@ -8,18 +8,20 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import QUICK
 from streamlit.testing.v1 import AppTest
 
-from helpers import QUICK
-from labkit import RunConfig, RunDir, app_views, run, run_status
-from labkit import runner as runner_module
-from labkit.__main__ import build_parser, main
-from labkit.cli_config import config_from
+from labkit import RunConfig, RunDir, run
+from labkit.analysis.tables import markdown_table, seed_table
+from labkit.app import panels as app_views
+from labkit.cli.config_flags import config_from
+from labkit.cli.main import build_parser, main
+from labkit.experiment import runner as runner_module
+from labkit.experiment.outcome import EXPLOSION_FACTOR, WEIGHT_FACTOR, divergence, weight_divergence
+from labkit.experiment.result import RunResult
 from labkit.methods import Method
 from labkit.methods.dlcft import OSLA
-from labkit.outcome import EXPLOSION_FACTOR, WEIGHT_FACTOR, divergence, weight_divergence
-from labkit.result import RunResult
-from labkit.sweep import markdown_table, seed_table
+from labkit.views import run_status
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 CONFIG = QUICK.replace(tasks=3, epochs=2)
@@ -70,7 +72,7 @@ def test_weights_blown_up_by_the_last_step_end_diverged_before_after_task(monkey
 
 # methods at the command line's defaults (one of each family; DLCFT's and OSLA's without their
 # pre-training, to stay quick): the parameter norm stays far under WEIGHT_FACTOR x the task's start
-# (measured: at most 1.6 x over every method, loss and scenario at the full defaults, see labkit.outcome)
+# (measured: at most 1.6 x over every method, loss and scenario at the full defaults, see labkit.experiment.outcome)
 DEFAULT_METHODS = ["finetune", "ewc", "lwf", "mas", "er", "der", "lucir", "dlcft", "osla", "joint"]
 
 

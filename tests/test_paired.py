@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from labkit.claims import ClaimFailed, claim
-from labkit.paired import paired_difference
+from labkit.analysis.paired import paired_difference
+from labkit.teaching.claims import ClaimFailed, claim
 
 
 def test_paired_interval_matches_scipy():
@@ -40,7 +40,7 @@ def test_a_false_claim_fails_by_default_and_is_marked_in_quick_mode(capsys):
 
 
 def test_chance_levels_by_hand():
-    from labkit.metrics import chance_levels
+    from labkit.experiment.metrics import chance_levels
     taw, tag = chance_levels(10, 5, "class-il")
     assert taw == [0.5] * 5 and tag == pytest.approx([1 / 2, 1 / 4, 1 / 6, 1 / 8, 1 / 10])
     taw, tag = chance_levels(10, 3, "task-il")   # groups of 4, 3, 3
@@ -51,7 +51,7 @@ def test_chance_levels_by_hand():
 def test_paired_runs_match_seeds_and_leave_runs_that_did_not_finish_out():
     from types import SimpleNamespace
 
-    from labkit.paired import paired_runs
+    from labkit.analysis.paired import paired_runs
 
     def run(seed, value, status="finished"):
         return SimpleNamespace(config={"seed": seed}, status=status, value=value)

@@ -1,8 +1,8 @@
 import plotly.graph_objects as go
 import pytest
 
-from labkit import plots
-from labkit.result import RunResult
+from labkit.experiment.result import RunResult
+from labkit.views import plots
 
 
 def run(taw, tag=None, losses=None) -> RunResult:
@@ -87,7 +87,7 @@ def test_bad_metric_raises():
 
 
 def test_head_imbalance_lines_start_at_the_task_that_added_each_head():
-    from labkit.plots import head_imbalance
+    from labkit.views.plots import head_imbalance
 
     result = RunResult(config={}, head_stats=[
         {"weight_norm": [1.0], "bias_mean": [0.0], "logit_mean": [0.5]},

@@ -1,12 +1,12 @@
 """Presets, preset overrides on the command line, and the seed table."""
 import pytest
 
-from labkit.__main__ import build_parser
-from labkit.cli_config import config_from
-from labkit.presets import PRESETS
-from labkit.result import RunResult
-from labkit.runner import run
-from labkit.sweep import markdown_table, mean_spread, seed_table
+from labkit.analysis.tables import markdown_table, mean_spread, seed_table
+from labkit.cli.config_flags import config_from
+from labkit.cli.main import build_parser
+from labkit.experiment.result import RunResult
+from labkit.experiment.runner import run
+from labkit.protocols.presets import PRESETS
 
 
 def test_every_preset_is_a_valid_config_and_the_paper_protocol_is_faithful():
@@ -42,7 +42,7 @@ def test_mean_spread_and_table_from_hand_made_results():
 
 
 def test_table_command_runs_methods_over_seeds(capsys, tmp_path):
-    from labkit.__main__ import main
+    from labkit.cli.main import main
 
     assert main(["--runs-dir", str(tmp_path), "table", "--preset", "rethinking-digits", "--tasks", "2", "--epochs",
                  "1", "--methods", "lwf,lwf-s", "--seeds", "0,1", "--device", "cpu", "--workers", "0"]) == 0

@@ -1,17 +1,18 @@
-"""Pre-trained backbones (labkit.pretrain) and the k-NN probe of the features (labkit.probe)."""
+"""Pre-trained backbones (labkit.experiment.pretrain) and the k-NN probe of the features (labkit.experiment.knn_probe)."""
 from __future__ import annotations
 
 import pytest
 import torch
 
 from labkit import RunConfig
-from labkit.__main__ import main
+from labkit.cli.main import main
 from labkit.data import load_dataset, make_scenario
+from labkit.experiment.knn_probe import knn_accuracy
+from labkit.experiment.pretrain import (PretrainSpec, holdout_indices, load_checkpoint, pretrain, resolve,
+                                        without_pretraining_images)
+from labkit.experiment.runner import build_run_model, run
 from labkit.methods import METHODS
-from labkit.pretrain import PretrainSpec, holdout_indices, load_checkpoint, pretrain, resolve, without_pretraining_images
-from labkit.probe import knn_accuracy
 from labkit.registry import ConfigError
-from labkit.runner import build_run_model, run
 
 TINY = PretrainSpec(source="digits", backbone="mlp", holdout=0.2, epochs=4, batch_size=32)
 

@@ -1,4 +1,4 @@
-"""labkit.published, the one copy of the papers' numbers: every number says where it was read
+"""labkit.teaching.published, the one copy of the papers' numbers: every number says where it was read
 (a source of a known kind), hand-checked values of each DLCFT table (against the paper's text,
 docs/PAPERS.md section 3), the abstract's gains kept as the abstract states them, the app's and
 notebook 05's reads come from this list, and docs/PAPERS.md carries its table."""
@@ -8,15 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labkit import published
-from labkit.metrics import summarize
+from labkit.experiment.metrics import summarize
+from labkit.experiment.result import RunResult
+from labkit.experiment.runner import natural_kind
 from labkit.methods import METHODS
-from labkit.presets import PRESETS
-from labkit.published import (DLCFT, NOT_STATED, PRESET_PROTOCOLS, PUBLISHED, PUBLISHED_CHANGES, RETHINKING,
-                              SOURCE_KINDS, beside_run, changes_table, published_for, published_table, source_kind)
+from labkit.protocols.presets import PRESETS
 from labkit.registry import ConfigError
-from labkit.result import RunResult
-from labkit.runner import natural_kind
+from labkit.teaching import published
+from labkit.teaching.published import (DLCFT, NOT_STATED, PRESET_PROTOCOLS, PUBLISHED, PUBLISHED_CHANGES, RETHINKING,
+                                       SOURCE_KINDS, beside_run, changes_table, published_for, published_table,
+                                       source_kind)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -143,7 +144,7 @@ def test_every_entry_names_a_registered_method_a_summary_metric_and_a_fraction()
 
 
 def test_the_app_and_notebook_05_read_this_list():
-    from labkit.studies import dlcft_comparison as study
+    from labkit.teaching import dlcft_comparison as study
 
     for scenario, rows in study.PAPER_ROWS.items():
         for label, entry in rows.items():
@@ -164,7 +165,7 @@ def test_the_app_and_notebook_05_read_this_list():
     # notebook 05 holds no copy: no paper's number is written in its source
     notebook = json.loads((ROOT / "notebooks" / "05_dlcft.ipynb").read_text())
     text = "".join("".join(cell["source"]) for cell in notebook["cells"])
-    assert "labkit.published" in text or "study.PUBLISHED" in text
+    assert "labkit.teaching.published" in text or "study.PUBLISHED" in text
     for entry in PUBLISHED:
         if entry.paper == DLCFT and abs(entry.value) > 0.01:
             assert f"{100 * entry.value:.2f}" not in text, entry

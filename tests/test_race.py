@@ -1,15 +1,15 @@
-"""labkit.race: runners that differ in one field only, checked before any starts, and who leads
+"""labkit.app.race: runners that differ in one field only, checked before any starts, and who leads
 where every runner has been measured."""
 from __future__ import annotations
 
 import pytest
 
 from labkit import RunConfig
-from labkit.presets import PRESETS
-from labkit.race import leader_line, optimiser_text, race_configs, standings
-from labkit.recipes import LOSS_RECIPES, training_defaults
+from labkit.app.race import leader_line, optimiser_text, race_configs, standings
+from labkit.experiment.result import RunResult
+from labkit.protocols.presets import PRESETS
+from labkit.protocols.recipes import LOSS_RECIPES, training_defaults
 from labkit.registry import ConfigError
-from labkit.result import RunResult
 
 BASE = RunConfig(dataset="digits", scenario="task-il", method="ewc", method_params={"lamb": 10.0}, seed=3)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from labkit.__main__ import build_parser, main
-from labkit.cli_config import config_from
-from labkit.comparisons import COMPARISONS
+from labkit.cli.config_flags import config_from
+from labkit.cli.main import build_parser, main
+from labkit.protocols.comparisons import COMPARISONS
 from labkit.sweep.grid import grid_cells, parse_grid
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()

@@ -1,4 +1,4 @@
-"""Method recipes on the command line (labkit.recipes.fill_from_recipes: DLCFT runs with its MSE,
+"""Method recipes on the command line (labkit.protocols.recipes.fill_from_recipes: DLCFT runs with its MSE,
 Adam and pre-training unless told otherwise, and says so on stderr), --config FILE (a stored
 run's config.json repeats it; flags override the file; bad files refused naming `config` or the
 field, and the path), and --help naming the valid values of every choice field."""
@@ -12,17 +12,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labkit.__main__ import build_parser, main
-from labkit.cli_config import config_from
+from labkit.cli.config_flags import config_from
+from labkit.cli.main import build_parser, main
 from labkit.config import DEVICES, OPTIMIZERS, RunConfig
 from labkit.data import DATASETS, SCENARIOS
+from labkit.experiment.store import RunDir, list_runs
 from labkit.losses import LOSSES
 from labkit.methods import METHODS
 from labkit.models import BACKBONES
-from labkit.presets import PRESETS
-from labkit.recipes import fill_from_recipes
+from labkit.protocols.presets import PRESETS
+from labkit.protocols.recipes import fill_from_recipes
 from labkit.registry import ConfigError
-from labkit.store import RunDir, list_runs
 
 FIELDS = [f.name for f in dataclasses.fields(RunConfig)]
 

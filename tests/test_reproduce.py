@@ -1,15 +1,15 @@
-"""The papers' claims registry (labkit.paper_claims) and `python -m labkit reproduce`."""
+"""The papers' claims registry (labkit.teaching.paper_claims) and `python -m labkit reproduce`."""
 import math
 
 import pytest
 
-from labkit import reproduce
-from labkit.__main__ import main
+from labkit.analysis.paired import PairedDifference
+from labkit.cli.main import main
 from labkit.data.datasets import missing_files
-from labkit.paired import PairedDifference
-from labkit.paper_claims import CLAIMS, DLCFT_CPU, EWC_CPU_LAMBDA, PAPERS, RETHINKING_CPU
-from labkit.published import PUBLISHED, PUBLISHED_CHANGES
 from labkit.registry import ConfigError
+from labkit.teaching import reproduce
+from labkit.teaching.paper_claims import CLAIMS, DLCFT_CPU, EWC_CPU_LAMBDA, PAPERS, RETHINKING_CPU
+from labkit.teaching.published import PUBLISHED, PUBLISHED_CHANGES
 
 ALL = [CLAIMS.get(key) for key in CLAIMS]
 needs_fashion = pytest.mark.skipif(missing_files("fashion_mnist") is not None,

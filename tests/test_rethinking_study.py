@@ -1,20 +1,20 @@
-"""labkit.studies.rethinking: chance totals, paired differences against the plain method, the
+"""labkit.teaching.rethinking: chance totals, paired differences against the plain method, the
 paper's claims judged on a notebook's runs, the LUCIR variants' readings, which head wins the
 task-agnostic argmax, the models kept after every task, and LwM's attention of a teacher and its
 students."""
 import pytest
 
 from labkit import RunConfig, run
-from labkit.result import RunResult
-from labkit.runner import evaluate
-from labkit.registry import ConfigError
+from labkit.analysis.model_probes import winner_agreement
+from labkit.experiment.result import RunResult
+from labkit.experiment.runner import evaluate
 from labkit.methods.lucir import LUCIR_REMEDIES
-from labkit.model_probes import winner_agreement
-from labkit.reproduce import VERDICTS
-from labkit.studies.rethinking import (argmax_deciders, attention_distances, attention_drift, attention_figure,
-                                       chance_forgetting, chance_totals, claim_results, lucir_readings, paired_against,
-                                       paired_frame, top_class_attention)
+from labkit.registry import ConfigError
 from labkit.sweep.rows import run_rows, task_models
+from labkit.teaching.reproduce import VERDICTS
+from labkit.teaching.rethinking import (argmax_deciders, attention_distances, attention_drift, attention_figure,
+                                        chance_forgetting, chance_totals, claim_results, lucir_readings, paired_against,
+                                        paired_frame, top_class_attention)
 
 TINY_LWM = RunConfig(dataset="digits", scenario="task-il", tasks=3, method="lwm", backbone="cnn", epochs=1,
                      optimizer="adam", lr=1e-3, freeze_old_heads=True, knn_k=0, device="cpu")

@@ -3,14 +3,14 @@ import json
 
 import pytest
 import torch
-
 from helpers import QUICK, Stop, stop_after_task
+
 from labkit import ConfigError, RunConfig, RunDir, run
-from labkit.__main__ import main
+from labkit.cli.main import main
 from labkit.config import EPOCHS_MAX
 from labkit.data import load_dataset
-from labkit.pretrain import PretrainSpec, pretrain
-from labkit.runner import config_scenario, pick_device
+from labkit.experiment.pretrain import PretrainSpec, pretrain
+from labkit.experiment.runner import config_scenario, pick_device
 
 CONFIG = QUICK.replace(tasks=3, epochs=2, method="lwf")
 

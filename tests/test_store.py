@@ -10,11 +10,15 @@ import sys
 import textwrap
 
 import pytest
-
 from helpers import QUICK
-from labkit import RunConfig, RunDir, app_views, list_runs, live, run, run_status
-from labkit.__main__ import main
+
+from labkit.experiment import process
+from labkit import RunConfig, RunDir, list_runs, run
+from labkit.app import background as live
+from labkit.app import panels as app_views
+from labkit.cli.main import main
 from labkit.registry import ConfigError
+from labkit.views import run_status
 
 CONFIG = QUICK.replace(tasks=3, epochs=1)
 
@@ -73,7 +77,7 @@ def test_a_garbage_events_line_is_skipped_and_a_foreign_event_is_reported(tmp_pa
 KILL = textwrap.dedent("""
     import os, sys
     from labkit import RunConfig, RunDir, run
-    from labkit.store import RunDir as Store
+    from labkit.experiment.store import RunDir as Store
     stage, path = sys.argv[1], sys.argv[2]
     original = {"checkpoint": Store.save_checkpoint, "result": Store.write_result, "event": Store.append_event}
     def killer(name):
@@ -154,10 +158,10 @@ def test_run_ids_stay_inside_the_runs_folder(tmp_path, capsys, run_id):
 
 
 def test_a_crashed_background_run_says_why_in_its_log_and_on_the_page(tmp_path, monkeypatch):
-    from labkit import live_worker
+    from labkit.cli import worker as live_worker
 
     run_dir = RunDir.create(CONFIG.to_dict(), tmp_path)
-    log = run_dir.path / live.LOG_FILE
+    log = run_dir.path / process.LOG_FILE
 
     def crash(argv):
         raise RuntimeError("a crash outside any handler")
@@ -167,7 +171,7 @@ def test_a_crashed_background_run_says_why_in_its_log_and_on_the_page(tmp_path, 
     if pid == 0:
         live_worker.run_child(str(tmp_path), run_dir.run_id, str(log))  # never returns
     os.waitpid(pid, 0)
-    (run_dir.path / live.PID_FILE).write_text(str(pid))
+    (run_dir.path / process.PID_FILE).write_text(str(pid))
     text = log.read_text()
     assert "Traceback" in text and "RuntimeError: a crash outside any handler" in text
     state = run_status.run_state(run_dir)

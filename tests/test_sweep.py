@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from labkit.analysis import effects
 from labkit.config import RunConfig
+from labkit.experiment.store import list_runs
 from labkit.methods.base import Method
 from labkit.registry import ConfigError
-from labkit.store import list_runs
-from labkit.sweep import effects
 from labkit.sweep.execute import run_sweep
 from labkit.sweep.grid import grid_cells, parse_grid
 from labkit.sweep.record import SweepRecord
@@ -174,7 +174,7 @@ def test_a_sweep_joins_a_ray_cluster_by_address(tmp_path):
 
 
 def test_ctrl_c_in_a_sweep_says_how_to_resume_it(tmp_path, monkeypatch, capsys):
-    from labkit.__main__ import main
+    from labkit.cli.main import main
 
     def interrupt(self, ctx):
         raise KeyboardInterrupt

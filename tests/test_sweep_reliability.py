@@ -17,14 +17,16 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from labkit import cli_config, cli_input
-from labkit.__main__ import main
+from labkit.cli import config_flags as cli_config
+from labkit.cli import option_values as cli_input
+from labkit.cli.main import main
 from labkit.config import RunConfig
+from labkit.experiment.store import RunDir, list_runs
 from labkit.methods import METHODS
 from labkit.methods.base import Method
 from labkit.registry import ConfigError
-from labkit.store import RunDir, list_runs
-from labkit.sweep import execute, grid, record as record_module
+from labkit.sweep import execute, grid
+from labkit.sweep import record as record_module
 from labkit.sweep.execute import run_cell, run_sweep, stored_outcomes
 from labkit.sweep.grid import Cell, grid_cells, parse_axis, parse_grid
 from labkit.sweep.record import SweepRecord
@@ -156,7 +158,7 @@ def test_two_processes_running_one_sweep_run_each_cell_once(tmp_path):
 HOLD = """
 import sys, time
 from pathlib import Path
-from labkit.store import RunDir
+from labkit.experiment.store import RunDir
 with RunDir(Path(sys.argv[1])).writing():
     print("held", flush=True)
     time.sleep(120)

@@ -1,4 +1,4 @@
-"""labkit.studies.vanishing_fisher: the Fisher totals and penalties ewc_run reads from a run's
+"""labkit.teaching.vanishing_fisher: the Fisher totals and penalties ewc_run reads from a run's
 checkpoints are EWC's own, as a task-by-task run through the runner's pieces sees them; track_training
 records the Fisher trace at three kinds of labels."""
 import math
@@ -7,8 +7,8 @@ import pytest
 from helpers import Stepper
 
 from labkit import RunConfig
-from labkit.runner import train_task
-from labkit.studies.vanishing_fisher import ewc_run, total, track_training
+from labkit.experiment.runner import train_task
+from labkit.teaching.vanishing_fisher import ewc_run, total, track_training
 
 SETTINGS = dict(lamb=100.0, seed=0, epochs=1, tasks=3, optimizer="adam", lr=1e-2)
 

@@ -15,9 +15,6 @@ dataset alone (the reason it exists; docs/PAPERS.md, "What runs on a CPU").
 """
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 
@@ -32,24 +29,16 @@ def first_per_class(y: torch.Tensor, per_class: int) -> torch.Tensor:
     return torch.cat([torch.nonzero(y == c)[:per_class, 0] for c in torch.unique(y)]).sort().values
 
 
-def load_digits_fashion8(data_root: Path) -> ArrayDataset:
-    """The dataset described in the module docstring (needs Fashion-MNIST's files). Built once per
-    process and data root (reading and pooling Fashion-MNIST took 1.9 CPU-s here, which every
-    run of a sweep would pay again); nothing in labkit changes a loaded dataset's tensors."""
-    return _built(str(Path(data_root).expanduser().resolve()))
-
-
-@functools.lru_cache(maxsize=2)
-def _built(data_root: str) -> ArrayDataset:
-    from labkit.data.datasets import _to_dataset, load_dataset
-
-    digits, fashion = load_dataset("digits", data_root), load_dataset("fashion_mnist", data_root)
+def pooled_digits_fashion(digits: ArrayDataset, fashion: ArrayDataset) -> tuple[torch.Tensor, ...]:
+    """(train_x, train_y, test_x, test_y, num_classes) of the dataset described in the module
+    docstring, from the two sources as load_dataset gives them; labkit.data.datasets standardises
+    the union and caches it per data root."""
     parts = []
     for (x, y), per_class in ((fashion.train_x, fashion.train_y), FASHION_PER_CLASS[0]), \
                              ((fashion.test_x, fashion.test_y), FASHION_PER_CLASS[1]):
         keep = first_per_class(y, per_class)
         parts.append((F.adaptive_avg_pool2d(x[keep], SIDE), y[keep] + digits.num_classes))
     (train_x, train_y), (test_x, test_y) = parts
-    return _to_dataset("digits_fashion8", torch.cat([digits.train_x, train_x]), torch.cat([digits.train_y, train_y]),
-                       torch.cat([digits.test_x, test_x]), torch.cat([digits.test_y, test_y]),
-                       digits.num_classes + fashion.num_classes)
+    return (torch.cat([digits.train_x, train_x]), torch.cat([digits.train_y, train_y]),
+            torch.cat([digits.test_x, test_x]), torch.cat([digits.test_y, test_y]),
+            digits.num_classes + fashion.num_classes)

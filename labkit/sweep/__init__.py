@@ -1,4 +1,4 @@
-"""Grids of runs: cells (labkit.sweep.grid) run on Ray or in this process, resumable
-(labkit.sweep.execute), stored as one sweep record beside the runs (labkit.sweep.record), and
-summed up per group with paired-by-seed effect sizes (labkit.sweep.effects, labkit.sweep.tables)."""
-from labkit.sweep.tables import TOTALS, markdown_table, mean_spread, percent_cell, seed_table  # noqa: F401
+"""Many runs: a grid of cells (labkit.sweep.grid) run on Ray or in this process, resumable
+(labkit.sweep.execute), stored as one sweep record beside the runs (labkit.sweep.record); a Ray
+Tune search (labkit.sweep.search); and the rows of a notebook's table over seeds
+(labkit.sweep.rows). What a sweep's outcomes say is labkit.analysis's (effects, tables)."""

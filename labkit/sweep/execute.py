@@ -36,9 +36,9 @@ from typing import Callable
 from tqdm import tqdm
 
 from labkit.config import RunConfig
+from labkit.experiment.result import RunResult
+from labkit.experiment.store import DEFAULT_RUNS_DIR, RunDir
 from labkit.registry import ConfigError
-from labkit.result import RunResult
-from labkit.store import DEFAULT_RUNS_DIR, RunDir
 from labkit.sweep.grid import Cell
 from labkit.sweep.record import SweepRecord
 
@@ -110,7 +110,7 @@ def _run_claimed(config: dict, run_dir: RunDir, threads: int) -> dict:
     """run_cell's work, in a folder this process holds the write lock of."""
     import torch
 
-    from labkit.runner import run
+    from labkit.experiment.runner import run
 
     torch.set_num_threads(threads)
     try:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from labkit.config import RunConfig
 from labkit.data import Scenario, load_dataset
+from labkit.experiment.result import RunResult
+from labkit.experiment.runner import config_scenario
+from labkit.experiment.store import RunDir
 from labkit.models import IncrementalNet
-from labkit.result import RunResult
-from labkit.runner import config_scenario
-from labkit.store import RunDir
 from labkit.sweep.execute import run_sweep
 from labkit.sweep.grid import Cell, typed_params
 from labkit.sweep.record import auto_name
@@ -48,7 +48,7 @@ def run_rows(configs: dict[str, RunConfig], seeds: list[int], desc: str, runs_di
 def task_models(result: RunResult, runs_dir: Path) -> tuple[list[IncrementalNet], Scenario]:
     """A stored run's model after each task (in eval mode, on the CPU) and its scenario, for a run
     kept with keep_models whose method leaves the built model's shape as it is (not DLCFT's)."""
-    from labkit.checkpointed_run import model_from_checkpoint
+    from labkit.experiment.checkpointed_run import model_from_checkpoint
 
     config = RunConfig.from_dict(result.config)
     scenario = config_scenario(config, load_dataset(config.dataset, config.data_root))
