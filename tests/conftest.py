@@ -1,5 +1,13 @@
+import os
 import sys
 from pathlib import Path
+
+# The same CPU kernels on every x86 machine, before anything imports torch (notebook kernels
+# inherit them): the recorded results (tests/experiment/cpu_reference.json) and the schedules the
+# tests follow were made with AVX2 kernels, and on an AVX-512 machine torch, oneDNN and MKL take
+# others whose float sums differ in the last bits, enough to move an accuracy by one image.
+for name, value in (("ATEN_CPU_CAPABILITY", "avx2"), ("ONEDNN_MAX_CPU_ISA", "AVX2"), ("MKL_ENABLE_INSTRUCTIONS", "AVX2")):
+    os.environ.setdefault(name, value)
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py
 sys.path.insert(0, str(Path(__file__).parent / "architecture"))  # tests/architecture/rooms.py

@@ -22,7 +22,7 @@ def whole_number(text: str) -> int:
     argparse reports anything else as the option's error."""
     if not WHOLE.fullmatch(text.strip()):
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number in ASCII digits, e.g. 3")
-    return int(text)
+    return int(text.strip())
 
 
 def real_number(text: str) -> float:
