@@ -17,7 +17,7 @@ PORT ?= 8501
 # Child processes (notebook kernels, the app's background runs) inherit it.
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: demo test lab app env clean-runs
+.PHONY: demo test test-fast lab app env clean-runs
 
 # no prerequisites: the hash in VENV's name already says which pins it holds
 $(STAMP):
@@ -32,6 +32,10 @@ demo: $(STAMP)
 ## Every test, notebooks included (quick settings).
 test: $(STAMP)
 	LABKIT_QUICK=1 $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=300 -p no:cacheprovider
+
+## The development loop: every test but the slow kinds (browser, notebooks, Ray; tests/conftest.py).
+test-fast: $(STAMP)
+	LABKIT_QUICK=1 $(PY) -m pytest tests -m "not browser and not notebooks and not ray" -p no:cacheprovider
 
 ## JupyterLab on the notebooks.
 lab: $(STAMP)

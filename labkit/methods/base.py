@@ -248,7 +248,7 @@ def register(cls: type[Method]) -> type[Method]:
 
 
 # One short, human-readable title per registered method (what the app's method list shows beside
-# the name; tests/test_app.py checks that every method has one). The -s/-sr/-br/-br2/-bsr
+# the name; tests/app/test_app.py checks that every method has one). The -s/-sr/-br/-br2/-bsr
 # variants are the "Rethinking softmax" remedies (labkit/methods/softmax_remedies.py; LUCIR's
 # reading of them in labkit/methods/lucir.py).
 TITLES = {

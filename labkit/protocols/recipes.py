@@ -15,7 +15,7 @@ means something only with its optimiser: OSLA's SGD rate 0.01 is not a rate for 
 Where the numbers come from (the tables' comments): digits, 5 tasks of 2 classes, 5 epochs,
 batch 32, fine-tuning, seeds 0-4 unless said. "min" is the lowest task-aware accuracy of a task
 right after it was learned (the accuracy matrix's diagonal; chance 0.5) over the tasks and seeds,
-class-IL / task-IL. tests/test_defaults_learn.py checks every loss and backbone from here.
+class-IL / task-IL. tests/protocols/test_defaults_learn.py checks every loss and backbone from here.
 """
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ DLCFT = "DLCFT (Shon et al. 2022)"
 NOT_STATED = "not stated"
 
 PLOT = "pictures/cifar-100.jpg"
-# Where a number was read: every source starts with one of these (tests/test_published.py checks).
+# Where a number was read: every source starts with one of these (tests/teaching/test_published.py checks).
 SOURCE_KINDS: dict[str, str] = {
     "paper text": "a numbered table of the paper's full text",
     "paper abstract": "a sentence of the paper's abstract",
@@ -314,7 +314,7 @@ def beside_run(entries: list[PublishedNumber], result: RunResult) -> pd.DataFram
 
 def markdown_table() -> str:
     """Every published number and stated change as the Markdown table docs/PAPERS.md carries
-    (tests/test_published.py checks that the document holds exactly this text)."""
+    (tests/teaching/test_published.py checks that the document holds exactly this text)."""
     lines = ["| paper | source | protocol | scenario | metric | method | value |", "|---|---|---|---|---|---|---|"]
     for e in PUBLISHED:
         lines.append(f"| {e.paper} | {e.source} | {e.protocol} | {e.scenario} | {metric_label(e)} | "

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from browser import CHROMIUM, FLAGS, free_port, needs_chromium, wait_until_up
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 
-pytestmark = needs_chromium
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 @pytest.fixture

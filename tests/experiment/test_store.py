@@ -14,7 +14,6 @@ from helpers import QUICK
 
 from labkit.experiment import process
 from labkit import RunConfig, RunDir, list_runs, run
-from labkit.app import background as live
 from labkit.app import panels as app_views
 from labkit.cli.main import main
 from labkit.registry import ConfigError

@@ -19,7 +19,7 @@ from labkit.teaching.published import (DLCFT, NOT_STATED, PRESET_PROTOCOLS, PUBL
                                        SOURCE_KINDS, beside_run, changes_table, published_for, published_table,
                                        source_kind)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def values(preset, method):

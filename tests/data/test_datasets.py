@@ -149,7 +149,7 @@ def test_a_missing_data_root_is_refused_for_cifar_and_not_for_digits(tmp_path, m
 
 
 def test_the_default_data_root_of_a_checkout_exists():
-    assert (Path(__file__).parents[1] / "data" / "README.md").is_file()
+    assert (Path(__file__).parents[2] / "data" / "README.md").is_file()
 
 
 def test_fashion_mnist_not_found_names_every_path(tmp_path, no_system_fashion):

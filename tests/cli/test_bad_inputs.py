@@ -1,13 +1,8 @@
-"""The bad-input catalogue (benchmarks/bad_inputs.py) on the command line, RunConfig and the app:
+"""The bad-input catalogue (tests/cli/bad_inputs.py) on the command line, RunConfig and the app:
 every input refused with a message naming its field, no traceback, no orphan run folder; and
 the catalogue's own classifier tells a traceback, an unclear message and an orphan apart."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
-import bad_inputs  # noqa: E402
-from bad_inputs import Case  # noqa: E402
+import bad_inputs  # tests/cli, beside this file
+from bad_inputs import Case
 
 
 def test_the_catalogue_holds_over_100_inputs_on_all_three_surfaces():

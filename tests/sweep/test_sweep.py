@@ -27,7 +27,7 @@ from labkit.sweep.record import SweepRecord
 
 BASE = RunConfig(dataset="digits", scenario="task-il", tasks=2, epochs=1, device="cpu")
 GRID = {"method": ["finetune", "lwf"], "seed": [0, 1]}
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_command_line_grid_reads_as_the_python_one():
@@ -72,6 +72,7 @@ def local_ray():
     ray.shutdown()
 
 
+@pytest.mark.ray
 def test_a_sweep_on_local_ray_records_failures_and_reruns_nothing(tmp_path, local_ray):
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint")
@@ -137,6 +138,7 @@ def listening(port: int) -> bool:
         return s.connect_ex((socket.gethostbyname(socket.gethostname()), port)) == 0
 
 
+@pytest.mark.ray
 def test_a_sweep_joins_a_ray_cluster_by_address(tmp_path):
     pytest.importorskip("ray")
     ray_bin = Path(sys.executable).with_name("ray")

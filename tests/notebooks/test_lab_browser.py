@@ -27,7 +27,7 @@ import pytest
 
 from browser import CHROMIUM, FLAGS, free_port, needs_chromium, wait_until_up
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = "01_softmax_non_identifiability.ipynb"
 SLIDER_CELL = 6  # the "shift c" slider's cell, an index among all the notebook's cells
 # Generous for a slow, shared 2-core machine; every wait ends as soon as its condition holds.
@@ -41,7 +41,7 @@ USER_SETTINGS = {
                                                                         "checkForUpdates": False},
 }
 
-pytestmark = needs_chromium
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 def children(pid: int) -> set[int]:

@@ -14,7 +14,7 @@ from labkit.cli.main import build_parser, main
 from labkit.protocols.comparisons import COMPARISONS
 from labkit.sweep.grid import grid_cells, parse_grid
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 QUICK = ("list", "runs", "show")  # commands run for real; `run` too when it stays on digits
 
 

@@ -23,7 +23,7 @@ from labkit.methods import Method
 from labkit.methods.dlcft import OSLA
 from labkit.views import run_status
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 CONFIG = QUICK.replace(tasks=3, epochs=2)
 
 

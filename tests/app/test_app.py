@@ -27,7 +27,7 @@ from labkit.protocols.recipes import fill_from_recipes
 from labkit.sweep.grid import grid_cells, parse_grid
 from labkit.views import plots, run_status
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 SMALLEST = ["--device", "cpu", "--images", "8", "--batch", "4", "--kfac-images", "2", "--repeats", "1",
             "--warmup", "0"]
 

@@ -1,6 +1,6 @@
 """A catalogue of bad inputs, and what labkit does with each.
 
-    python benchmarks/bad_inputs.py
+    python tests/cli/bad_inputs.py
 
 Three surfaces: (a) the command line, called in-process as `labkit.cli.main.main(argv)` with
 --runs-dir a fresh temporary folder; (b) RunConfig(...).validate() and RunConfig.from_dict(...);
@@ -18,7 +18,7 @@ Each input ends as one of
 and the run folders a case leaves behind that hold no outcome (no result.json), or that a
 refused case left at all, are counted as orphans, as is anything it wrote beside the runs folder
 (outside it). Prints the counts and every traceback; run_catalogue() returns the outcomes
-(tests/test_bad_inputs.py asserts every input refused: no traceback, hang or orphan).
+(tests/cli/test_bad_inputs.py asserts every input refused: no traceback, hang or orphan).
 A run that a bad input would wrongly start is kept tiny (2 tasks, 1 epoch, CPU).
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402

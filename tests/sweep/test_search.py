@@ -89,6 +89,7 @@ def test_a_method_without_float_parameters_needs_an_axis():
         default_axes("finetune")
 
 
+@pytest.mark.ray
 def test_a_tiny_search_on_local_ray_selects_on_validation_and_reruns_nothing(tmp_path):
     ray = pytest.importorskip("ray")
     try:

@@ -88,7 +88,7 @@ def test_the_apps_loss_starts_from_the_methods_recipe_and_its_optimiser_from_tha
 
     monkeypatch.setenv("LABKIT_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setattr(METHODS.get("ewc"), "recipe", {"loss": "mse"})  # EWC can use every loss
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=60).run()
     at.sidebar.selectbox(key="method").set_value("ewc").run()
     assert not at.exception, at.exception
     assert at.sidebar.selectbox(key="loss:ewc").value == "mse"

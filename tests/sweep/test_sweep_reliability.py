@@ -31,7 +31,7 @@ from labkit.sweep.execute import run_cell, run_sweep, stored_outcomes
 from labkit.sweep.grid import Cell, grid_cells, parse_axis, parse_grid
 from labkit.sweep.record import SweepRecord
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASE = RunConfig(dataset="digits", scenario="task-il", tasks=2, epochs=1, device="cpu")
 TINY = ["--dataset", "digits", "--scenario", "task-il", "--tasks", "2", "--epochs", "1", "--device", "cpu"]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}

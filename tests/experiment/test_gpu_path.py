@@ -79,6 +79,9 @@ def test_compiled_backbone_trains_like_the_plain_one(monkeypatch):
     # compile in this process: no pool of compile workers left running beside the later tests
     import torch._inductor.config
     monkeypatch.setattr(torch._inductor.config, "compile_threads", 1)
+    # AVX2-wide vectors, as the tests' kernels (conftest): inductor would otherwise detect AVX-512
+    # and build kernels that fail beside ATen's AVX2 ones
+    monkeypatch.setattr(torch._inductor.config.cpp, "simdlen", 256)
     config = RunConfig(dataset="digits", tasks=1, epochs=1, device="cpu", knn_k=0)
     compiled, plain = run(config.replace(compile=True)), run(config)
     assert compiled.finished
