@@ -37,7 +37,7 @@ from labkit.methods.base import method_title
 from labkit.models import BACKBONES
 from labkit.protocols.presets import PRESETS, preset_followed
 from labkit.protocols.recipes import fill_from_recipes
-from labkit.registry import ConfigError, short_repr
+from labkit.errors import ConfigError, short_repr
 from labkit.sweep.execute import stored_outcomes
 from labkit.sweep.record import list_sweeps
 from labkit.teaching import reproduce

@@ -24,7 +24,7 @@ the app's launcher can start its fork server before this process pays for torch.
 import importlib
 
 _HOMES = {
-    "BACKBONES": "labkit.models", "COMPARISONS": "labkit.protocols.comparisons", "ConfigError": "labkit.registry",
+    "BACKBONES": "labkit.models", "COMPARISONS": "labkit.protocols.comparisons", "ConfigError": "labkit.errors",
     "DATASETS": "labkit.data", "LOSSES": "labkit.losses", "METHODS": "labkit.methods",
     "PRESETS": "labkit.protocols.presets", "RunConfig": "labkit.config", "RunDir": "labkit.experiment.store",
     "RunResult": "labkit.experiment.result", "SCENARIOS": "labkit.data", "list_runs": "labkit.experiment.store",

@@ -17,7 +17,8 @@ from labkit.data.scenarios import VAL_SPLITS
 from labkit.losses import LOSSES
 from labkit.methods import METHODS
 from labkit.models import BACKBONES
-from labkit.registry import ConfigError, RenamedValueWarning, check_number
+from labkit.errors import ConfigError
+from labkit.registry import RenamedValueWarning, check_number
 
 # the names a config is written in: 1 (a config without the field), 2 since EWC's fisher_labels
 # say what they compute (labkit.curvature.fisher: "true" was the dataset's labels, "exact" the true Fisher)

@@ -1,35 +1,21 @@
 """Name -> object registries, so the command line, the app and notebooks can walk the grid
 of datasets x scenarios x backbones x methods x losses by name (timm's register/list style);
-and the bad-input primitives they share: ConfigError, parse_bool, check_number; and
-RenamedValueWarning, what reading a value stored under an older name says."""
+and the bad-input primitives they share: parse_bool, check_number (each refusing with a
+labkit.errors.ConfigError); and RenamedValueWarning, what reading a value stored under an older
+name says."""
 from __future__ import annotations
 
 import math
 from typing import Callable, Generic, Iterator, TypeVar
 
+from labkit.errors import ConfigError
+
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """Bad input: the message names the field, the value given and what would be valid."""
-
-    def __init__(self, field: str, value: object, valid: str):
-        self.field, self.value, self.valid = field, value, valid
-        super().__init__(f"{field}={short_repr(value)} is not valid: {valid}")
 
 
 class RenamedValueWarning(UserWarning):
     """A stored value was written under a name labkit has since changed; the message says what it
     was read as."""
-
-
-def short_repr(value: object, limit: int = 200) -> str:
-    """repr(value), cut to `limit` characters (a huge int's repr may even be refused by Python)."""
-    try:
-        text = repr(value)
-    except ValueError:  # int too large for a decimal string
-        return f"<an int of {value.bit_length()} bits>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def parse_bool(value: object) -> bool:

@@ -30,7 +30,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from labkit.experiment.result import RunResult
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 SHIFT_INVARIANCE = (
     "- **Shift invariance.** Adding the same number to all of a head's logits leaves its softmax unchanged, "

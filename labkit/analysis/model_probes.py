@@ -33,7 +33,7 @@ from labkit.experiment.events import Event
 from labkit.experiment.result import RunResult
 from labkit.experiment.runner import config_scenario
 from labkit.models import IncrementalNet
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 Probe = Callable[[IncrementalNet, Scenario, int], Any]
 

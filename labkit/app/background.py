@@ -29,7 +29,7 @@ from labkit.config import RunConfig
 from labkit.data.datasets import missing_files
 from labkit.experiment.process import LOG_FILE, PID_FILE, STOP_FILE, process_start_time, run_process, start_time_text
 from labkit.experiment.store import RunDir
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 # The fork server that background runs are forked from, shared by every session of one
 # Streamlit server; the lock keeps one request and its reply together.

@@ -15,7 +15,7 @@ from typing import Any
 from labkit.config import RunConfig
 from labkit.experiment.result import RunResult
 from labkit.protocols.recipes import OPTIMISER_FIELDS, fill_from_recipes
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 MAX_RUNNERS = 3
 DEFAULT_METHODS = ("finetune", "lwf", "lwf-bsr")  # in task-IL on digits: seconds each

@@ -18,7 +18,8 @@ from labkit.methods import METHODS
 from labkit.models import BACKBONES
 from labkit.protocols import recipes
 from labkit.protocols.presets import PRESETS
-from labkit.registry import ConfigError, parse_bool
+from labkit.errors import ConfigError
+from labkit.registry import parse_bool
 
 CONFIG_FIELDS = [f for f in dataclasses.fields(RunConfig) if f.name != "method_params"]
 # the fields whose valid values are names; their --help lists them

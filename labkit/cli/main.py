@@ -23,7 +23,7 @@ from labkit.methods import METHODS
 from labkit.models import BACKBONES
 from labkit.protocols import comparisons
 from labkit.protocols.presets import PRESETS
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 
 def cmd_list(args: argparse.Namespace) -> None:

@@ -11,7 +11,8 @@ import argparse
 import re
 
 from labkit.config import SEED_MAX
-from labkit.registry import ConfigError, Registry
+from labkit.errors import ConfigError
+from labkit.registry import Registry
 
 DIGITS = re.compile(r"[0-9]{1,100}")
 WHOLE = re.compile(r"[+-]?[0-9]{1,100}")

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from labkit.cli.sweep_commands import SweepStopped, add_execution_args
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 from labkit.teaching import reproduce
 from labkit.teaching.paper_claims import PAPERS
 

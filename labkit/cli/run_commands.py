@@ -15,7 +15,7 @@ from labkit.config import RunConfig
 from labkit.experiment.result import RunResult
 from labkit.experiment.runner import natural_kind, run
 from labkit.experiment.store import RunDir, list_runs
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 from labkit.views import report
 from labkit.views.progress import ProgressBar
 

@@ -20,7 +20,7 @@ from labkit.experiment import pretrain
 from labkit.experiment.runner import natural_kind
 from labkit.methods import METHODS
 from labkit.protocols import comparisons
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 from labkit.sweep.execute import CellOutcome, run_sweep
 from labkit.sweep.grid import MAX_CELLS, Cell, check_max_cells, grid_cells, parse_axis, parse_grid, typed_params
 from labkit.sweep.record import SweepRecord, auto_name

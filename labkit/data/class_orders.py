@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 NAMED = ("seeded", "facil")
 

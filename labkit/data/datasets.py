@@ -23,7 +23,8 @@ import torch
 
 from labkit.data.composite import pooled_digits_fashion
 from labkit.data.types import ArrayDataset
-from labkit.registry import ConfigError, Registry
+from labkit.errors import ConfigError
+from labkit.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ import torch
 from labkit.data import class_orders as orders
 from labkit.data.class_orders import check_class_order
 from labkit.data.types import ArrayDataset, Scenario, Task
-from labkit.registry import ConfigError, Registry
+from labkit.errors import ConfigError
+from labkit.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ from labkit.data.loaders import batches
 from labkit.data.types import ArrayDataset
 from labkit.experiment.outcome import Diverged, divergence, parameter_norm, weight_divergence
 from labkit.models import BACKBONES
-from labkit.registry import ConfigError, check_number
+from labkit.errors import ConfigError
+from labkit.registry import check_number
 
 SPLIT_SEED = 0
 CHECKPOINT_KEYS = ("source", "backbone", "holdout", "input_shape", "epochs", "train_images",

@@ -9,7 +9,7 @@ import numpy as np
 
 from labkit.experiment import metrics
 from labkit.experiment.outcome import STATUSES
-from labkit.registry import short_repr
+from labkit.errors import short_repr
 
 PER_TASK = ("acc_taw", "acc_tag", "val_taw", "val_tag", "epoch_losses", "task_seconds", "knn_acc", "head_stats",
             "curvature")  # RunResult's fields with an entry per task

@@ -27,7 +27,7 @@ from labkit.experiment.store import RunDir
 from labkit.losses import LOSSES, ClassificationLoss
 from labkit.methods import METHODS, Method, TaskContext
 from labkit.models import IncrementalNet, build_model
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 EVAL_BATCH = 1024
 

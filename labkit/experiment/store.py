@@ -37,7 +37,7 @@ import torch
 
 from labkit.config import with_current_names
 from labkit.experiment.result import RunResult, json_safe
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 DEFAULT_RUNS_DIR = Path("data") / "runs"
 LOCK_FILE = "lock"

@@ -20,7 +20,8 @@ import torch
 
 from labkit.data.types import Scenario, Task
 from labkit.losses import ClassificationLoss
-from labkit.registry import ConfigError, Registry, check_number, parse_bool
+from labkit.errors import ConfigError
+from labkit.registry import Registry, check_number, parse_bool
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from tqdm import tqdm
 from labkit.config import RunConfig
 from labkit.experiment.result import RunResult
 from labkit.experiment.store import DEFAULT_RUNS_DIR, RunDir
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 from labkit.sweep.grid import Cell
 from labkit.sweep.record import SweepRecord
 

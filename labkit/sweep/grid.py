@@ -24,7 +24,8 @@ from typing import Any, Iterable
 
 from labkit.config import RunConfig
 from labkit.methods import METHODS
-from labkit.registry import ConfigError, parse_bool
+from labkit.errors import ConfigError
+from labkit.registry import parse_bool
 
 PARAM = "param."
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig) if f.name != "method_params"}

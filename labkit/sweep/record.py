@@ -30,7 +30,7 @@ from typing import Iterator
 
 from labkit.config import RunConfig
 from labkit.experiment.store import DEFAULT_RUNS_DIR, is_run_id, lock_exclusive, write_json_atomic
-from labkit.registry import ConfigError, short_repr
+from labkit.errors import ConfigError, short_repr
 from labkit.sweep.grid import Cell, canonical, typed_params
 
 SUFFIX = ".sweep.json"

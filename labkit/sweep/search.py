@@ -29,7 +29,7 @@ from labkit.experiment.result import RunResult
 from labkit.experiment.runner import natural_kind
 from labkit.experiment.store import DEFAULT_RUNS_DIR, RunDir
 from labkit.methods import METHODS
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 from labkit.sweep.execute import ELSEWHERE, check_resources, ray_for, run_cell
 from labkit.sweep.grid import MAX_CELLS, PARAM, check_key, config_at, typed_value
 from labkit.sweep.record import check_name

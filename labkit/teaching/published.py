@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from labkit.experiment.result import RunResult
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 RETHINKING = "Rethinking softmax (Zhai et al. 2026)"
 DLCFT = "DLCFT (Shon et al. 2022)"

@@ -27,7 +27,7 @@ from labkit.analysis.counted import left_out_text, run_of
 from labkit.analysis.effects import run_metric
 from labkit.analysis.paired import PairedDifference, paired_difference, paired_runs, seed_pairs
 from labkit.experiment.result import RunResult
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 from labkit.sweep.execute import CellOutcome, check_resources, run_sweep, stored_outcomes
 from labkit.sweep.grid import Cell, typed_params
 from labkit.sweep.record import auto_name, list_sweeps

@@ -12,7 +12,7 @@ from plotly.subplots import make_subplots
 
 from labkit.curvature.tracking import curvature_series
 from labkit.experiment.result import RunResult
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 KINDS = {"taw": "task-aware", "tag": "task-agnostic"}
 METRICS = {"average_accuracy": "average accuracy", "average_forgetting": "average forgetting"}

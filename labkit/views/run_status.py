@@ -11,7 +11,7 @@ from pathlib import Path
 from labkit.experiment.process import LOG_FILE, STOP_FILE, run_pid, run_process
 from labkit.experiment.result import RunResult
 from labkit.experiment.store import RunDir, list_runs
-from labkit.registry import ConfigError, short_repr
+from labkit.errors import ConfigError, short_repr
 
 ACTIVE = ("starting", "running")
 

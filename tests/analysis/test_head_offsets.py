@@ -8,7 +8,7 @@ import labkit
 from labkit import RunConfig, RunResult
 from labkit.analysis.head_offsets import (SHIFT_INVARIANCE, head_offsets_figure, head_series, newest_vs_old,
                                           newest_vs_old_figure, offset_reading)
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 
 def stats(logits, norms):

@@ -13,7 +13,7 @@ from labkit.experiment import process
 from labkit import RunConfig, RunDir, list_runs
 from labkit.app import background as live
 from labkit.app import panels as app_views
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 from labkit.views import run_status
 
 TINY = RunConfig(dataset="digits", scenario="class-il", tasks=2, epochs=1, device="cpu")

@@ -9,7 +9,7 @@ from labkit.app.race import leader_line, optimiser_text, race_configs, standings
 from labkit.experiment.result import RunResult
 from labkit.protocols.presets import PRESETS
 from labkit.protocols.recipes import LOSS_RECIPES, training_defaults
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 BASE = RunConfig(dataset="digits", scenario="task-il", method="ewc", method_params={"lamb": 10.0}, seed=3)
 

@@ -22,7 +22,7 @@ from labkit.methods import METHODS
 from labkit.models import BACKBONES
 from labkit.protocols.presets import PRESETS
 from labkit.protocols.recipes import fill_from_recipes
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 FIELDS = [f.name for f in dataclasses.fields(RunConfig)]
 

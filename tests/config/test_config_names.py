@@ -18,7 +18,8 @@ from helpers import QUICK, Stop, stop_after_task
 from labkit import METHODS, ConfigError, RunConfig, RunDir, run
 from labkit.config import CONFIG_VERSION
 from labkit.curvature import FISHER_LABELS
-from labkit.registry import RenamedValueWarning, short_repr
+from labkit.errors import short_repr
+from labkit.registry import RenamedValueWarning
 
 EWC = QUICK.replace(method="ewc", method_params={"lamb": 100.0, "fisher_labels": "empirical"})
 

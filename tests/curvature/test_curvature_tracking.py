@@ -21,7 +21,7 @@ from labkit.experiment.result import RunResult
 from labkit.experiment.runner import build_run_model, grow_heads
 from labkit.methods import METHODS
 from labkit.models import IncrementalNet
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 from labkit.views.plots import curvature_figure
 
 TRACKED = QUICK.replace(epochs=1, knn_k=0, track_curvature=True)

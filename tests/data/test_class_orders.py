@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from labkit import RunConfig
 from labkit.data import load_dataset, make_scenario
 from labkit.data.class_orders import explicit_order, facil_order
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 DIGITS = load_dataset("digits", "data")
 

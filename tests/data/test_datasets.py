@@ -16,7 +16,7 @@ import labkit.data.datasets as datasets_module
 from labkit import RunConfig, run
 from labkit.data import DATASETS, DatasetNotFoundError, from_arrays, load_dataset
 from labkit.data.datasets import missing_files
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 
 def unstandardise(x: torch.Tensor, raw: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from labkit.data import SCENARIOS, ArrayDataset, check_tasks, load_dataset, make_scenario
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from labkit.cli.main import main
 from labkit.data import from_arrays
 from labkit.experiment.outcome import Diverged
 from labkit.experiment.pretrain import PretrainSpec, load_checkpoint, pretrain, resolve
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 TINY = PretrainSpec(source="digits", backbone="mlp", holdout=0.2, epochs=2, batch_size=32)
 QUIET = dict(log=lambda line: None)

@@ -27,7 +27,7 @@ from labkit.app import background as live
 from labkit.cli.main import main
 from labkit.experiment import store
 from labkit.experiment.result import RunResult
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 from labkit.views import run_status
 
 CONFIG = RunConfig(dataset="digits", scenario="class-il", tasks=2, epochs=1, batch_size=32, lr=0.05, device="cpu")

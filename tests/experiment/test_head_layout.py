@@ -14,7 +14,7 @@ from labkit.experiment.runner import build_run_model, config_scenario, grow_head
 from labkit.losses import LOSSES
 from labkit.methods import METHODS
 from labkit.methods.base import TaskContext
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 BASE = RunConfig(dataset="digits", scenario="class-il", tasks=3, epochs=1, device="cpu", knn_k=0,
                  head_layout="all-classes")

@@ -12,7 +12,7 @@ from labkit.experiment.pretrain import (PretrainSpec, holdout_indices, load_chec
                                         without_pretraining_images)
 from labkit.experiment.runner import build_run_model, run
 from labkit.methods import METHODS
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 TINY = PretrainSpec(source="digits", backbone="mlp", holdout=0.2, epochs=4, batch_size=32)
 

@@ -16,7 +16,7 @@ from labkit.experiment import process
 from labkit import RunConfig, RunDir, list_runs, run
 from labkit.app import panels as app_views
 from labkit.cli.main import main
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 from labkit.views import run_status
 
 CONFIG = QUICK.replace(tasks=3, epochs=1)

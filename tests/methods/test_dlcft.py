@@ -12,7 +12,7 @@ from labkit.experiment.runner import run
 from labkit.experiment.store import RunDir
 from labkit.methods.dlcft import gaussian_nll
 from labkit.models.taylor import Linearized
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 DLCFT = RunConfig(dataset="digits", tasks=3, epochs=2, backbone="mlp-leaky", method="dlcft", loss="mse",
                   optimizer="adam", lr=1e-3, device="cpu", knn_k=0)

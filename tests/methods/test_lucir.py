@@ -14,7 +14,7 @@ from labkit.methods.exemplars import ExemplarMemory, herding_selection
 from labkit.methods.lucir import LUCIR_REMEDIES, less_forget, margin_ranking
 from labkit.models import CosineLinear, TaskHeads
 from labkit.protocols.presets import PRESETS
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 NAMES = ["lucir", "lucir-s", "lucir-sr", "lucir-br", "lucir-br2", "lucir-bsr"]
 FAST = QUICK.replace(epochs=1, batch_size=64)

@@ -4,7 +4,7 @@ from torch import nn
 
 from labkit.models import BACKBONES, IncrementalNet, TaskHeads, build_model
 from labkit.models.backbones import LEAKY_SLOPE, BasicBlock
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
 RELU_OUT_DIMS = {"mlp": 256, "cnn": 128, "resnet32": 64, "resnet18": 512}

@@ -16,7 +16,7 @@ from labkit.data.scenarios import make_scenario
 from labkit.experiment.checkpointed_run import model_from_checkpoint
 from labkit.experiment.runner import run
 from labkit.experiment.store import RunDir, list_runs
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 from labkit.sweep.search import default_axes, parse_axis, parse_space, run_search
 
 BASE = RunConfig(dataset="digits", scenario="task-il", tasks=2, epochs=1, device="cpu", method="ewc")

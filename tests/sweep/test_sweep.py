@@ -20,7 +20,7 @@ from labkit.analysis import effects
 from labkit.config import RunConfig
 from labkit.experiment.store import list_runs
 from labkit.methods.base import Method
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 from labkit.sweep.execute import run_sweep
 from labkit.sweep.grid import grid_cells, parse_grid
 from labkit.sweep.record import SweepRecord

@@ -24,7 +24,7 @@ from labkit.config import RunConfig
 from labkit.experiment.store import RunDir, list_runs
 from labkit.methods import METHODS
 from labkit.methods.base import Method
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 from labkit.sweep import execute, grid
 from labkit.sweep import record as record_module
 from labkit.sweep.execute import run_cell, run_sweep, stored_outcomes

@@ -13,7 +13,7 @@ from labkit.experiment.result import RunResult
 from labkit.experiment.runner import natural_kind
 from labkit.methods import METHODS
 from labkit.protocols.presets import PRESETS
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 from labkit.teaching import published
 from labkit.teaching.published import (DLCFT, NOT_STATED, PRESET_PROTOCOLS, PUBLISHED, PUBLISHED_CHANGES, RETHINKING,
                                        SOURCE_KINDS, beside_run, changes_table, published_for, published_table,

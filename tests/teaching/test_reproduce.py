@@ -6,7 +6,7 @@ import pytest
 from labkit.analysis.paired import PairedDifference
 from labkit.cli.main import main
 from labkit.data.datasets import missing_files
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 from labkit.teaching import reproduce
 from labkit.teaching.paper_claims import CLAIMS, DLCFT_CPU, EWC_CPU_LAMBDA, PAPERS, RETHINKING_CPU
 from labkit.teaching.published import PUBLISHED, PUBLISHED_CHANGES

@@ -9,7 +9,7 @@ from labkit.analysis.model_probes import winner_agreement
 from labkit.experiment.result import RunResult
 from labkit.experiment.runner import evaluate
 from labkit.methods.lucir import LUCIR_REMEDIES
-from labkit.registry import ConfigError
+from labkit.errors import ConfigError
 from labkit.sweep.rows import run_rows, task_models
 from labkit.teaching.reproduce import VERDICTS
 from labkit.teaching.rethinking import (argmax_deciders, attention_distances, attention_drift, attention_figure,
