@@ -23,8 +23,8 @@ import torch
 
 from labkit import RunConfig, RunDir
 from labkit.analysis import effects, head_offsets
-from labkit.app import background as live
-from labkit.app import panels as app_views
+from labkit.app import background
+from labkit.app import panels
 from labkit.app import race
 from labkit.config import OPTIMIZERS
 from labkit.data import DATASETS, SCENARIOS
@@ -62,7 +62,7 @@ PAGE_CSS = """<style>
 </style>"""
 
 st.set_page_config(page_title="labkit: watch a network forget", layout="wide")
-live.warm_up()  # the fork server imports torch and labkit now, so Run starts a run at once
+background.warm_up()  # the fork server imports torch and labkit now, so Run starts a run at once
 
 
 # ---------------------------------------------------------------- sidebar: the experiment
@@ -148,7 +148,7 @@ def choose_config() -> tuple[RunConfig, str | None, str | None]:
     tag = "" if preset == NO_PRESET else f"@{preset}"  # widgets start again from a newly chosen preset
     if tag:
         sb.caption(PRESETS.doc(preset))
-    found = app_views.available_datasets(DATA_ROOT)
+    found = panels.available_datasets(DATA_ROOT)
     offered = [name for name, why in found.items() if why is None]
     if found.get(base.dataset):  # a preset on data that is not here: offered as it is, and refused below
         offered.append(base.dataset)
@@ -183,7 +183,7 @@ def choose_config() -> tuple[RunConfig, str | None, str | None]:
     for why in sorted({why for why in backbone_grid.values() if why}):
         refused_backbones = [b for b, w in backbone_grid.items() if w == why]
         sb.caption(f"Backbones not offered with {method}: {', '.join(refused_backbones)} ({why}).")
-    grid = app_views.method_choices()[method]
+    grid = panels.method_choices()[method]
     usable = [loss for loss, why in grid.items() if why is None]
     loss_start = fill_from_recipes(base, {"method": method, "backbone": backbone})[0].loss  # DLCFT's recipe: mse
     loss = pick(sb, "Loss", usable, loss_start, f"loss:{method}{tag}", format_func=lambda n: f"{n}: {LOSSES.doc(n)}")
@@ -344,7 +344,7 @@ def start_run(config: RunConfig) -> str | None:
     """Start `config` in the background and follow it (session and URL): its run id, or None
     with why in the page."""
     try:
-        run_dir = live.start_background_run(config, RUNS_DIR)
+        run_dir = background.start_background_run(config, RUNS_DIR)
     except (ConfigError, OSError, RuntimeError) as error:
         st.error(f"The run was not started: {error}")
         return None
@@ -425,16 +425,16 @@ def draw_run(state: run_status.RunState, kind: str, redraws: Redraws | None = No
             charted = True
     else:
         left, right = st.columns(2)
-        live_chart(left, "fig_forgetting", version, lambda: app_views.forgetting_figure(state, kind), CHART_HEIGHT,
+        live_chart(left, "fig_forgetting", version, lambda: panels.forgetting_figure(state, kind), CHART_HEIGHT,
                    redraws)
         left.caption("One line per task, from when it is learned. A line that falls as later tasks are "
                      "learned is forgetting: the network lost what it knew about that task.")
-        live_chart(right, "fig_averages", version, lambda: app_views.LIVE_FIGURES["averages"](state, kind),
+        live_chart(right, "fig_averages", version, lambda: panels.LIVE_FIGURES["averages"](state, kind),
                    CHART_HEIGHT, redraws)
         right.caption("Average accuracy over all tasks learned so far, and how far old tasks have "
                       "fallen from their best (forgetting).")
         left, right = st.columns(2)
-        live_chart(left, "fig_matrix", version, lambda: app_views.LIVE_FIGURES["matrix"](state, kind), CHART_HEIGHT,
+        live_chart(left, "fig_matrix", version, lambda: panels.LIVE_FIGURES["matrix"](state, kind), CHART_HEIGHT,
                    redraws)
         left.caption("Row: after learning task t. Column: accuracy on task u. The diagonal is each task "
                      "right after it was learned; the columns below it show what remains.")
@@ -452,15 +452,15 @@ def draw_run(state: run_status.RunState, kind: str, redraws: Redraws | None = No
 def curvature_section(results: dict, key: str, version: tuple, redraws: Redraws | None = None) -> None:
     """The curvature left after each task (runs with track_curvature), one colour per run (a
     race's runners in their own colours), and what it shows in words generated from its numbers
-    (app_views.curvature_reading)."""
+    (panels.curvature_reading)."""
     tracked = {label: r for label, r in results.items() if r.curvature}
     if not tracked:
         return
     st.subheader("Curvature left after each task (DLCFT)")
-    colours = app_views.runner_colours(label for label in tracked if label)
+    colours = panels.runner_colours(label for label in tracked if label)
     live_chart(st, f"curv_{key}", version, lambda: plots.curvature_figure(tracked, colours), redraws=redraws)
     seconds = [e["seconds"] for r in tracked.values() for e in r.curvature]
-    st.caption(app_views.curvature_reading(tracked) + "\n\nMeasuring took "
+    st.caption(panels.curvature_reading(tracked) + "\n\nMeasuring took "
                f"{sum(seconds) / len(seconds):.2f} s a task on average here.")
 
 
@@ -508,7 +508,7 @@ def run_tab(config: RunConfig, problem: str | None, preset: str | None) -> None:
             run_id, state = started, read_run(started)
             active = state is not None and state.active
     elif st.session_state.get("stop") and active:
-        live.stop_run(RunDir(RUNS_DIR / run_id))
+        background.stop_run(RunDir(RUNS_DIR / run_id))
         state = read_run(run_id)
         active = state is not None and state.active
     row = st.container(horizontal=True, vertical_alignment="center")
@@ -575,7 +575,7 @@ def race_runners(config: RunConfig, preset: str | None) -> tuple[dict[str, RunCo
     chosen = cols[1].multiselect("Methods (two or three)", METHODS.names(), default=list(race.DEFAULT_METHODS),
                                  max_selections=race.MAX_RUNNERS, key="race_methods",
                                  help="; ".join(method_label(m) for m in METHODS.names()))
-    choices = app_views.method_choices()
+    choices = panels.method_choices()
     shared = [n for n in LOSSES.names() if all(choices[m].get(n) is None for m in chosen)] or ["ce"]
     loss = pick(cols[1], "Loss (the same for every runner)", shared, "ce", "race_loss",
                 format_func=lambda n: f"{n}: {LOSSES.doc(n)}")
@@ -649,7 +649,7 @@ def draw_race(runs: dict[str, str], states: dict[str, run_status.RunState], kind
 
     def race_figure(metric: str) -> go.Figure:
         if not figs:
-            figs.update(app_views.compare_figures(states, kind))
+            figs.update(panels.compare_figures(states, kind))
         return figs[metric]
 
     left, right = st.columns(2)
@@ -664,7 +664,7 @@ def draw_race(runs: dict[str, str], states: dict[str, run_status.RunState], kind
         st.markdown(head_offsets.SHIFT_INVARIANCE)
         results = {label: s.result for label, s in states.items() if s.result.tasks_done}
         live_chart(st, "race_spread", version, lambda: plots.recolour(head_offsets.spread_figure(results),
-                                                                      app_views.runner_colours(results)),
+                                                                      panels.runner_colours(results)),
                    redraws=redraws)
         st.markdown("\n".join(f"- **{label}**: {head_offsets.offset_reading(r)}" for label, r in results.items()))
 
@@ -675,10 +675,10 @@ def start_race(runners: dict[str, RunConfig]) -> dict[str, str] | None:
     started: dict[str, str] = {}
     try:
         for label, runner in runners.items():
-            started[label] = live.start_background_run(runner, RUNS_DIR).run_id
+            started[label] = background.start_background_run(runner, RUNS_DIR).run_id
     except (ConfigError, OSError, RuntimeError) as error:
         for run_id in started.values():
-            live.stop_run(RunDir(RUNS_DIR / run_id))
+            background.stop_run(RunDir(RUNS_DIR / run_id))
         st.error(f"The race was not started: {error}")
         return None
     st.session_state.race = st.session_state.race_just_started = started
@@ -702,7 +702,7 @@ def race_tab(config: RunConfig, preset: str | None) -> None:
             active = any(s.active for s in states.values())
     elif st.session_state.get("race_stop") and active:
         for run_id in runs.values():
-            live.stop_run(RunDir(RUNS_DIR / run_id))
+            background.stop_run(RunDir(RUNS_DIR / run_id))
         states = race_states(runs)
         active = any(s.active for s in states.values())
     row = st.container(horizontal=True, vertical_alignment="center")
@@ -802,7 +802,7 @@ def compare_tab() -> None:
     by_id = {s.run_id: s for s in states}
     done = [s.run_id for s in states if s.result.tasks_done > 0]
     chosen = st.multiselect("Runs to compare", list(reversed(list(by_id))), default=list(reversed(done))[:4],
-                            format_func=lambda r: f"{app_views.run_label(by_id[r])}, "
+                            format_func=lambda r: f"{panels.run_label(by_id[r])}, "
                             f"{by_id[r].status}, {by_id[r].run_id[:15]}")
     if not chosen:
         st.info("Choose runs above to overlay their curves.")
@@ -829,14 +829,14 @@ def compare_tab() -> None:
         if suffix:
             st.markdown(f"**{SCENARIO_LABELS.get(scenario, scenario)}** ({plots.KINDS[shown]})")
         try:
-            figs = app_views.compare_figures(group, shown)
+            figs = panels.compare_figures(group, shown)
         except ConfigError as error:
             st.warning(f"The {scenario} runs cannot be drawn: {error}")
             continue
         left, right = st.columns(2)
         chart(left, figs["average_accuracy"], f"cmp_acc{suffix}")
         chart(right, figs["average_forgetting"], f"cmp_forg{suffix}")
-    table = app_views.final_metrics(runs, None if kind == "natural" else kind)
+    table = panels.final_metrics(runs, None if kind == "natural" else kind)
     st.dataframe(table, hide_index=True)
     st.download_button("Download this table (CSV)", table.to_csv(index=False), "labkit-runs.csv", "text/csv",
                        key="download_csv")

@@ -5,11 +5,11 @@
 1. First point: time from labkit.app.background.start_background_run (what the Run button calls) to the
    first task_evaluated event in the run's events.jsonl, on digits with the app's defaults,
    split into process start -> run_started (data, model) -> first task_evaluated (training).
-   The app warms the fork server when the page first loads (live.warm_up); the first row is a
+   The app warms the fork server when the page first loads (background.warm_up); the first row is a
    run started the moment the server is asked for (imports not done yet), the second runs
    started once it is warm, as after a page has been open a few seconds.
 2. Refresh: time to rebuild a stored 10-task run's state from its files (run_status.run_state) and build
-   all four live charts (app_views.figures), and the plotly JSON encoding st.plotly_chart does on top.
+   all four live charts (panels.figures), and the plotly JSON encoding st.plotly_chart does on top.
 
 Prints medians with the machine's CPU count. A benchmark, not a test: nothing here asserts a time.
 """
@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 from labkit import RunConfig, RunDir, run
-from labkit.app import background as live
-from labkit.app import panels as app_views
+from labkit.app import background
+from labkit.app import panels
 from labkit.views import run_status
 
 POLL_S = 0.005
@@ -45,7 +45,7 @@ def wait_for(run_dir: RunDir, kind: str, since: float, timeout: float = 120.0) -
 def cold_start(config: RunConfig, runs_dir: Path) -> tuple[float, float]:
     """(s to run_started, s to first task_evaluated) after start_background_run is called."""
     started = time.perf_counter()
-    run_dir = live.start_background_run(config, runs_dir)
+    run_dir = background.start_background_run(config, runs_dir)
     to_start = wait_for(run_dir, "run_started", started)
     to_first = wait_for(run_dir, "task_evaluated", started)
     wait_for(run_dir, "run_finished", started)
@@ -57,13 +57,13 @@ def refresh_costs(runs_dir: Path, repeats: int) -> tuple[float, float, float, in
     config = RunConfig(dataset="digits", scenario="class-il", tasks=10, epochs=5, device="cpu")
     run_dir = RunDir.create(config.to_dict(), runs_dir)
     run(config, run_dir=run_dir)
-    app_views.figures(run_status.run_state(run_dir), "tag")  # warm-up: plotly's lazy imports
+    panels.figures(run_status.run_state(run_dir), "tag")  # warm-up: plotly's lazy imports
     state_ms, figures_ms, json_ms = [], [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
         state = run_status.run_state(run_dir)
         t1 = time.perf_counter()
-        figs = app_views.figures(state, "tag")
+        figs = panels.figures(state, "tag")
         t2 = time.perf_counter()
         for fig in figs.values():
             fig.to_json()
@@ -85,7 +85,7 @@ def main() -> None:
           f"{json.dumps({k: v for k, v in config.to_dict().items() if k in ('dataset', 'tasks', 'method', 'epochs')})}")
     with tempfile.TemporaryDirectory() as tmp:
         runs_dir = Path(tmp)
-        live.warm_up()
+        background.warm_up()
         first = cold_start(config, runs_dir)
         print(f"first point, run started as the fork server is asked for: run_started after "
               f"{first[0]:.2f} s, first task_evaluated after {first[1]:.2f} s")

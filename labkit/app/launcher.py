@@ -5,7 +5,7 @@ starts it together with Streamlit's (what `make app` runs).
 
 The launcher starts the fork server (python -m labkit.cli.worker, which imports torch,
 scikit-learn and labkit, about 3 s of CPU) first, then runs Streamlit's own command line,
-`streamlit run app.py [options]`, in this same process. app.py's live.warm_up() finds that fork
+`streamlit run app.py [options]`, in this same process. app.py's background.warm_up() finds that fork
 server already started (same process, same module) and, since it has been importing while
 Streamlit started and the first page loaded, the first Run of the first page starts its run as
 fast as any later Run. Run by its path, the launcher starts the fork server before this process
@@ -39,9 +39,9 @@ def warm_charts() -> None:
 
 def main(options: list[str]) -> None:
     server = start_fork_server()  # first: it imports on one core while this process imports on the other
-    from labkit.app import background as live
+    from labkit.app import background
 
-    live.warm_up(server)
+    background.warm_up(server)
     warm_charts()
     from streamlit.web import cli
 

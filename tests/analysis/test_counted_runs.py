@@ -12,7 +12,7 @@ import pytest
 from labkit.analysis import counted, effects
 from labkit.analysis.paired import paired_runs, seed_pairs
 from labkit.analysis.tables import markdown_table, seed_table
-from labkit.cli import sweep_commands as commands
+from labkit.cli import sweep_commands
 from labkit.config import RunConfig
 from labkit.experiment.result import RunResult
 from labkit.sweep.execute import CellOutcome
@@ -104,10 +104,10 @@ def test_compare_averages_only_finished_runs_and_names_the_others(monkeypatch, c
                 else CellOutcome(c, f"run-{i}", made(c.key["seed"], config=c.config.to_dict()))
                 for i, c in enumerate(cells)]
 
-    monkeypatch.setattr(commands, "_execute", execute)
+    monkeypatch.setattr(sweep_commands, "_execute", execute)
     args = argparse.Namespace(name="dlcft-digits-class-il", seeds=",".join(map(str, SEEDS)), epochs=None, device=None,
                               data_root=None, runs_dir=tmp_path)
-    assert commands.cmd_compare(args) == 1  # a failed run
+    assert sweep_commands.cmd_compare(args) == 1  # a failed run
     table = {line.split(" | ")[0].strip("| "): line for line in capsys.readouterr().out.splitlines()}
     assert table["finetune"] == f"| finetune | 60.0 ± 14.1 | 0.0 ± 0.0 | 60.0 ± 14.1 | {NAMED} |"
     assert table["joint"] == "| joint | 70.0 ± 0.0 | 0.0 ± 0.0 | 70.0 ± 0.0 | 1 of 5 (1 diverged, 2 failed, 1 stopped) |"

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 import labkit
 from labkit.experiment import process
 from labkit import RunConfig, RunDir, list_runs
-from labkit.app import background as live
+from labkit.app import background
 from labkit.cli.config_flags import config_from
 from labkit.cli.main import build_parser
 from labkit.experiment.result import RunResult
@@ -51,7 +51,7 @@ def started(monkeypatch):
         configs.append(config)
         return RunDir.create(config.to_dict(), runs_dir)
 
-    monkeypatch.setattr(live, "start_background_run", fake_start)
+    monkeypatch.setattr(background, "start_background_run", fake_start)
     return configs
 
 
@@ -468,7 +468,7 @@ def test_stop_stops_the_background_run_and_run_waits_for_it(runs_dir, started, m
         return state
 
     monkeypatch.setattr(run_status, "run_state", running)
-    monkeypatch.setattr(live, "stop_run", lambda run_dir: stopped.append(run_dir.run_id) or True)
+    monkeypatch.setattr(background, "stop_run", lambda run_dir: stopped.append(run_dir.run_id) or True)
     at = app()
     at.button(key="run").click().run()
     assert at.button(key="run").disabled and not at.button(key="stop").disabled
@@ -562,7 +562,7 @@ def test_the_rerun_that_starts_a_run_draws_its_first_chart_once_task_1_is_evalua
         return run_dir
 
     monkeypatch.setattr(run_status, "run_state", running)
-    monkeypatch.setattr(live, "start_background_run", fake_start)
+    monkeypatch.setattr(background, "start_background_run", fake_start)
     at = app()
     at.button(key="run").click().run()
     assert not at.exception and not errors(at), (at.exception, errors(at))

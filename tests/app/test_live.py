@@ -11,8 +11,8 @@ import pytest
 
 from labkit.experiment import process
 from labkit import RunConfig, RunDir, list_runs
-from labkit.app import background as live
-from labkit.app import panels as app_views
+from labkit.app import background
+from labkit.app import panels
 from labkit.errors import ConfigError
 from labkit.views import run_status
 
@@ -43,18 +43,18 @@ def follow(run_dir: RunDir, until, timeout: float = 90.0) -> run_status.RunState
 
 
 def test_available_datasets_name_why_a_dataset_is_not_offered(tmp_path):
-    found = app_views.available_datasets(tmp_path)
+    found = panels.available_datasets(tmp_path)
     assert found["digits"] is None
     assert "cifar10" in found["cifar10"] and str(tmp_path / "cifar-10-batches-py") in found["cifar10"]
     folder = tmp_path / "cifar-100-python"
     folder.mkdir()
     for name in ("train", "test"):
         (folder / name).write_bytes(b"")  # only presence is checked: nothing is loaded
-    assert app_views.available_datasets(tmp_path)["cifar100"] is None
+    assert panels.available_datasets(tmp_path)["cifar100"] is None
 
 
 def test_method_choices_give_the_reason_a_loss_is_refused():
-    grid = app_views.method_choices()
+    grid = panels.method_choices()
     assert grid["finetune"]["ce"] is None and grid["lwf"]["ce"] is None
     assert "ce" in grid["lwf"]["mse"]  # LwF distils softmax outputs: ce only
     assert grid["ewc"]["mse"] is None
@@ -63,14 +63,14 @@ def test_method_choices_give_the_reason_a_loss_is_refused():
 def test_bad_input_is_refused_before_anything_is_stored(tmp_path):
     runs = tmp_path / "runs"
     with pytest.raises(ConfigError, match="tasks=0"):
-        live.start_background_run(TINY.replace(tasks=0), runs)
+        background.start_background_run(TINY.replace(tasks=0), runs)
     with pytest.raises(ConfigError, match="no cifar10 files"):
-        live.start_background_run(TINY.replace(dataset="cifar10", data_root=str(tmp_path)), runs)
+        background.start_background_run(TINY.replace(dataset="cifar10", data_root=str(tmp_path)), runs)
     assert not runs.exists() or not any(runs.iterdir())
 
 
 def test_a_background_run_is_followed_to_its_end(runs_dir):
-    run_dir = live.start_background_run(TINY.replace(method="lwf"), runs_dir)
+    run_dir = background.start_background_run(TINY.replace(method="lwf"), runs_dir)
     pid, start = (int(word) for word in (run_dir.path / "pid").read_text().split())  # pid and start time
     assert pid != os.getpid()  # the run goes on in a process of its own
     assert start == process.process_start_time(pid) and process.run_process(run_dir) == pid
@@ -83,18 +83,18 @@ def test_a_background_run_is_followed_to_its_end(runs_dir):
     assert state.result.acc_tag == stored.acc_tag and state.result.acc_taw == stored.acc_taw
     assert state.result.epoch_losses == stored.epoch_losses
     assert RunConfig.from_dict(run_dir.config()) == TINY.replace(method="lwf")
-    assert set(app_views.figures(state, "tag")) == {"forgetting", "averages", "matrix", "loss"}
-    table = app_views.final_metrics([state])
+    assert set(panels.figures(state, "tag")) == {"forgetting", "averages", "matrix", "loss"}
+    table = panels.final_metrics([state])
     assert table.loc[0, "status"] == "finished" and table.loc[0, "tasks done"] == "2/2"
-    assert not live.stop_run(run_dir)  # nothing left to stop
+    assert not background.stop_run(run_dir)  # nothing left to stop
 
 
 def test_stop_ends_a_run_and_keeps_its_completed_tasks(runs_dir):
     # 10 short tasks: the first ends soon even on a busy machine, the rest take long enough to stop
-    run_dir = live.start_background_run(TINY.replace(tasks=10, epochs=30), runs_dir)
+    run_dir = background.start_background_run(TINY.replace(tasks=10, epochs=30), runs_dir)
     state = follow(run_dir, lambda s: s.result.tasks_done >= 1)
     assert state.active, f"the run ended before it could be stopped: {state.status}"
-    assert live.stop_run(run_dir)
+    assert background.stop_run(run_dir)
     state = follow(run_dir, lambda s: False)
     assert state.status == "stopped" and state.error is None
     done = run_dir.result().tasks_done
@@ -133,7 +133,7 @@ def test_dlcft_runs_in_the_background_from_a_pretrained_backbone(runs_dir, tmp_p
     linearise, train, in a process of its own."""
     config = TINY.replace(method="dlcft", loss="mse", optimizer="adam", lr=1e-3, pretrained="auto",
                           data_root=str(tmp_path / "data"))
-    run_dir = live.start_background_run(config, runs_dir)
+    run_dir = background.start_background_run(config, runs_dir)
     state = follow(run_dir, lambda s: False, timeout=180.0)
     assert state.status == "finished", state.error
     assert state.result.tasks_done == 2 and len(run_dir.result().knn_acc) == 2

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from labkit import ConfigError, RunConfig, RunDir, run  # noqa: E402
-from labkit.app import background as live
+from labkit.app import background
 from labkit.cli.main import main  # noqa: E402
 
 TINY = ["--tasks", "2", "--epochs", "1", "--device", "cpu", "--knn-k", "0"]
@@ -578,19 +578,19 @@ def catalogue() -> list[Case]:
 
 @contextlib.contextmanager
 def app_starts_no_process():
-    """The app's Run: validate and make the run folder as live.start_background_run does, but
+    """The app's Run: validate and make the run folder as background.start_background_run does, but
     start no process (an accepted bad input shows as a folder, counted as completed)."""
-    real = live.start_background_run
+    real = background.start_background_run
 
     def start(config: RunConfig, runs_dir) -> RunDir:
         config.validate()
         return RunDir.create(config.to_dict(), Path(runs_dir))
 
-    live.start_background_run = start
+    background.start_background_run = start
     try:
         yield
     finally:
-        live.start_background_run = real
+        background.start_background_run = real
 
 
 def names(message: str, field: str) -> bool:

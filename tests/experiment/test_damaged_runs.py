@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from labkit.experiment import process
 from labkit import RunConfig, RunDir, run
-from labkit.app import background as live
+from labkit.app import background
 from labkit.cli.main import main
 from labkit.experiment import store
 from labkit.experiment.result import RunResult
@@ -331,8 +331,8 @@ def test_a_run_on_a_full_disk_ends_with_one_error_line(good_run, small_disk):
 def signals(monkeypatch):
     """Signals live would send (not 0, the existence probe), recorded instead of sent."""
     sent, kill = [], os.kill
-    monkeypatch.setattr(live.os, "kill", lambda pid, sig: kill(pid, 0) if sig == 0 else sent.append((pid, sig)))
-    monkeypatch.setattr(live.os, "killpg", lambda pid, sig: sent.append((pid, sig)))
+    monkeypatch.setattr(background.os, "kill", lambda pid, sig: kill(pid, 0) if sig == 0 else sent.append((pid, sig)))
+    monkeypatch.setattr(background.os, "killpg", lambda pid, sig: sent.append((pid, sig)))
     return sent
 
 
@@ -362,21 +362,21 @@ def test_a_pid_now_another_process_is_not_the_run_and_is_never_signalled(tmp_pat
         (run_dir.path / process.PID_FILE).write_text(text)
         assert process.run_process(run_dir) is None
         assert run_status.run_state(run_dir).status not in run_status.ACTIVE
-        assert live.stop_run(run_dir) is False
+        assert background.stop_run(run_dir) is False
     (run_dir.path / process.PID_FILE).write_text(str(impostor.pid))  # an old bare pid: believed, never signalled
     assert run_status.run_state(run_dir).status == "running"
-    assert live.stop_run(run_dir) is False
+    assert background.stop_run(run_dir) is False
     assert signals == [] and impostor.poll() is None
     (run_dir.path / process.PID_FILE).write_text(f"{impostor.pid} {start}")  # the process that started then
     assert process.run_process(run_dir) == impostor.pid and run_status.run_state(run_dir).status == "running"
-    assert live.stop_run(run_dir) is True and signals == [(impostor.pid, signal.SIGTERM)]
+    assert background.stop_run(run_dir) is True and signals == [(impostor.pid, signal.SIGTERM)]
 
 
 @pytest.mark.parametrize("text", ["0", "-1", "0 123", "-5 -", "x", "", "1 2 3", "99999999999999999999"])
 def test_a_pid_file_naming_no_process_of_ours_signals_nothing(tmp_path, signals, text):
     run_dir = running_run(tmp_path)
     (run_dir.path / process.PID_FILE).write_text(text)
-    assert process.run_process(run_dir) is None and live.stop_run(run_dir) is False and signals == []
+    assert process.run_process(run_dir) is None and background.stop_run(run_dir) is False and signals == []
     assert run_status.run_state(run_dir).status not in run_status.ACTIVE
 
 

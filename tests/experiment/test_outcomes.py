@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from labkit import RunConfig, RunDir, run
 from labkit.analysis.tables import markdown_table, seed_table
-from labkit.app import panels as app_views
+from labkit.app import panels
 from labkit.cli.config_flags import config_from
 from labkit.cli.main import build_parser, main
 from labkit.experiment import runner as runner_module
@@ -135,9 +135,9 @@ def test_every_view_says_diverged(tmp_path, nan_in_task_2, capsys, monkeypatch):
     state = run_status.run_state(run_dir)
     assert state.status == "diverged" and not state.active and "became nan" in state.error
     assert "diverged" in state.progress_text()
-    table = app_views.final_metrics([state])
+    table = panels.final_metrics([state])
     assert list(table["status"]) == ["diverged"] and list(table["tasks done"]) == ["1/3"]
-    assert app_views.run_label(state).endswith(", diverged")
+    assert panels.run_label(state).endswith(", diverged")
     # the app, following the run and on its Compare tab
     monkeypatch.setenv("LABKIT_RUNS_DIR", str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=60)

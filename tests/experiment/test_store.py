@@ -14,7 +14,7 @@ from helpers import QUICK
 
 from labkit.experiment import process
 from labkit import RunConfig, RunDir, list_runs, run
-from labkit.app import panels as app_views
+from labkit.app import panels
 from labkit.cli.main import main
 from labkit.errors import ConfigError
 from labkit.views import run_status
@@ -109,8 +109,8 @@ def test_killed_at_each_stage_of_a_task_write_every_view_agrees_and_resume_finis
     assert state.result.acc_tag == reference.acc_tag[:done]
     states, problems = run_status.stored_states(tmp_path)
     assert not problems and states[0].result.tasks_done == done
-    assert app_views.final_metrics(states).loc[0, "tasks done"] == f"{done}/3"
-    app_views.compare_figures(states, "tag")  # the Compare tab draws
+    assert panels.final_metrics(states).loc[0, "tasks done"] == f"{done}/3"
+    panels.compare_figures(states, "tag")  # the Compare tab draws
     assert f"{done}/3 tasks" in listed(tmp_path, capsys)[run_dir.run_id]
     assert main(["--runs-dir", str(tmp_path), "run", "--resume", run_dir.run_id]) == 0
     resumed = run_dir.result()
@@ -157,7 +157,7 @@ def test_run_ids_stay_inside_the_runs_folder(tmp_path, capsys, run_id):
 
 
 def test_a_crashed_background_run_says_why_in_its_log_and_on_the_page(tmp_path, monkeypatch):
-    from labkit.cli import worker as live_worker
+    from labkit.cli import worker
 
     run_dir = RunDir.create(CONFIG.to_dict(), tmp_path)
     log = run_dir.path / process.LOG_FILE
@@ -165,10 +165,10 @@ def test_a_crashed_background_run_says_why_in_its_log_and_on_the_page(tmp_path, 
     def crash(argv):
         raise RuntimeError("a crash outside any handler")
 
-    monkeypatch.setattr(live_worker, "main", crash)
+    monkeypatch.setattr(worker, "main", crash)
     pid = os.fork()
     if pid == 0:
-        live_worker.run_child(str(tmp_path), run_dir.run_id, str(log))  # never returns
+        worker.run_child(str(tmp_path), run_dir.run_id, str(log))  # never returns
     os.waitpid(pid, 0)
     (run_dir.path / process.PID_FILE).write_text(str(pid))
     text = log.read_text()

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from labkit.cli import config_flags as cli_config
-from labkit.cli import option_values as cli_input
+from labkit.cli import config_flags
+from labkit.cli import option_values
 from labkit.cli.main import main
 from labkit.config import RunConfig
 from labkit.experiment.store import RunDir, list_runs
@@ -419,14 +419,14 @@ def test_grid_parsers_read_any_text_or_refuse_it(key, text):
 @settings(max_examples=300, deadline=None)
 @given(text=st.text(max_size=30), items=st.lists(st.text(max_size=10), max_size=4))
 def test_list_parsers_read_any_text_or_refuse_it(text, items):
-    for call in (lambda: cli_input.parse_names(text, METHODS, "methods"), lambda: cli_config.parse_params(items),
-                 lambda: cli_config.parse_params([text])):
+    for call in (lambda: option_values.parse_names(text, METHODS, "methods"), lambda: config_flags.parse_params(items),
+                 lambda: config_flags.parse_params([text])):
         try:
             call()
         except ConfigError:
             pass
     try:
-        seeds = cli_input.parse_seeds(text)
+        seeds = option_values.parse_seeds(text)
     except ConfigError:
         return
     assert all(0 <= s <= 2**32 - 1 for s in seeds) and text.isascii()
@@ -437,7 +437,7 @@ def test_list_parsers_read_any_text_or_refuse_it(text, items):
 def test_number_options_read_ascii_numbers_or_refuse_them(text):
     import argparse
 
-    for convert in (cli_input.whole_number, cli_input.real_number):
+    for convert in (option_values.whole_number, option_values.real_number):
         try:
             value = convert(text)
         except argparse.ArgumentTypeError:
@@ -446,8 +446,8 @@ def test_number_options_read_ascii_numbers_or_refuse_them(text):
 
 
 def test_seeds_are_ascii_digits(tmp_path):
-    assert cli_input.parse_seeds("0, 1,2") == [0, 1, 2]
+    assert option_values.parse_seeds("0, 1,2") == [0, 1, 2]
     for bad in ("²", "١", "+1", "-1", "1_0", "0x1"):
         with pytest.raises(ConfigError):
-            cli_input.parse_seeds(bad)
+            option_values.parse_seeds(bad)
     assert grid.typed_value("seed", "12") == 12 and grid.typed_value("lr", "1e-3") == 0.001
