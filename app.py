@@ -29,7 +29,7 @@ from labkit.app import race
 from labkit.config import OPTIMIZERS
 from labkit.data import DATASETS, SCENARIOS
 from labkit.data.datasets import missing_files
-from labkit.experiment.runner import natural_kind
+from labkit.experiment.metrics import KIND_NAMES, KINDS, natural_kind
 from labkit.experiment.store import is_run_id
 from labkit.losses import LOSSES
 from labkit.methods import METHODS
@@ -37,7 +37,7 @@ from labkit.methods.base import method_title
 from labkit.models import BACKBONES
 from labkit.protocols.presets import PRESETS, preset_followed
 from labkit.protocols.recipes import fill_from_recipes
-from labkit.errors import ConfigError, short_repr
+from labkit.errors import ConfigError, LabkitError, StoreError, short_repr
 from labkit.sweep.execute import stored_outcomes
 from labkit.sweep.record import list_sweeps
 from labkit.teaching import reproduce
@@ -335,7 +335,7 @@ def read_run(run_id: str | None) -> run_status.RunState | None:
         return None
     try:
         return run_status.run_state(RunDir(RUNS_DIR / run_id))
-    except ConfigError as error:
+    except StoreError as error:
         st.error(f"Run {run_id} cannot be read: {error}. Nothing in it was changed.")
         return None
 
@@ -345,7 +345,7 @@ def start_run(config: RunConfig) -> str | None:
     with why in the page."""
     try:
         run_dir = background.start_background_run(config, RUNS_DIR)
-    except (ConfigError, OSError, RuntimeError) as error:
+    except (LabkitError, OSError, RuntimeError) as error:  # bad input, or a runs folder that cannot be written
         st.error(f"The run was not started: {error}")
         return None
     st.session_state.run_id = st.session_state.just_started = run_dir.run_id
@@ -381,7 +381,7 @@ def follow(run_id: str, kind: str | None, live_mode: bool) -> None:
             state = run_status.run_state(RunDir(RUNS_DIR / run_id))
             with slot.container():  # in place of what was drawn above, the first chart alone at first
                 draw_run(state, kind, Redraws(1))
-    except ConfigError as error:
+    except LabkitError as error:  # StoreError: its folder damaged; ConfigError: what to draw refused
         st.error(f"Run {run_id} cannot be shown: {error}. Nothing in it was changed.")
 
 
@@ -607,7 +607,7 @@ def race_states(runs: dict[str, str]) -> dict[str, run_status.RunState]:
     for label, run_id in runs.items():
         try:
             states[label] = run_status.run_state(RunDir(RUNS_DIR / run_id))
-        except ConfigError as error:
+        except StoreError as error:
             st.warning(f"Runner {label} (run {run_id}) cannot be read, so it is left out: {error}")
     return states
 
@@ -676,7 +676,7 @@ def start_race(runners: dict[str, RunConfig]) -> dict[str, str] | None:
     try:
         for label, runner in runners.items():
             started[label] = background.start_background_run(runner, RUNS_DIR).run_id
-    except (ConfigError, OSError, RuntimeError) as error:
+    except (LabkitError, OSError, RuntimeError) as error:  # bad input, or a runs folder that cannot be written
         for run_id in started.values():
             background.stop_run(RunDir(RUNS_DIR / run_id))
         st.error(f"The race was not started: {error}")
@@ -733,16 +733,16 @@ def race_tab(config: RunConfig, preset: str | None) -> None:
                     "optimiser. Each runner keeps its colour in every chart and every race.")
 
 
-# ---------------------------------------------------------------- compare stored runs
+# ---------------------------------------------------------------- the Compare runs tab
 
 
-def sweep_section() -> bool:
-    """A stored sweep's groups: mean ± std, and paired differences against a chosen group; whether
-    there is any sweep. A sweep whose record cannot be read is named in the page; the runs below
+def sweep_effects() -> bool:
+    """A stored sweep's effect sizes: each group's mean ± std, and its differences paired by seed
+    against a chosen group; whether there is any sweep. A sweep whose record cannot be read is named in the page; the runs below
     are shown all the same."""
     try:
         names = list_sweeps(RUNS_DIR)
-    except (OSError, ConfigError) as error:
+    except (OSError, LabkitError) as error:
         st.warning(f"The sweeps in {RUNS_DIR} cannot be listed: {error}")
         return True
     if not names:
@@ -760,7 +760,7 @@ def sweep_section() -> bool:
         base_label = st.selectbox("Baseline (differences are paired by seed against it)", groups, key="sweep_base")
         base_key = next(o.cell.key for o in outcomes if o.cell.label == base_label)
         rows = effects.effect_rows(outcomes, {k: v for k, v in base_key.items() if k != "seed"}, (metric,))
-    except ConfigError as error:
+    except LabkitError as error:  # StoreError: its record or a run damaged; ConfigError: a name that is no sweep's
         st.warning(f"Sweep {name} cannot be read: {error}. Nothing in it was changed.")
         return True
     left, right = st.columns(2)
@@ -776,9 +776,9 @@ def readable(state: run_status.RunState) -> bool:
     """Whether the run's stored accuracies give both kinds' metrics; said so in the page when not
     (a damaged result.json that its reader let through)."""
     try:
-        for kind in ("taw", "tag"):
+        for kind in KINDS:
             state.result.summary(kind)
-    except ValueError as error:  # ConfigError, or numpy on accuracy rows of the wrong shape
+    except ValueError as error:  # a LabkitError, or numpy on accuracy rows of the wrong shape
         st.warning(f"Run {state.run_id} is skipped, its stored result cannot be read: {error}. Nothing in it "
                    "was changed.")
         return False
@@ -786,11 +786,15 @@ def readable(state: run_status.RunState) -> bool:
 
 
 def compare_tab() -> None:
-    if sweep_section():
+    """The app's "Compare runs" tab: stored sweeps' effect sizes (sweep_effects), then the stored
+    runs chosen, their curves overlaid and their final metrics. It runs nothing; the command line's
+    `compare` (labkit.cli.sweep_commands.cmd_compare) is another thing: it runs a named comparison
+    of methods (labkit.protocols.comparisons) over seeds."""
+    if sweep_effects():
         st.subheader("Runs")
     try:
         states, problems = run_status.stored_states(RUNS_DIR)
-    except (OSError, ConfigError) as error:
+    except (OSError, LabkitError) as error:  # the folder itself; a damaged run is in problems (StoreError)
         st.error(f"The runs folder {RUNS_DIR} cannot be read: {error}")
         return
     for run_id, why in problems.items():
@@ -827,7 +831,7 @@ def compare_tab() -> None:
         shown = natural_kind(scenario) if kind == "natural" else kind
         suffix = f":{scenario}" if len(scenarios) > 1 else ""
         if suffix:
-            st.markdown(f"**{SCENARIO_LABELS.get(scenario, scenario)}** ({plots.KINDS[shown]})")
+            st.markdown(f"**{SCENARIO_LABELS.get(scenario, scenario)}** ({KIND_NAMES[shown]})")
         try:
             figs = panels.compare_figures(group, shown)
         except ConfigError as error:
@@ -854,7 +858,7 @@ def claims_tab() -> None:
                "the papers' own protocols); this tab reads what that stored.")
     try:
         stored = reproduce.stored_results([], "cpu", RUNS_DIR)
-    except ConfigError as error:
+    except LabkitError as error:  # StoreError: a record or study file damaged
         st.error(f"The stored claims cannot be read: {error}. Nothing was changed.")
         return
     rows = [{"claim": c.sentence, "paper": c.paper, "paper's figure": c.paper_figure(),

@@ -25,6 +25,7 @@ import importlib
 
 _HOMES = {
     "BACKBONES": "labkit.models", "COMPARISONS": "labkit.protocols.comparisons", "ConfigError": "labkit.errors",
+    "LabkitError": "labkit.errors", "StoreError": "labkit.errors",
     "DATASETS": "labkit.data", "LOSSES": "labkit.losses", "METHODS": "labkit.methods",
     "PRESETS": "labkit.protocols.presets", "RunConfig": "labkit.config", "RunDir": "labkit.experiment.store",
     "RunResult": "labkit.experiment.result", "SCENARIOS": "labkit.data", "list_runs": "labkit.experiment.store",

@@ -58,10 +58,10 @@ class RunConfig:
     so the class-IL loss covers future classes too and pushes their logits down, and DER stores
     the logits of every class); for the methods Mammoth runs that way (ALL_CLASSES_METHODS).
 
-    pretrained: "" (random initialisation), a checkpoint path made by `python -m labkit
-    pretrain`, "auto" (pre-train the backbone on a held-out 20% of this dataset's training
+    pretrained: "" (random initialisation), the path of a pre-trained file made by `python -m
+    labkit pretrain`, "auto" (pre-train the backbone on a held-out 20% of this dataset's training
     images, which the run then leaves out) or "auto:<dataset>" (pre-train on all of another
-    dataset of the same image shape); see labkit.pretrain. knn_k: neighbours of the k-NN probe
+    dataset of the same image shape); see labkit.experiment.pretrain. knn_k: neighbours of the k-NN probe
     of the features after each task (0: no probe). track_curvature: after each task, record how
     much Fisher curvature is left on the training images seen so far (its largest eigenvalue and
     EWC's diagonal total, labkit.curvature.tracking) in RunResult.curvature; measurement only,
@@ -121,7 +121,7 @@ class RunConfig:
         Every field is checked, its type before its range and before any other check reads it:
         names are registered strings, whole numbers are ints (not bools), every number is finite
         (no NaN or inf) and within its bounds, seed fits numpy's 0 .. 2**32 - 1, data_root is a
-        non-empty path, pretrained "" / "auto" / "auto:<dataset>" / an existing checkpoint file,
+        non-empty path, pretrained "" / "auto" / "auto:<dataset>" / an existing pre-trained file,
         method_params a dict of the method's own parameters, each within its range, config_version
         today's (from_dict reads older ones). Loads nothing.
         """
@@ -218,6 +218,19 @@ def _renames_since(renamed: dict[int, dict[str, str]], written_in: int) -> str:
                      for v, names in sorted(renamed.items()) if v > written_in)
 
 
+def split_setting(option: str, item: str, form: str) -> tuple[str, str]:
+    """One command-line item "KEY=VALUE" -> (KEY, VALUE), split at its first "=", KEY without the
+    spaces around it, VALUE as written: each option reads VALUE in its own syntax (--param one
+    value, --grid V1,V2,..., --search DIST:LOW,HIGH). An item with no "=", no KEY or nothing but
+    spaces after the "=" is refused as ConfigError(option, item, form), `form` saying what a valid
+    item looks like: "grid='lr' is not valid: KEY=V1,V2,... (e.g. method=lwf,lwf-bsr, ...)"."""
+    key, sep, value = item.partition("=")
+    key = key.strip()
+    if not sep or not key or not value.strip():
+        raise ConfigError(option, item, form)
+    return key, value
+
+
 def _choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
     if not isinstance(value, str) or value not in valid:
         raise ConfigError(name, value, f"choose one of {', '.join(valid)}")
@@ -225,7 +238,8 @@ def _choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
 
 def check_folder(name: str, value: Any) -> None:
     """A folder path: a non-empty string without NUL characters (an empty one would put what is
-    kept under it, e.g. data_root's checkpoints/, in whatever folder the command runs in)."""
+    kept under it, e.g. data_root's checkpoints/ of pre-trained files, in whatever folder the command
+    runs in)."""
     if not isinstance(value, str) or not value or "\0" in value:
         raise ConfigError(name, value, "a folder path: a non-empty string without NUL characters")
 

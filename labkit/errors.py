@@ -1,9 +1,10 @@
 """The errors labkit raises for what a user can mend, each naming the field, the value found and
 what would be valid:
 
-- ConfigError: bad input (a RunConfig field, an option, a grid, a widget's value);
-- StoreError: what is stored cannot be used as it is (a damaged run folder or sweep record, a
-  lock another process holds).
+- ConfigError: bad input, what a user typed or chose (a RunConfig field, an option, a grid, a
+  widget's value, a run id or sweep name that names nothing stored);
+- StoreError: what is stored cannot be used or written as it is (a damaged run folder, checkpoint
+  or sweep record, a file that is a folder, a lock another process holds, a full disk).
 
 Both are LabkitError, which every surface reports in one line (the command line: `error: ...`,
 exit code 2). They pickle with their fields, so a worker process can raise one to its parent.
@@ -36,5 +37,7 @@ class ConfigError(LabkitError):
 
 
 class StoreError(LabkitError):
-    """A run folder or sweep record that is damaged, or held by another process: `field` names
-    the run and file (e.g. "run=R result.json"), `value` what was found, `valid` what would do."""
+    """Stored state that cannot be used or written as it is: a run folder, checkpoint or sweep
+    record that is damaged or held by another process, or a write the disk refuses. `field` says
+    what is stored ("run", "resume", "name" for a sweep record, "runs_dir"), `value` which one
+    (the run id, the sweep's name, the folder) and `valid` which file and what is wrong with it."""

@@ -1,45 +1,41 @@
-"""Shared test helpers: a method learned task by task through the runner's own pieces, so a test
-can look inside the method between tasks."""
+"""Shared test helpers: a method learned task by task through the runner's own task loop
+(labkit.experiment.runner.TaskRunner), so a test can look inside the method between tasks."""
 from __future__ import annotations
 
 import torch
 
 from labkit import RunConfig
-from labkit.data import load_dataset, make_scenario
-from labkit.experiment.runner import build_run_model, evaluate, grow_heads, seed_task, train_task
-from labkit.losses import LOSSES
+from labkit.data import load_dataset
+from labkit.experiment.result import RunResult
+from labkit.experiment.runner import TaskRunner, build_run_model, config_scenario
 from labkit.methods import METHODS, TaskContext
 
 QUICK = RunConfig(dataset="digits", scenario="class-il", tasks=2, epochs=3, batch_size=32, lr=0.05, device="cpu")
 
 
 class Stepper:
-    """The runner's task loop, one task per call of `learn()`."""
+    """run(config)'s tasks on the CPU, one per call of `learn()` (or `begin()` then `finish()`),
+    each learned by the runner's TaskRunner as run() learns it; the model is built without
+    pre-trained weights. `result` records them as run()'s result does."""
 
     def __init__(self, config: RunConfig):
         self.config = config.validate()
-        self.scenario = make_scenario(load_dataset(config.dataset), config.scenario, config.tasks, config.seed)
+        self.scenario = config_scenario(config, load_dataset(config.dataset))
         self.method = METHODS.get(config.method)(**config.method_params)
         self.model = build_run_model(config, self.scenario, self.method, None)
+        self.result = RunResult(config=config.to_dict())
+        self.tasks = TaskRunner(config, self.scenario, self.method, self.model, torch.device("cpu"), self.result)
         self.t = -1
 
-    def context(self, t: int) -> TaskContext:
-        return TaskContext(self.model, self.scenario, t, LOSSES.get(self.config.loss), torch.device("cpu"))
-
     def begin(self) -> TaskContext:
-        """before_task and head growth of the next task, without training."""
+        """The next task up to its training: before_task, its head(s) grown, heads_grown."""
         self.t += 1
-        seed_task(self.config.seed, self.t)
-        ctx = self.context(self.t)
-        self.method.before_task(ctx)
-        grow_heads(self.model, self.scenario, self.t)
-        self.method.heads_grown(ctx)
-        return ctx
+        return self.tasks.begin(self.t)
 
     def finish(self, ctx: TaskContext) -> tuple[list[float], list[float]]:
-        train_task(self.config, self.method, ctx, lambda event: None)
-        self.method.after_task(ctx)
-        return evaluate(self.model, self.scenario, ctx.t, ctx.loss)[:2]
+        """The task trained, ended and evaluated: its row of task-aware and task-agnostic accuracy."""
+        self.tasks.finish(ctx)
+        return self.result.acc_taw[-1], self.result.acc_tag[-1]
 
     def learn(self) -> tuple[list[float], list[float]]:
         return self.finish(self.begin())

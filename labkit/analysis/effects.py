@@ -1,5 +1,5 @@
-"""What a sweep shows: per group of cells (the same key but the seed), mean ± sample std over the
-seeds whose run counts, and against a baseline group the paired-by-seed difference with its
+"""What a sweep shows: per group of cells (the same key but the seed), mean ± sample sd over the
+seeds whose run counts (labkit.analysis.spread), and against a baseline group the paired-by-seed difference with its
 95% interval (labkit.analysis.paired): same seed = same class order and initial weights, so the seed's
 own effect cancels and differences far inside the spread of either mean can still be separated.
 
@@ -11,12 +11,12 @@ from __future__ import annotations
 import collections
 import csv
 import io
-import math
 from pathlib import Path
 
 from labkit.analysis.counted import counted, runs_text
 from labkit.analysis.paired import PairedDifference, paired_difference
-from labkit.analysis.tables import mean_spread
+from labkit.analysis.spread import mean_sd, mean_sd_text
+from labkit.experiment.metrics import KIND_ABBREVIATIONS
 from labkit.experiment.result import RunResult
 from labkit.sweep.execute import CellOutcome
 
@@ -25,7 +25,6 @@ TOTAL_METRICS = ("taw_total_average_accuracy", "tag_total_average_accuracy",
           "taw_total_average_forgetting", "tag_total_average_forgetting")
 FINAL_METRICS = ("taw_final_average_accuracy", "tag_final_average_accuracy",
           "taw_final_average_forgetting", "tag_final_average_forgetting")
-KINDS = {"taw": "TAw", "tag": "TAg"}
 SHORT = {"total_average_accuracy": "acc", "total_average_forgetting": "forg",
          "final_average_accuracy": "final acc", "final_average_forgetting": "final forg"}
 
@@ -46,9 +45,9 @@ def _group_key(outcome: CellOutcome) -> tuple:
 
 def effect_rows(outcomes: list[CellOutcome], baseline: dict | None = None,
                 metrics: tuple[str, ...] = TOTAL_METRICS) -> list[dict]:
-    """One row per group, in the sweep's order: label, runs, {metric: (mean, std)} and, where a
-    baseline is given ({"method": "lwf"}: the group with those values and the rest of its key
-    the same), {metric: PairedDifference} over the seeds where both runs count (None for the
+    """One row per group, in the sweep's order: label, runs, {metric: (mean, sd)} (spread.mean_sd)
+    and, where a baseline is given ({"method": "lwf"}: the group with those values and the rest of
+    its key the same), {metric: PairedDifference} over the seeds where both runs count (None for the
     baseline itself or when no seed is shared). Only runs that count (labkit.analysis.counted) enter."""
     groups: dict[tuple, list[CellOutcome]] = collections.defaultdict(list)
     for outcome in outcomes:
@@ -57,7 +56,7 @@ def effect_rows(outcomes: list[CellOutcome], baseline: dict | None = None,
     for key, members in groups.items():
         kept = {o.cell.config.seed: o for o in counted(members)}
         row = {"group": members[0].cell.label, "key": dict(key), "runs": runs_text(members), "seeds": sorted(kept),
-               "mean": {m: mean_spread([metric(o, m) for o in kept.values()]) for m in metrics}, "vs": {}}
+               "mean": {m: mean_sd([metric(o, m) for o in kept.values()]) for m in metrics}, "vs": {}}
         base_key = tuple({**dict(key), **baseline}.items()) if baseline else None
         row["is_baseline"] = base_key == key
         if base_key is not None and base_key != key and base_key in groups:
@@ -71,10 +70,6 @@ def effect_rows(outcomes: list[CellOutcome], baseline: dict | None = None,
     return rows
 
 
-def _pct(mean: float, spread: float) -> str:
-    return "-" if math.isnan(mean) else f"{100 * mean:.1f} ± {100 * spread:.1f}"
-
-
 def _diff(d: PairedDifference | None) -> str:
     if d is None:
         return ""
@@ -85,14 +80,14 @@ def _diff(d: PairedDifference | None) -> str:
 
 
 def markdown(rows: list[dict], metrics: tuple[str, ...] = TOTAL_METRICS) -> str:
-    """Percent: mean ± std per metric, and per metric the paired difference against the baseline
+    """Percent: mean ± sd per metric, and per metric the paired difference against the baseline
     '[95% interval] seeds positive/seeds' ('n.s.': the interval holds 0, not separated)."""
     compared = any(r["vs"] for r in rows)
-    names = [f"{KINDS[m.split('_', 1)[0]]} {SHORT[m.split('_', 1)[1]]}" for m in metrics]
+    names = [f"{KIND_ABBREVIATIONS[m.split('_', 1)[0]]} {SHORT[m.split('_', 1)[1]]}" for m in metrics]
     head = ["group"] + names + ([f"Δ {n}" for n in names] if compared else []) + ["runs"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["group"]] + [_pct(*r["mean"][m]) for m in metrics]
+        cells = [r["group"]] + [mean_sd_text(*r["mean"][m]) for m in metrics]
         if compared:
             cells += [_diff(r["vs"].get(m)) if r["vs"] else ("baseline" if r["is_baseline"] else "")
                       for m in metrics]

@@ -29,6 +29,7 @@ import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from labkit.experiment.metrics import KIND_NAMES
 from labkit.experiment.result import RunResult
 from labkit.errors import ConfigError
 
@@ -122,11 +123,11 @@ def newest_vs_old_figure(result: RunResult) -> go.Figure:
     learned"."""
     data = newest_vs_old(result)
     fig = go.Figure()
-    for kind, dash, label in (("tag", "solid", "task-agnostic"), ("taw", "dot", "task-aware")):
+    for kind, dash in (("tag", "solid"), ("taw", "dot")):
         for which, colour, name in (("newest", HEAD_COLOURS[0], "newest task"),
                                     ("old", HEAD_COLOURS[1], "old tasks (mean)")):
             fig.add_trace(go.Scatter(x=data["tasks"], y=[100 * v for v in data[f"{kind}_{which}"]],
-                                     mode="lines+markers", name=f"{name}, {label}",
+                                     mode="lines+markers", name=f"{name}, {KIND_NAMES[kind]}",
                                      line=dict(color=colour, dash=dash)))
     fig.update_layout(title="Task-agnostic accuracy on the newest task vs on the old tasks (task-aware dotted)",
                       xaxis_title="tasks learned", yaxis_title="accuracy (%)")

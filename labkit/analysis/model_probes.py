@@ -28,7 +28,7 @@ import torch
 
 from labkit.config import RunConfig
 from labkit.data import Scenario, load_dataset
-from labkit.experiment.checkpointed_run import model_from_checkpoint, run_with_checkpoints
+from labkit.experiment.checkpointed_run import model_from_task_state, run_with_task_states
 from labkit.experiment.events import Event
 from labkit.experiment.result import RunResult
 from labkit.experiment.runner import config_scenario
@@ -106,8 +106,8 @@ def inspected_run(config: RunConfig, probe: Probe,
         raise ConfigError("pretrained", config.pretrained, "'' (inspected_run rebuilds runs without pre-training)")
     scenario = config_scenario(config, load_dataset(config.dataset, config.data_root))
     probed: list[Any] = []
-    result = run_with_checkpoints(
-        config, lambda t, checkpoint: probed.append(probe(model_from_checkpoint(config, scenario, checkpoint),
+    result = run_with_task_states(
+        config, lambda t, task_state: probed.append(probe(model_from_task_state(config, scenario, task_state),
                                                           scenario, t)), on_event)
     return result, probed
 

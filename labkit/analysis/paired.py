@@ -8,13 +8,13 @@ the interval excludes it. One seed gives no interval (NaN bounds).
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from scipy import stats
 
 from labkit.analysis.counted import counted
+from labkit.analysis.spread import mean_sd
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,11 @@ def paired_difference(a: list[float], b: list[float], confidence: float = 0.95) 
     if len(a) != len(b) or not a:
         raise ValueError(f"paired values need the same, non-zero number of seeds; got {len(a)} and {len(b)}")
     d = [x - y for x, y in zip(a, b)]
-    n, mean = len(d), statistics.fmean(d)
+    n, (mean, sd) = len(d), mean_sd(d)
     positive, negative = sum(x > 0 for x in d), sum(x < 0 for x in d)
     if n < 2:
         return PairedDifference(mean, math.nan, math.nan, positive, n, negative)
-    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * statistics.stdev(d) / math.sqrt(n)
+    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
     return PairedDifference(mean, mean - half, mean + half, positive, n, negative)
 
 

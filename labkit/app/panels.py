@@ -11,8 +11,8 @@ import plotly.graph_objects as go
 
 from labkit.curvature.tracking import curvature_series
 from labkit.data.datasets import DATASETS, missing_files
+from labkit.experiment.metrics import KIND_NAMES, natural_kind
 from labkit.experiment.result import RunResult
-from labkit.experiment.runner import natural_kind
 from labkit.losses import LOSSES
 from labkit.methods import METHODS
 from labkit.views import plots
@@ -44,7 +44,7 @@ def averages_figure(result: RunResult, kind: str) -> go.Figure:
     """Average accuracy A_t and average forgetting F_t (percent) against tasks learned."""
     fig = plots.metric_curves({"average accuracy": result}, "average_accuracy", kind)
     fig.add_traces(plots.metric_curves({"average forgetting": result}, "average_forgetting", kind).data)
-    fig.update_layout(title=f"Average accuracy and forgetting ({plots.KINDS[kind]})", yaxis_title="%")
+    fig.update_layout(title=f"Average accuracy and forgetting ({KIND_NAMES[kind]})", yaxis_title="%")
     return fig
 
 
@@ -53,7 +53,7 @@ def forgetting_figure(state: RunState, kind: str) -> go.Figure:
     before the first task is evaluated)."""
     forgetting = plots.forgetting_curves(state.result, kind)
     forgetting.update_layout(title=f"Accuracy on each task as later tasks are learned<br>"
-                                   f"<sup>{plots.KINDS[kind]}</sup>")  # two lines: fits half a page
+                                   f"<sup>{KIND_NAMES[kind]}</sup>")  # two lines: fits half a page
     return _percent_axes(forgetting, state.num_tasks)
 
 
@@ -117,7 +117,7 @@ def final_metrics(states: list[RunState], kind: str | None = None) -> pd.DataFra
             "final avg accuracy %": _pct(summary["final_average_accuracy"]),
             "final avg forgetting %": _pct(summary["final_average_forgetting"]),
             "backward transfer %": _pct(summary["backward_transfer"]),
-            "accuracy kind": plots.KINDS[k], "dataset": c.get("dataset"), "backbone": c.get("backbone"),
+            "accuracy kind": KIND_NAMES[k], "dataset": c.get("dataset"), "backbone": c.get("backbone"),
             "epochs": c.get("epochs"), "seed": c.get("seed"), "seconds": round(sum(s.result.task_seconds), 2),
             "run": s.run_id,
         })

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit.config import RunConfig
+from labkit.experiment.metrics import KIND_NAMES, KINDS
 from labkit.experiment.result import RunResult
 from labkit.protocols.recipes import OPTIMISER_FIELDS, fill_from_recipes
 from labkit.errors import ConfigError
 
 MAX_RUNNERS = 3
 DEFAULT_METHODS = ("finetune", "lwf", "lwf-bsr")  # in task-IL on digits: seconds each
-KIND_NAMES = {"taw": "task-aware", "tag": "task-agnostic"}
 LEVEL = 0.0005  # accuracies closer than this (0.05 points) are level
 OUT = ("diverged", "failed", "stopped")  # statuses that end a runner's race
 PLURALS = {"method": "methods", "loss": "losses"}
@@ -107,7 +107,7 @@ def leader_line(results: dict[str, RunResult], statuses: dict[str, str], num_tas
     """Markdown: who is ahead on task-aware and on task-agnostic accuracy so far, and who is out."""
     out = [f"**{k}** {status} after {results[k].tasks_done} task(s): out of the race"
            for k, status in statuses.items() if status in OUT]
-    ranked = {kind: standings(results, statuses, kind) for kind in ("taw", "tag")}
+    ranked = {kind: standings(results, statuses, kind) for kind in KINDS}
     common = ranked["taw"][0]
     if common == 0:
         return "; ".join(out + ["no task measured in every run yet"]) + "."

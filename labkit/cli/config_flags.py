@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.cli.option_values import real_number, whole_number
-from labkit.config import DEVICES, OPTIMIZERS, RunConfig, with_current_names
+from labkit.config import DEVICES, OPTIMIZERS, RunConfig, split_setting, with_current_names
 from labkit.data import DATASETS, SCENARIOS
 from labkit.losses import LOSSES
 from labkit.methods import METHODS
@@ -121,12 +121,11 @@ def _toml(text: str) -> Any:
 
 
 def parse_params(items: list[str]) -> dict[str, str]:
-    """--param KEY=VALUE items -> {KEY: VALUE}; each KEY once (the method checks the values)."""
+    """--param KEY=VALUE items -> {KEY: VALUE} (labkit.config.split_setting); each KEY once (the
+    method checks the values)."""
     out = {}
     for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError("param", item, "KEY=VALUE, e.g. --param lamb=5000")
+        key, value = split_setting("param", item, "KEY=VALUE, e.g. --param lamb=5000")
         if key in out:
             raise ConfigError("param", item, f"each KEY once: {key} is given twice")
         out[key] = value

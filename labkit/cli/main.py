@@ -1,7 +1,8 @@
 """Command line: python -m labkit run | list | runs | show | sweep | table | compare | tune | reproduce | demo |
 pretrain.
 
-The parser and what the commands share (the exit codes of bad input and Ctrl-C); the commands
+The parser and what the commands share (the exit codes of a refusal and Ctrl-C: a LabkitError, bad
+input or stored state that cannot be used, is one `error: ...` line and exit code 2); the commands
 themselves: labkit.cli.run_commands (single runs), labkit.cli.sweep_commands (grids and searches),
 labkit.cli.reproduce_command, and here `list` and `pretrain`."""
 from __future__ import annotations
@@ -23,7 +24,7 @@ from labkit.methods import METHODS
 from labkit.models import BACKBONES
 from labkit.protocols import comparisons
 from labkit.protocols.presets import PRESETS
-from labkit.errors import ConfigError
+from labkit.errors import LabkitError
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -35,10 +36,11 @@ def cmd_list(args: argparse.Namespace) -> None:
     print("methods:")
     for name in METHODS:
         cls = METHODS.get(name)
-        knobs = ", ".join(f"{k}={p.default}" for k, p in cls.params.items())
         usable = [loss for loss in LOSSES if cls.loss_problem(loss) is None]
         uses = f" [losses: {', '.join(usable)}]" if len(usable) < len(LOSSES.names()) else ""
-        print(f"  {name:<14} {METHODS.doc(name)}{uses}" + (f"\n  {'':<14} params: {knobs}" if knobs else ""))
+        print(f"  {name:<14} {METHODS.doc(name)}{uses}")
+        for k, p in cls.params.items():  # each default with where it comes from (docs/METHODS.md)
+            print(f"  {'':<14} {k}={p.default}  (default from: {p.source})")
 
 
 def cmd_pretrain(args: argparse.Namespace) -> None:
@@ -53,7 +55,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         print(f"error: pre-training diverged at epoch {diverged.epoch + 1}: {diverged.reason}; nothing was "
               f"cached (a smaller --lr than {spec.lr:g} may train)", file=sys.stderr)
         raise SystemExit(3) from None
-    checkpoint = pretrain.load_checkpoint(path)
+    checkpoint = pretrain.load_pretrained(path)
     print(f"checkpoint {path}: {checkpoint['backbone']} pre-trained on {checkpoint['train_images']} images "
           f"of {checkpoint['source']}, train accuracy {100 * checkpoint['train_accuracy']:.1f}%")
     if args.holdout:
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
-    except ConfigError as error:
+    except LabkitError as error:  # ConfigError (bad input) or StoreError (what is stored cannot be used)
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:

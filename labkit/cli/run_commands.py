@@ -12,10 +12,11 @@ from pathlib import Path
 from labkit.analysis.counted import left_out, left_out_text
 from labkit.cli.config_flags import config_from, given_fields
 from labkit.config import RunConfig
+from labkit.experiment.metrics import KIND_NAMES, natural_kind
 from labkit.experiment.result import RunResult
-from labkit.experiment.runner import natural_kind, run
+from labkit.experiment.runner import run
 from labkit.experiment.store import RunDir, list_runs
-from labkit.errors import ConfigError
+from labkit.errors import ConfigError, StoreError
 from labkit.views import report
 from labkit.views.progress import ProgressBar
 
@@ -26,7 +27,8 @@ DEMO_CONFIG = RunConfig(dataset="digits", scenario="class-il", tasks=5, backbone
 
 def run_and_store(config: RunConfig, runs_dir: Path, run_dir: RunDir | None = None) -> tuple[RunDir, RunResult]:
     """Run `config` into a new run folder (or resume `run_dir`) with a progress bar. A new folder
-    refused for bad input (e.g. dataset files missing) before any task ran is removed again."""
+    refused for bad input (ConfigError, e.g. dataset files missing) before any task ran is removed
+    again; one whose files could not be written (StoreError) is left as it is, as the error says."""
     config.validate()  # refuse bad input before a folder is made
     fresh = run_dir is None
     run_dir = run_dir or RunDir.create(config.to_dict(), runs_dir)
@@ -43,7 +45,7 @@ def run_and_store(config: RunConfig, runs_dir: Path, run_dir: RunDir | None = No
 
 def print_result(run_id: str, result: RunResult) -> None:
     kind = natural_kind(result.config["scenario"])
-    name = "task-agnostic" if kind == "tag" else "task-aware"
+    name = KIND_NAMES[kind]
     c = result.config
     print(f"\n{c['method']} on {c['dataset']} {c['scenario']}, {c['tasks']} tasks, loss {c['loss']} "
           f"[{run_id}] {report.status_text(result)}")
@@ -87,8 +89,8 @@ def diverged_code(results: dict[str, list[RunResult]]) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> None:
-    """One line per stored run; a run whose files are damaged is named with what is wrong
-    ("unreadable: ..."), and the listing goes on: the exit code stays 0, the listing itself
+    """One line per stored run; a run whose files are damaged (StoreError) is named with what is
+    wrong ("unreadable: ..."), and the listing goes on: the exit code stays 0, the listing itself
     having worked."""
     runs = list_runs(args.runs_dir)
     if not runs:
@@ -96,12 +98,12 @@ def cmd_runs(args: argparse.Namespace) -> None:
     for r in runs:
         try:
             print(run_line(r))
-        except ConfigError as error:
+        except StoreError as error:
             print(f"{r.run_id:<48} unreadable: {error.valid}")
 
 
 def run_line(r: RunDir) -> str:
-    """A stored run's line in `runs`; ConfigError when its files are damaged."""
+    """A stored run's line in `runs`; StoreError when its files are damaged."""
     c, res = r.config(), r.result()
     done = res.tasks_done if res else 0
     if res is None or res.status == "running":
@@ -131,7 +133,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for name in DEMO_METHODS:
         run_dir, results[name] = run_and_store(config.replace(method=name), args.runs_dir)
         print_result(run_dir.run_id, results[name])
-    for kind, name in (("taw", "task-aware"), ("tag", "task-agnostic")):
+    for kind, name in KIND_NAMES.items():
         print(f"\nclass-incremental digits, {config.tasks} tasks, {name} accuracy (%):")
         print(report.comparison_table(results, kind))
     print("\nTask-agnostic accuracy collapses to the last task for every method but joint: without old\n"

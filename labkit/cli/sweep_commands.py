@@ -12,12 +12,11 @@ from pathlib import Path
 
 from labkit.analysis import effects, tables
 from labkit.analysis.counted import run_of
-from labkit.analysis.effects import KINDS
 from labkit.cli.config_flags import config_from
 from labkit.cli.option_values import parse_names, parse_seeds, real_number, whole_number
 from labkit.data import DATASETS
 from labkit.experiment import pretrain
-from labkit.experiment.runner import natural_kind
+from labkit.experiment.metrics import KIND_ABBREVIATIONS, natural_kind
 from labkit.methods import METHODS
 from labkit.protocols import comparisons
 from labkit.errors import ConfigError
@@ -124,9 +123,9 @@ def check_csv(path: Path | None) -> None:
                           "is not writable")
 
 
-def check_checkpoints(cells: list[Cell]) -> None:
+def check_pretrained_files(cells: list[Cell]) -> None:
     """Every cell's --pretrained checkpoint file loadable and fitting its backbone and images (as
-    the runner checks it, labkit.experiment.pretrain.checkpoint_problem), before any folder is made; each
+    the runner checks it, labkit.experiment.pretrain.pretrained_file_problem), before any folder is made; each
     distinct file, backbone and dataset once."""
     seen = set()
     for cell in cells:
@@ -135,7 +134,7 @@ def check_checkpoints(cells: list[Cell]) -> None:
                 (c.pretrained, c.backbone, c.dataset) in seen:
             continue
         seen.add((c.pretrained, c.backbone, c.dataset))
-        problem = pretrain.checkpoint_problem(c.pretrained, c.backbone, DATASETS.get(c.dataset).input_shape)
+        problem = pretrain.pretrained_file_problem(c.pretrained, c.backbone, DATASETS.get(c.dataset).input_shape)
         if problem:
             raise ConfigError("pretrained", c.pretrained, f"a checkpoint made by `python -m labkit pretrain` for "
                               f"{c.backbone} on {c.dataset} ({cell.label}); {problem}")
@@ -152,7 +151,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         cells = SweepRecord(args.name, args.runs_dir).stored_cells()
     baseline = parse_baseline(args.baseline, cells)
     check_csv(args.csv)
-    check_checkpoints(cells)
+    check_pretrained_files(cells)
     metrics = effects.FINAL_METRICS if args.finals else effects.TOTAL_METRICS
     outcomes = _execute(args.name, cells, args)
     print(f"sweep {args.name}: {len(cells)} runs stored in {args.runs_dir}")
@@ -167,7 +166,7 @@ def cmd_table(args: argparse.Namespace) -> int:
     seeds = parse_seeds(args.seeds, "seeds")
     base = config_from(args)
     cells = grid_cells(base, {"method": methods_, "seed": seeds})
-    check_checkpoints(cells)
+    check_pretrained_files(cells)
     print(f"{base.dataset} {base.scenario}, {base.tasks} tasks, {base.backbone}, {base.epochs} epochs, "
           f"seeds {seeds}; totals over the accuracy matrix (TAw = task-aware, TAg = task-agnostic)")
     outcomes = _execute(auto_name("table", cells), cells, args)
@@ -192,13 +191,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     by_row: dict[str, list] = {}
     for o in outcomes:
         by_row.setdefault(o.cell.key["row"], []).append(run_of(o))  # a cell with no result is named as failed
-    print(tables.final_table(by_row))
+    print(tables.final_markdown(by_row))
     return outcomes_code(outcomes)
 
 
 def search_table(trials: list[Trial], kind: str) -> str:
     """The trials, best validation score first, as Markdown; no test figure (it does not choose)."""
-    lines = [f"| rank | values | status | val {KINDS[kind]} acc (%) | run |", "|---|---|---|---|---|"]
+    lines = [f"| rank | values | status | val {KIND_ABBREVIATIONS[kind]} acc (%) | run |", "|---|---|---|---|---|"]
     for i, t in enumerate(trials, 1):
         score = "—" if t.score is None else f"{100 * t.score:.1f}"
         lines.append(f"| {i if t.score is not None else '—'} | {t.label} | {t.status} | {score} | {t.run_id or '—'} |")
@@ -227,7 +226,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         print("error: no trial finished, nothing selected", file=sys.stderr)
         return 1
     test = best.result.summary(kind)["final_average_accuracy"]
-    print(f"selected: {best.label} (validation {100 * best.score:.1f}%); its test {KINDS[kind]} final average "
+    print(f"selected: {best.label} (validation {100 * best.score:.1f}%); its test {KIND_ABBREVIATIONS[kind]} final average "
           f"accuracy {100 * test:.1f}% [{best.run_id}]")
     unfinished = [t for t in trials if t.status != "finished"]
     for t in unfinished:

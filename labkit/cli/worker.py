@@ -2,9 +2,10 @@
 
 It pays the slow imports every run needs once (measured on a 2-core machine: torch ~1.1 s,
 scikit-learn for digits ~0.9 s, torch._dynamo, which the first optimiser imports, ~1.2 s), then
-reads one request a line on stdin, "RUNS_DIR<TAB>RUN_ID<TAB>LOG_PATH", forks a process for it
-that runs the command line's `--runs-dir RUNS_DIR run --resume RUN_ID` in a session of its own
-with its output in LOG_PATH, and writes the child's pid back on stdout. It ends when stdin
+reads one request a line on stdin, "RUNS_DIR<TAB>RUN_ID<TAB>LOG_PATH" (RUN_ID: a run folder the
+app has just made, config.json and nothing done yet), forks a process for it that starts the run
+stored there (`start_stored_run`) in a session of its own with its output in LOG_PATH, and
+writes the child's pid back on stdout. It ends when stdin
 closes (the app went away); runs already started go on. No threads run here before a fork.
 """
 from __future__ import annotations
@@ -20,6 +21,13 @@ import sklearn.model_selection  # noqa: F401
 import torch._dynamo  # noqa: F401
 
 from labkit.cli.main import main, stop_on_sigterm
+
+
+def start_stored_run(runs_dir: str, run_id: str) -> int:
+    """Start the run stored in the new folder RUNS_DIR/RUN_ID, from its config.json, at task 1;
+    its exit code. The command line runs a stored folder with `run --resume RUN_ID` (which goes
+    on after the folder's last completed task: in a new folder there is none)."""
+    return main(["--runs-dir", runs_dir, "run", "--resume", run_id])
 
 
 def run_child(runs_dir: str, run_id: str, log_path: str) -> None:
@@ -38,7 +46,7 @@ def run_child(runs_dir: str, run_id: str, log_path: str) -> None:
     sys.stderr = open(2, "w", buffering=1, closefd=False)
     code = 1
     try:
-        code = main(["--runs-dir", runs_dir, "run", "--resume", run_id])
+        code = start_stored_run(runs_dir, run_id)
     except BaseException:  # noqa: BLE001 - the traceback goes to the log, which the page shows
         traceback.print_exc()
     finally:

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
+from labkit.models.eval_mode import evaluating
+
 FISHER_LABELS = ("true", "sampled", "empirical", "argmax")
 # the names before config_version 2 -> today's: "true" meant the dataset's labels, "exact" the true Fisher
 FISHER_LABELS_RENAMED = {"true": "empirical", "exact": "true"}
@@ -79,8 +81,8 @@ def diagonal_fisher(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *,
     """The diagonal Fisher of every trainable parameter of `model` over the samples (x, y).
 
     model(x) gives the concatenated logits; `columns` picks the ones the likelihood is over
-    (a task-IL task's own head), and y must already be relative to them. The model is put in
-    eval mode (batch-norm uses running statistics) and restored afterwards.
+    (a task-IL task's own head), and y must already be relative to them. The model is in
+    eval mode meanwhile (batch-norm uses running statistics; labkit.models.eval_mode.evaluating).
     """
     params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
     buffers = {n: b.detach() for n, b in model.named_buffers()}
@@ -91,9 +93,7 @@ def diagonal_fisher(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *,
 
     per_sample_grads = vmap(grad(sample_nll), in_dims=(None, 0, 0))
     fisher = {n: torch.zeros_like(p) for n, p in params.items()}
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         for start in range(0, len(x), batch_size):
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
             with torch.no_grad():
@@ -101,6 +101,4 @@ def diagonal_fisher(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *,
             for weight, targets in weighted_targets(logits, yb, labels, likelihood, onehot_scale, generator):
                 for n, g in per_sample_grads(params, xb, targets).items():
                     fisher[n] += torch.einsum("b,b...->...", weight, g ** 2)
-    finally:
-        model.train(was_training)
     return {n: f / len(x) for n, f in fisher.items()}

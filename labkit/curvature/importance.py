@@ -12,14 +12,16 @@ from __future__ import annotations
 import torch
 from torch.func import functional_call, grad, vmap
 
+from labkit.models.eval_mode import evaluating
+
 
 def output_sensitivity(model: torch.nn.Module, x: torch.Tensor, *, columns: slice = slice(0, None),
                        batch_size: int = 256) -> dict[str, torch.Tensor]:
     """Omega of every trainable parameter of `model` over the inputs x.
 
     model(x) gives the concatenated logits; `columns` picks the outputs f(x) whose squared norm
-    is differentiated (a task-IL task's own head). The model is put in eval mode (batch-norm uses
-    running statistics) and restored afterwards.
+    is differentiated (a task-IL task's own head). The model is in eval mode meanwhile (batch-norm
+    uses running statistics; labkit.models.eval_mode.evaluating).
     """
     params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
     buffers = {n: b.detach() for n, b in model.named_buffers()}
@@ -30,12 +32,8 @@ def output_sensitivity(model: torch.nn.Module, x: torch.Tensor, *, columns: slic
 
     per_sample_grads = vmap(grad(squared_output_norm), in_dims=(None, 0))
     omega = {n: torch.zeros_like(p) for n, p in params.items()}
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         for start in range(0, len(x), batch_size):
             for n, g in per_sample_grads(params, x[start:start + batch_size]).items():
                 omega[n] += g.abs().sum(0)
-    finally:
-        model.train(was_training)
     return {n: o / len(x) for n, o in omega.items()}

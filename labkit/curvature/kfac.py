@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labkit.curvature.fisher import fisher_targets, negative_log_likelihood
+from labkit.models.eval_mode import evaluating
 
 FISHER_TYPES = ("mc", "type-2", "empirical")
 
@@ -72,7 +73,7 @@ def kfac_factors(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = Non
     `model`, by module name) for the likelihood over logits model(x)[:, columns].
 
     y (relative to `columns`) is needed only for fisher_type "empirical". Works whether or not the
-    parameters require grad. The model is put in eval mode and restored. trace_correction=True
+    parameters require grad. The model is in eval mode meanwhile (evaluating). trace_correction=True
     gives TK-FAC (see the module docstring).
     """
     if fisher_type not in FISHER_TYPES:
@@ -84,26 +85,25 @@ def kfac_factors(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = Non
     layers = dict(layers) if layers is not None else {
         name: m for name, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))}
     taps: dict[str, LayerTap] = {}
-    was_training = model.training
-    model.eval()
-    try:
-        for name, layer in layers.items():
-            taps[name] = LayerTap(layer)
-        for start in range(0, len(x), batch_size):
-            xb = x[start:start + batch_size].detach().requires_grad_()
-            with torch.enable_grad():
-                logits = model(xb)[:, columns]
-            yb = None if y is None else y[start:start + batch_size]
-            for e in logit_vectors(logits.detach(), yb, likelihood, fisher_type, onehot_scale, mc_samples, generator):
-                torch.autograd.grad(logits, xb, e, retain_graph=True)  # the taps record each layer's g
+    with evaluating(model):
+        try:
+            for name, layer in layers.items():
+                taps[name] = LayerTap(layer)
+            for start in range(0, len(x), batch_size):
+                xb = x[start:start + batch_size].detach().requires_grad_()
+                with torch.enable_grad():
+                    logits = model(xb)[:, columns]
+                yb = None if y is None else y[start:start + batch_size]
+                for e in logit_vectors(logits.detach(), yb, likelihood, fisher_type, onehot_scale, mc_samples,
+                                       generator):
+                    torch.autograd.grad(logits, xb, e, retain_graph=True)  # the taps record each layer's g
+                    for tap in taps.values():
+                        tap.accumulate_gradients()
                 for tap in taps.values():
-                    tap.accumulate_gradients()
+                    tap.accumulate_inputs()
+        finally:
             for tap in taps.values():
-                tap.accumulate_inputs()
-    finally:
-        for tap in taps.values():
-            tap.remove()
-        model.train(was_training)
+                tap.remove()
     return {name: tap.factors(len(x), trace_correction) for name, tap in taps.items()}
 
 

@@ -16,6 +16,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, jvp, vjp
 
+from labkit.models.eval_mode import evaluating
+
 Params = dict[str, torch.Tensor]
 
 
@@ -41,8 +43,8 @@ def max_fisher_eigenvalue(model: nn.Module, x: torch.Tensor, *, likelihood: str,
     """lambda_max(F) over the parameters that require grad, by power iteration
     v <- F v / ||F v||, lambda = v^T F v, stopped when lambda changes by less than tol * lambda.
 
-    F as in the module docstring, over the logits model(x)[:, columns]; the model is put in eval
-    mode and restored. The start vector is drawn from `generator`.
+    F as in the module docstring, over the logits model(x)[:, columns]; the model is in eval
+    mode meanwhile (evaluating). The start vector is drawn from `generator`.
     """
     params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
     buffers = {n: b.detach() for n, b in model.named_buffers()}
@@ -61,9 +63,7 @@ def max_fisher_eigenvalue(model: nn.Module, x: torch.Tensor, *, likelihood: str,
                 total[n] += t
         return {n: t / len(x) for n, t in total.items()}
 
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         v = normalised({n: torch.randn(p.shape, generator=generator, dtype=p.dtype).to(p.device)
                         for n, p in params.items()})
         eigenvalue = 0.0
@@ -75,8 +75,6 @@ def max_fisher_eigenvalue(model: nn.Module, x: torch.Tensor, *, likelihood: str,
             v = normalised(fv)
             if abs(eigenvalue - previous) < tol * eigenvalue:
                 break
-    finally:
-        model.train(was_training)
     return eigenvalue
 
 

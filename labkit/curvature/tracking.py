@@ -39,6 +39,7 @@ from labkit.curvature.fisher import diagonal_fisher
 from labkit.curvature.spectrum import max_fisher_eigenvalue
 from labkit.data.types import Scenario
 from labkit.losses import LOSSES, ClassificationLoss
+from labkit.models.eval_mode import evaluating
 from labkit.models.net import IncrementalNet
 from labkit.registry import check_number
 
@@ -125,15 +126,11 @@ def curvature_after_task(model: IncrementalNet, scenario: Scenario, t: int, loss
     check_number("samples", samples, integer=True, ge=1)
     check_number("iterations", iterations, integer=True, ge=1)
     loss = LOSSES.get(loss_name)
-    modes = {m: m.training for m in model.modules()}
-    try:
+    with evaluating(model):
         seen = fisher_figures(model, scenario, *task_images(scenario, range(t + 1), samples, generator),
                               loss, iterations, generator)
         newest = seen if t == 0 else fisher_figures(
             model, scenario, *task_images(scenario, range(t, t + 1), samples, generator), loss, iterations, generator)
-    finally:
-        for m, mode in modes.items():
-            m.training = mode
     return {**seen, **{NEWEST + name: value for name, value in newest.items()},
             "seconds": time.perf_counter() - started, "likelihood": tracking_likelihood(loss)}
 

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from labkit.data.types import Scenario
+from labkit.models.eval_mode import evaluating
 
 MAX_REFERENCES = 5000
 MAX_QUERIES = 2000
@@ -49,9 +50,5 @@ def knn_probe(model: torch.nn.Module, scenario: Scenario, t: int, k: int = 10) -
                              MAX_REFERENCES)
     query_x, query_y = subsample(torch.cat([u.test_x for u in tasks]), torch.cat([u.test_y for u in tasks]),
                                  MAX_QUERIES)
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         return knn_accuracy(features_of(model, ref_x), ref_y, features_of(model, query_x), query_y, k)
-    finally:
-        model.train(was_training)

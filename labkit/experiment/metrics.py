@@ -1,14 +1,27 @@
 """Continual-learning metrics on an accuracy matrix, pure numpy.
 
 acc[t, u] is the accuracy on task u after learning task t (tasks 0..T-1); it is defined for
-u <= t and NaN above the diagonal. The same functions serve task-aware (TAw) and task-agnostic
-(TAg) matrices.
+u <= t and NaN above the diagonal. The same functions serve both kinds of accuracy a run
+records (RunResult.matrix(kind)): task-aware ("taw", TAw: the argmax within the task's own head,
+the task given at test time) and task-agnostic ("tag", TAg: the argmax over every head seen).
+The kinds' names and which one a scenario is judged by (natural_kind) live here, the lowest
+module every room that names a kind may import.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+KINDS = ("taw", "tag")
+KIND_NAMES = {"taw": "task-aware", "tag": "task-agnostic"}  # in words: titles, tables, sentences
+KIND_ABBREVIATIONS = {"taw": "TAw", "tag": "TAg"}  # as FACIL and the papers' tables write them
+
+
+def natural_kind(scenario: str) -> str:
+    """The accuracy a scenario is judged by: "taw" (task-aware) for task-IL, where the task is
+    given at test time; "tag" (task-agnostic) for class-IL and data-IL."""
+    return "taw" if scenario == "task-il" else "tag"
 
 
 def _matrix(acc: np.ndarray) -> np.ndarray:
@@ -87,16 +100,3 @@ def summarize(acc: np.ndarray) -> dict:
         "total_average_forgetting": _json_float(total_average_forgetting(acc)),
         "backward_transfer": _json_float(backward_transfer(acc)),
     }
-
-
-def chance_levels(num_classes: int, num_tasks: int, scenario: str) -> tuple[list[float], list[float]]:
-    """Accuracy of a uniform random guess: (task-aware chance per task u, task-agnostic chance
-    after each step t).
-
-    class-IL / task-IL cut the classes into groups as np.array_split does: task-aware chance on
-    task u is 1/|group u| (the guess is among that task's classes), task-agnostic chance after
-    step t is 1/(classes seen up to t). data-IL has every class in every task: 1/num_classes."""
-    if scenario == "data-il":
-        return [1 / num_classes] * num_tasks, [1 / num_classes] * num_tasks
-    sizes = [len(g) for g in np.array_split(np.arange(num_classes), num_tasks)]
-    return [1 / s for s in sizes], [1 / sum(sizes[: t + 1]) for t in range(num_tasks)]

@@ -1,20 +1,24 @@
 """Pre-trained backbones, made here: no pre-trained weights can be downloaded on this kind of
-machine, so labkit trains its own and caches the checkpoint (DLCFT starts from a pre-trained
-network; the paper pre-trains on ImageNet32 for CIFAR-100).
+machine, so labkit trains its own and caches them in a pre-trained file under
+data_root/checkpoints/ (DLCFT starts from a pre-trained network; the paper pre-trains on
+ImageNet32 for CIFAR-100).
 
 Two sources of pre-training data, both disjoint from what the continual run trains on:
   - a held-out part of the run's own dataset: a fixed (seed 0) ``holdout`` fraction of the
-    training images, which a run that starts from this checkpoint then leaves out of its tasks;
+    training images, which a run that starts from these weights then leaves out of its tasks;
   - another dataset with the same image shape (e.g. CIFAR-10 for CIFAR-100), all of its
     training images.
 The backbone is trained with one linear classifier over all classes of the pre-training data
 (softmax CE, SGD with momentum, cosine-annealed rate; on CUDA with the runner's GPU path: crop and
-flip on the device, bf16 autocast, channels-last); only the backbone is kept. Checkpoints
-hold tensors and plain values only, and load with ``torch.load(..., weights_only=True)``.
+flip on the device, bf16 autocast, channels-last); only the backbone is kept. A pre-trained file
+holds tensors and plain values only (PRETRAINED_KEYS), and loads with
+``torch.load(..., weights_only=True)``. (A run folder's checkpoint.pt, the state a run resumes
+from, is another thing: labkit.experiment.store.)
 
-A checkpoint is checked before it is used (``load_checkpoint``): a file that is not one, or whose
-weights do not fit the backbone or are not finite, is refused by name; a damaged cached one is
-trained again; a pre-training that diverges raises labkit.experiment.outcome.Diverged and caches nothing.
+A pre-trained file is checked before it is used (``load_pretrained``): a file that is not one,
+or whose weights do not fit the backbone or are not finite, is refused by name; a damaged cached
+one is trained again; a pre-training that diverges raises labkit.experiment.outcome.Diverged and
+caches nothing.
 """
 from __future__ import annotations
 
@@ -37,13 +41,13 @@ from labkit.errors import ConfigError
 from labkit.registry import check_number
 
 SPLIT_SEED = 0
-CHECKPOINT_KEYS = ("source", "backbone", "holdout", "input_shape", "epochs", "train_images",
+PRETRAINED_KEYS = ("source", "backbone", "holdout", "input_shape", "epochs", "train_images",
                    "train_accuracy", "state_dict")
 
 
 @dataclass(frozen=True)
 class PretrainSpec:
-    """What a checkpoint is trained on and how. source: the dataset trained on; holdout > 0
+    """What a pre-trained file's backbone is trained on and how. source: the dataset trained on; holdout > 0
     means only that fraction of source's training images (the rest stays for the runs)."""
 
     source: str
@@ -80,13 +84,13 @@ def holdout_indices(num_train: int, holdout: float) -> torch.Tensor:
     return order[: int(round(holdout * num_train))]
 
 
-def without_pretraining_images(dataset: ArrayDataset, checkpoint: dict) -> ArrayDataset:
-    """``dataset`` minus the training images the checkpoint was pre-trained on (when it was
-    pre-trained on a held-out part of this same dataset); the test set is untouched."""
-    if checkpoint["source"] != dataset.name or not checkpoint["holdout"]:
+def without_pretraining_images(dataset: ArrayDataset, weights: dict) -> ArrayDataset:
+    """``dataset`` minus the training images the pre-trained ``weights`` were trained on (when
+    they were trained on a held-out part of this same dataset); the test set is untouched."""
+    if weights["source"] != dataset.name or not weights["holdout"]:
         return dataset
     keep = torch.ones(len(dataset.train_y), dtype=torch.bool)
-    keep[holdout_indices(len(dataset.train_y), checkpoint["holdout"])] = False
+    keep[holdout_indices(len(dataset.train_y), weights["holdout"])] = False
     return ArrayDataset(dataset.name, dataset.train_x[keep], dataset.train_y[keep],
                         dataset.test_x, dataset.test_y, dataset.num_classes)
 
@@ -148,9 +152,10 @@ def train_backbone(spec: PretrainSpec, x: torch.Tensor, y: torch.Tensor, num_cla
 
 def pretrain(spec: PretrainSpec, data_root: str | Path = "data", device: torch.device | str = "cpu",
              log=print) -> Path:
-    """Train (or find cached) the checkpoint ``spec`` names, under data_root/checkpoints/.
+    """Train (or find cached) the pre-trained file ``spec`` names, under data_root/checkpoints/;
+    its path.
 
-    A cached file is checked as ``load_checkpoint`` checks any: a damaged one (truncated,
+    A cached file is checked as ``load_pretrained`` checks any: a damaged one (truncated,
     garbage, NaN weights, not fitting the backbone) is trained again and replaced, with a log
     line saying so. A pre-training that diverges raises Diverged and caches nothing; the new
     file is written beside the old and renamed over it, so a reader never sees half a file."""
@@ -164,7 +169,7 @@ def pretrain(spec: PretrainSpec, data_root: str | Path = "data", device: torch.d
         raise ConfigError("data_root", str(data_root), "a folder (checkpoints are cached under data_root/checkpoints)")
     path = root / "checkpoints" / spec.file_name()
     if path.exists():
-        problem = checkpoint_problem(path, spec.backbone, DATASETS.get(spec.source).input_shape)
+        problem = pretrained_file_problem(path, spec.backbone, DATASETS.get(spec.source).input_shape)
         if problem is None:
             return path
         log(f"pretrain: the cached checkpoint {path} is damaged ({problem}); training it again")
@@ -174,21 +179,21 @@ def pretrain(spec: PretrainSpec, data_root: str | Path = "data", device: torch.d
         raise ConfigError("holdout", spec.holdout, f"a share of {spec.source}'s {len(dataset.train_y)} "
                           "training images that holds at least one image")
     backbone, accuracy = train_backbone(spec, x, y, dataset.num_classes, device, log)
-    checkpoint = {"source": spec.source, "backbone": spec.backbone, "holdout": spec.holdout,
-                  "input_shape": list(dataset.input_shape), "epochs": spec.epochs,
-                  "train_images": len(y), "train_accuracy": accuracy,
-                  "state_dict": {k: v.cpu() for k, v in backbone.state_dict().items()}}
+    weights = {"source": spec.source, "backbone": spec.backbone, "holdout": spec.holdout,
+               "input_shape": list(dataset.input_shape), "epochs": spec.epochs,
+               "train_images": len(y), "train_accuracy": accuracy,
+               "state_dict": {k: v.cpu() for k, v in backbone.state_dict().items()}}
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.{os.getpid()}.part")  # one per process: no two writers share it
-    torch.save(checkpoint, partial)
-    partial.replace(path)  # atomic: an interrupted pre-training leaves no half checkpoint
+    torch.save(weights, partial)
+    partial.replace(path)  # atomic: an interrupted pre-training leaves no half file
     return path
 
 
 def spec_for(pretrained: str, dataset: str, backbone: str) -> PretrainSpec | None:
     """RunConfig.pretrained -> what to pre-train: "auto" (a held-out 20% of the run's dataset,
     10 epochs: quick) or "auto:<dataset>" (all of another dataset with DLCFT's pre-training
-    recipe: 100 epochs, SGD 0.1, batch 256, weight decay 1e-5, cosine); None for a checkpoint path."""
+    recipe: 100 epochs, SGD 0.1, batch 256, weight decay 1e-5, cosine); None for a pre-trained file's path."""
     if pretrained == "auto":
         return PretrainSpec(source=dataset, backbone=backbone)
     if pretrained.startswith("auto:"):
@@ -209,41 +214,41 @@ def _load_error(error: Exception) -> str:
 
 
 def _read(path: Path, backbone: str | None, input_shape: tuple[int, ...] | None) -> tuple[Any, str | None]:
-    """(what torch.load reads from `path`, None), or (None, why it is not a usable checkpoint)."""
+    """(what torch.load reads from `path`, None), or (None, why it is not a usable pre-trained file)."""
     if not path.is_file():
         return None, "no such file"
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain values only
+        weights = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain values only
     except Exception as error:  # noqa: BLE001 - garbage makes torch.load raise many kinds of error
         return None, f"torch cannot load it as tensors and plain values ({_load_error(error)})"
-    problem = _contents_problem(checkpoint, backbone, input_shape)
-    return (None, problem) if problem else (checkpoint, None)
+    problem = _contents_problem(weights, backbone, input_shape)
+    return (None, problem) if problem else (weights, None)
 
 
-def _contents_problem(checkpoint: Any, backbone: str | None,
+def _contents_problem(weights: Any, backbone: str | None,
                       input_shape: tuple[int, ...] | None) -> str | None:
-    """Why `checkpoint` (what torch.load returned) is not a usable labkit checkpoint, or None.
+    """Why `weights` (what torch.load returned) are not usable labkit pre-trained weights, or None.
 
-    Checked: a dict with CHECKPOINT_KEYS; the backbone is `backbone` (when given) and
+    Checked: a dict with PRETRAINED_KEYS; the backbone is `backbone` (when given) and
     registered; its state_dict has exactly the parameter and buffer names and shapes of that
-    backbone built for `input_shape` (the run's images; the checkpoint's own when None); every
+    backbone built for `input_shape` (the run's images; the file's own when None); every
     floating-point tensor is finite (NaN weights come from a diverged training)."""
-    if not isinstance(checkpoint, dict):
-        return f"it holds a {type(checkpoint).__name__}, not a checkpoint dict"
-    missing = [key for key in CHECKPOINT_KEYS if key not in checkpoint]
+    if not isinstance(weights, dict):
+        return f"it holds a {type(weights).__name__}, not a checkpoint dict"
+    missing = [key for key in PRETRAINED_KEYS if key not in weights]
     if missing:
         return f"it lacks the entries {', '.join(missing)}"
-    name = checkpoint["backbone"]
+    name = weights["backbone"]
     if backbone is not None and name != backbone:
         return f"a checkpoint of backbone {backbone!r} is needed; this one holds {name!r}"
     if name not in BACKBONES:
         return f"its backbone {name!r} is not one of {', '.join(BACKBONES)}"
-    shape = checkpoint["input_shape"]
+    shape = weights["input_shape"]
     if not (isinstance(shape, (list, tuple)) and len(shape) == 3 and all(isinstance(d, int) and d > 0 for d in shape)):
         return f"its input_shape {shape!r} is not (C, H, W)"
     if input_shape is not None and tuple(shape) != tuple(input_shape):
         return f"it was trained on images of shape {tuple(shape)}, not {tuple(input_shape)}"
-    state = checkpoint["state_dict"]
+    state = weights["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         return "its state_dict is not a dict of tensors"
     with torch.device("meta"):  # shapes only: no memory, and the global random stream is untouched
@@ -261,35 +266,36 @@ def _contents_problem(checkpoint: Any, backbone: str | None,
     return None
 
 
-def checkpoint_problem(path: str | Path, backbone: str | None = None,
-                       input_shape: tuple[int, ...] | None = None) -> str | None:
-    """Why the file at `path` is not a usable checkpoint (see `load_checkpoint`), or None."""
+def pretrained_file_problem(path: str | Path, backbone: str | None = None,
+                            input_shape: tuple[int, ...] | None = None) -> str | None:
+    """Why the file at `path` is not a usable pre-trained file (see `load_pretrained`), or None."""
     return _read(Path(path), backbone, input_shape)[1]
 
 
-def load_checkpoint(path: str | Path, backbone: str | None = None,
+def load_pretrained(path: str | Path, backbone: str | None = None,
                     input_shape: tuple[int, ...] | None = None) -> dict:
-    """The checkpoint at `path`, after checking it is one labkit made and that it fits:
-    ConfigError on field "pretrained" saying what is wrong otherwise (not a file, not loadable
-    by torch, not a checkpoint dict, another backbone, a state_dict that does not fit the
+    """The pre-trained weights in the file at `path` (PRETRAINED_KEYS), after checking it is one
+    labkit made and that it fits: ConfigError on field "pretrained" saying what is wrong otherwise
+    (not a file, not loadable by torch, not such a dict, another backbone, a state_dict that does not fit the
     backbone's names and shapes, non-finite weights; see `_contents_problem`), so a bad file is
     refused by name instead of failing later inside load_state_dict."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError("pretrained", str(path), "a checkpoint file made by `python -m labkit pretrain`, "
                           "'auto' or 'auto:<dataset>'")
-    checkpoint, problem = _read(path, backbone, input_shape)
+    weights, problem = _read(path, backbone, input_shape)
     if problem:
         raise ConfigError("pretrained", str(path), f"a checkpoint made by `python -m labkit pretrain`; {problem}")
-    return checkpoint
+    return weights
 
 
 def resolve(pretrained: str, dataset: str, backbone: str, data_root: str | Path,
             device: torch.device | str = "cpu", log=print) -> dict | None:
-    """The checkpoint a run starts from (pre-training it first when asked and not cached), or
-    None when ``pretrained`` is empty. It is checked to fit ``backbone`` on ``dataset``'s images."""
+    """The pre-trained weights a run starts from (RunConfig.pretrained: pre-training them first
+    when asked and not cached), or None when ``pretrained`` is empty. They are checked to fit
+    ``backbone`` on ``dataset``'s images."""
     if not pretrained:
         return None
     spec = spec_for(pretrained, dataset, backbone)
     path = pretrain(spec, data_root, device, log) if spec else Path(pretrained)
-    return load_checkpoint(path, backbone, DATASETS.get(dataset).input_shape)
+    return load_pretrained(path, backbone, DATASETS.get(dataset).input_shape)

@@ -79,7 +79,7 @@ class RunResult:
 
     def matrix(self, kind: str = "taw") -> np.ndarray:
         """The (T, T) accuracy matrix, NaN above the diagonal; kind "taw" or "tag"."""
-        if kind not in ("taw", "tag"):
+        if kind not in metrics.KINDS:
             raise ValueError(f"kind={kind!r} is not valid: choose 'taw' or 'tag'")
         return square(self.acc_taw if kind == "taw" else self.acc_tag)
 
@@ -106,7 +106,7 @@ class RunResult:
         """The inverse of to_dict; also reads results stored before `status` existed (a
         boolean `finished`). Raises ValueError, naming the field (and row), when `d` is not a
         stored result: a field unknown or missing, or not of the type and shape the runner
-        writes (check_shapes)."""
+        writes (check_shapes); RunDir.result reports it as a StoreError naming the run."""
         if not isinstance(d, dict):
             raise ValueError(f"a result is a JSON object, not {type(d).__name__}")
         d = dict(d)

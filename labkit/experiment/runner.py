@@ -1,5 +1,6 @@
 """run(config) -> RunResult: the task loop, the optimiser loop, evaluation after every task on
 every task seen so far, seeding, device choice, events, and (with a RunDir) checkpoints for resume.
+TaskRunner learns one task of a run, in run()'s order; run() loops over it.
 
 The runner, not the method, runs the optimiser and evaluates, so every method is measured alike.
 """
@@ -21,13 +22,14 @@ from labkit.data.loaders import batches
 from labkit.experiment import pretrain
 from labkit.experiment.events import EpochEnded, Event, RunDiverged, RunFailed, RunFinished, RunStarted, TaskEvaluated
 from labkit.experiment.knn_probe import knn_probe
+from labkit.experiment.metrics import natural_kind
 from labkit.experiment.outcome import Diverged, divergence, parameter_norm, weight_divergence
 from labkit.experiment.result import PER_TASK, RunResult
 from labkit.experiment.store import RunDir
 from labkit.losses import LOSSES, ClassificationLoss
 from labkit.methods import METHODS, Method, TaskContext
 from labkit.models import IncrementalNet, build_model
-from labkit.errors import ConfigError
+from labkit.errors import ConfigError, StoreError
 
 EVAL_BATCH = 1024
 
@@ -143,11 +145,13 @@ def validation_loss(method: Method, ctx: TaskContext) -> float | None:
 
 def train_task(config: RunConfig, method: Method, ctx: TaskContext, emit: Callable[[Event], None],
                loss_scale: float = 0.0) -> list[float]:
-    """The optimiser loop of one task; returns the mean training loss of each epoch. Losses are
-    summed on the device and read once per epoch (no host sync per batch), together with the
-    first batch's loss and the parameter norm, kept on the device. With lr_patience, FACIL's
-    validation-driven decay and early stop (see RunConfig). Raises Diverged after the epoch
-    whose loss is not finite or has exploded (labkit.experiment.outcome.divergence) past 10 x the larger
+    """The optimiser loop of one task; returns the mean training loss of each epoch. Each step:
+    method.training_loss on the batch, the optimiser step, then method.after_step on the same
+    batch (the order labkit.methods.base documents). Losses are summed on the device and read
+    once per epoch (no host sync per batch), together with the first batch's loss and the
+    parameter norm, kept on the device. With lr_patience, FACIL's validation-driven decay and
+    early stop (see RunConfig). Raises Diverged after the epoch whose loss is not finite or has
+    exploded (labkit.experiment.outcome.divergence) past 10 x the larger
     of the first batch's loss and `loss_scale` (the run's first epoch loss), or whose weights
     are not finite or blew up (labkit.experiment.outcome.weight_divergence: the norm of the parameters
     the task starts with, against its start). So the model it returns has finite weights:
@@ -171,6 +175,7 @@ def train_task(config: RunConfig, method: Method, ctx: TaskContext, emit: Callab
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            method.after_step(ctx, xb, yb)  # after the step: a replay memory stores the batch now
             total += loss.detach() * len(yb)
             if first_batch is None:
                 first_batch = loss.detach().clone()
@@ -263,11 +268,94 @@ def build_run_model(config: RunConfig, scenario: Scenario, method: Method,
 def restore(checkpoint: dict, model: IncrementalNet, method: Method, scenario: Scenario,
             layout: str = "per-task") -> RunResult:
     """Bring model and method back to the end of the checkpoint's task; return its result."""
+    restore_model(checkpoint, model, scenario, layout)
+    method.load_state_dict(checkpoint["method"])
+    return RunResult.from_dict(checkpoint["result"])
+
+
+def restore_model(checkpoint: dict, model: IncrementalNet, scenario: Scenario, layout: str = "per-task") -> None:
+    """Bring the model back to the end of the checkpoint's task: its heads grown task by task as
+    the run grew them, then the checkpoint's weights loaded."""
     for u in range(checkpoint["task"] + 1):
         grow_heads(model, scenario, u, layout)
     model.load_state_dict(checkpoint["model"])
-    method.load_state_dict(checkpoint["method"])
-    return RunResult.from_dict(checkpoint["result"])
+
+
+class TaskRunner:
+    """One run's tasks, learned one at a time exactly as run() learns them (run() loops over
+    run_task). Task t, in this order:
+
+      begin(t)      the clock starts; seed_task; method.before_task; the head(s) task t needs
+                    (grow_heads); method.heads_grown; returns the task's TaskContext
+      finish(ctx)   train_task (per batch: training_loss, the optimiser step, after_step); the
+                    epoch losses recorded; method.after_task; test accuracy; validation accuracy
+                    (val_fraction > 0); the k-NN probe (knn_k > 0); head statistics; the task's
+                    seconds; curvature (track_curvature, after the clock); with a run folder the
+                    checkpoint, the task's model and result.json; the TaskEvaluated event
+
+    Everything is recorded in `result`; begin and finish are separate so that a caller can look
+    at the method between them (tests/helpers.Stepper). A Diverged error from train_task leaves
+    finish at once, with nothing of task t recorded.
+    """
+
+    def __init__(self, config: RunConfig, scenario: Scenario, method: Method, model: IncrementalNet,
+                 device: torch.device, result: RunResult, emit: Callable[[Event], None] = lambda event: None,
+                 run_dir: RunDir | None = None):
+        self.config, self.scenario, self.method, self.model = config, scenario, method, model
+        self.device, self.result, self.emit, self.run_dir = device, result, emit, run_dir
+        self.started = 0.0  # when the task being learned began (perf_counter)
+
+    def run_task(self, t: int) -> None:
+        """Learn task t and record it: finish(begin(t))."""
+        self.finish(self.begin(t))
+
+    def begin(self, t: int) -> TaskContext:
+        """Task t's start, up to its training: seed, before_task, heads grown, heads_grown."""
+        self.started = time.perf_counter()
+        seed_task(self.config.seed, t)
+        ctx = TaskContext(self.model, self.scenario, t, LOSSES.get(self.config.loss), self.device,
+                          sync_free=self.device.type == "cuda")
+        self.method.before_task(ctx)
+        grow_heads(self.model, self.scenario, t, self.config.head_layout)
+        self.method.heads_grown(ctx)
+        return ctx
+
+    def finish(self, ctx: TaskContext) -> None:
+        """Train task ctx.t, let the method end it, evaluate, record, store and announce it."""
+        config, model, result, t = self.config, self.model, self.result, ctx.t
+        scale = result.epoch_losses[0][0] if result.epoch_losses else 0.0  # stored: a resume agrees
+        result.epoch_losses.append(train_task(config, self.method, ctx, self.emit, scale))
+        self.method.after_task(ctx)
+        taw, tag, logit_means = evaluate(model, self.scenario, t, ctx.loss)
+        result.acc_taw.append(taw)
+        result.acc_tag.append(tag)
+        if config.val_fraction:
+            val_taw, val_tag, _ = split_accuracy(model, self.scenario, t, ctx.loss, "val")
+            result.val_taw.append(val_taw)
+            result.val_tag.append(val_tag)
+        if config.knn_k:
+            result.knn_acc.append(knn_probe(model, self.scenario, t, config.knn_k))
+        result.head_stats.append(head_statistics(model, logit_means))
+        result.task_seconds.append(time.perf_counter() - self.started)
+        if config.track_curvature:  # measurement, after the clock: not in task_seconds
+            result.curvature.append(curvature_after_task(
+                model, self.scenario, t, config.loss, generator=torch.Generator().manual_seed(config.seed * 1000 + t)))
+        if self.run_dir is not None:
+            self.store(t)
+        self.emit(TaskEvaluated(t, taw, tag, result.task_seconds[-1]))
+
+    def store(self, t: int) -> None:
+        """Task t's checkpoint, its model and result.json into the run folder."""
+        result = self.result
+        try:
+            self.run_dir.save_checkpoint({"task": t, "model": self.model.state_dict(),
+                                          "method": self.method.state_dict(), "result": result.to_dict(),
+                                          "config": self.config.to_dict()})
+        except BaseException:  # a task counts once the checkpoint holds it: so a resume agrees
+            forget_task(result, t)
+            raise
+        self.run_dir.save_task_model(t, self.model.state_dict())
+        self.run_dir.write_result(result)
 
 
 def run(config: RunConfig, on_event: Callable[[Event], None] | None = None, *,
@@ -313,41 +401,10 @@ def _run(config: RunConfig, on_event: Callable[[Event], None] | None, run_dir: R
               else RunResult(config=config.to_dict(), run_id=run_id, device=str(device)))
     result.device, result.status, result.failure = str(device), "running", None
     emit(RunStarted(run_id, config.to_dict(), str(device), config.tasks, result.tasks_done))
+    tasks = TaskRunner(config, scenario, method, model, device, result, emit, run_dir)
     try:
         for t in range(result.tasks_done, config.tasks):
-            started = time.perf_counter()
-            seed_task(config.seed, t)
-            ctx = TaskContext(model, scenario, t, LOSSES.get(config.loss), device, sync_free=device.type == "cuda")
-            method.before_task(ctx)
-            grow_heads(model, scenario, t, config.head_layout)
-            method.heads_grown(ctx)
-            scale = result.epoch_losses[0][0] if result.epoch_losses else 0.0  # stored: a resume agrees
-            result.epoch_losses.append(train_task(config, method, ctx, emit, scale))
-            method.after_task(ctx)
-            taw, tag, logit_means = evaluate(model, scenario, t, ctx.loss)
-            result.acc_taw.append(taw)
-            result.acc_tag.append(tag)
-            if config.val_fraction:
-                val_taw, val_tag, _ = split_accuracy(model, scenario, t, ctx.loss, "val")
-                result.val_taw.append(val_taw)
-                result.val_tag.append(val_tag)
-            if config.knn_k:
-                result.knn_acc.append(knn_probe(model, scenario, t, config.knn_k))
-            result.head_stats.append(head_statistics(model, logit_means))
-            result.task_seconds.append(time.perf_counter() - started)
-            if config.track_curvature:  # measurement, after the clock: not in task_seconds
-                result.curvature.append(curvature_after_task(
-                    model, scenario, t, config.loss, generator=torch.Generator().manual_seed(config.seed * 1000 + t)))
-            if run_dir is not None:
-                try:
-                    run_dir.save_checkpoint({"task": t, "model": model.state_dict(), "method": method.state_dict(),
-                                             "result": result.to_dict(), "config": config.to_dict()})
-                except BaseException:  # a task counts once the checkpoint holds it: so a resume agrees
-                    forget_task(result, t)
-                    raise
-                run_dir.save_task_model(t, model.state_dict())
-                run_dir.write_result(result)
-            emit(TaskEvaluated(t, taw, tag, result.task_seconds[-1]))
+            tasks.run_task(t)
     except Diverged as diverged:
         failure = diverged.to_dict()
         if failure["last_finite_loss"] is None:  # none in this task: the last of the tasks before
@@ -384,7 +441,7 @@ def end(result: RunResult, run_dir: RunDir | None, status: str, failure: dict | 
 
 def resumable_checkpoint(run_dir: RunDir, config: RunConfig) -> dict | None:
     """The checkpoint a run in `run_dir` resumes from, checked: None for a run with no completed
-    task; ConfigError when tasks were completed but the checkpoint is missing or unreadable, or
+    task; StoreError when tasks were completed but the checkpoint is missing or unreadable, or
     the checkpoint belongs to another config, is not what the runner writes, holds fewer tasks
     than result.json or other records of the tasks both hold (result.json is never rewritten
     from a checkpoint it disagrees with). Its events.jsonl must be readable too (it is
@@ -395,34 +452,29 @@ def resumable_checkpoint(run_dir: RunDir, config: RunConfig) -> dict | None:
     done = stored.tasks_done if stored else 0
     if checkpoint is None:
         if done:
-            raise ConfigError("resume", run_dir.run_id, f"the run completed {done} task(s) but its checkpoint.pt is "
-                              "missing, so it cannot continue where it stopped; start a new run")
+            raise StoreError("resume", run_dir.run_id, f"the run completed {done} task(s) but its checkpoint.pt is "
+                             "missing, so it cannot continue where it stopped; start a new run")
         return None
     if checkpoint.get("config", config.to_dict()) != config.to_dict():
-        raise ConfigError("resume", run_dir.run_id, "its checkpoint was written by another config than its "
-                          "config.json: the folder was changed by hand; start a new run")
+        raise StoreError("resume", run_dir.run_id, "its checkpoint was written by another config than its "
+                         "config.json: the folder was changed by hand; start a new run")
     task = checkpoint["task"]
     try:
         saved = RunResult.from_dict(checkpoint["result"])
     except ValueError as error:
-        raise ConfigError("resume", run_dir.run_id, f"its checkpoint.pt holds no run's result ({error})") from None
+        raise StoreError("resume", run_dir.run_id, f"its checkpoint.pt holds no run's result ({error})") from None
     if type(task) is not int or not 0 <= task < config.tasks or saved.tasks_done != task + 1:
-        raise ConfigError("resume", run_dir.run_id, f"its checkpoint.pt is not one labkit wrote: its task number "
-                          f"does not fit a run of {config.tasks} tasks whose result lists {saved.tasks_done}")
+        raise StoreError("resume", run_dir.run_id, f"its checkpoint.pt is not one labkit wrote: its task number "
+                         f"does not fit a run of {config.tasks} tasks whose result lists {saved.tasks_done}")
     if task + 1 < done:
-        raise ConfigError("resume", run_dir.run_id, f"its checkpoint holds {task + 1} task(s) but "
-                          f"result.json lists {done}: the folder was changed by hand, or the run "
-                          f"({stored.status}) ended after recording a task but before its checkpoint")
+        raise StoreError("resume", run_dir.run_id, f"its checkpoint holds {task + 1} task(s) but "
+                         f"result.json lists {done}: the folder was changed by hand, or the run "
+                         f"({stored.status}) ended after recording a task but before its checkpoint")
     if stored is not None:
         ours, theirs = stored.first_tasks(done), saved.first_tasks(done)
         differ = [name for name in ours if ours[name] != theirs[name]]
         if differ:
-            raise ConfigError("resume", run_dir.run_id, f"its result.json disagrees with its checkpoint on the "
-                              f"{done} task(s) both hold ({', '.join(differ)}): the folder was changed by hand; "
-                              "it is left as it is")
+            raise StoreError("resume", run_dir.run_id, f"its result.json disagrees with its checkpoint on the "
+                             f"{done} task(s) both hold ({', '.join(differ)}): the folder was changed by hand; "
+                             "it is left as it is")
     return checkpoint
-
-
-def natural_kind(scenario: str) -> str:
-    """The accuracy a scenario is judged by: task-aware for task-IL, task-agnostic otherwise."""
-    return "taw" if scenario == "task-il" else "tag"

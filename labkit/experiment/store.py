@@ -12,10 +12,12 @@ so a second writer (say `--resume` of a run still going) is refused, and a reade
 run that is going from one whose process died (`RunDir.is_being_written`).
 
 Damage is reported, never hidden and never repaired behind the user's back: reading a file that
-is missing or not what labkit wrote raises ConfigError naming the run and the file (result.json
-rows of the wrong shape included: labkit.experiment.result.check_shapes). A write that fails (a full disk)
-leaves no temporary file behind and raises one ConfigError naming the runs folder, the file and
-why (ENOSPC: the disk is full).
+is missing or not what labkit wrote raises StoreError naming the run and the file (result.json
+rows of the wrong shape included: labkit.experiment.result.check_shapes), and so does a lock
+another process holds. A write that fails (a full disk, a file that is a folder) leaves no
+temporary file behind and raises one StoreError naming the runs folder, the file and why
+(ENOSPC: the disk is full). ConfigError is kept for what the user gave: a run id that names no
+stored run, a runs folder that cannot hold runs.
 
 A config read back (config.json, and the copies in result.json and checkpoint.pt) is in today's
 names: one written before a renaming (labkit.config.with_current_names) is read as what it meant,
@@ -37,7 +39,7 @@ import torch
 
 from labkit.config import with_current_names
 from labkit.experiment.result import RunResult, json_safe
-from labkit.errors import ConfigError
+from labkit.errors import ConfigError, LabkitError, StoreError
 
 DEFAULT_RUNS_DIR = Path("data") / "runs"
 LOCK_FILE = "lock"
@@ -88,7 +90,20 @@ def _why(error: OSError) -> str:
     """"the disk is full (ENOSPC: No space left on device)", or "ENAME: message" for another OSError."""
     name = errno.errorcode.get(error.errno, type(error).__name__) if error.errno else type(error).__name__
     text = f"{name}: {error.strerror or error}"
-    return f"the disk is full ({text})" if error.errno in (errno.ENOSPC, errno.EDQUOT) else text
+    return f"the disk is full ({text})" if is_disk_full(error) else text
+
+
+def is_disk_full(error: OSError) -> bool:
+    """Whether `error` says there is no room left: no space (ENOSPC) or no quota (EDQUOT)."""
+    return error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def runs_dir_refused(runs_dir: Path, valid: str, error: OSError) -> LabkitError:
+    """Making or writing in the runs folder `runs_dir` failed with `error`: StoreError when the
+    disk is full (nothing the user gave is wrong), else ConfigError on runs_dir (the folder given
+    cannot hold what is stored there: not a folder, not writable); `valid` says what it must be."""
+    kind = StoreError if is_disk_full(error) else ConfigError
+    return kind("runs_dir", str(runs_dir), f"{valid} ({_why(error)})")
 
 
 MODELS = "models"  # where a run folder that keeps them holds the model after each task
@@ -118,8 +133,7 @@ class RunDir:
             write_json_atomic(staging / "config.json", config)
             os.rename(staging, run.path)
         except OSError as error:
-            raise ConfigError("runs_dir", str(runs_dir), f"a folder runs can be stored in "
-                              f"({type(error).__name__}: {error.strerror or error})") from None
+            raise runs_dir_refused(runs_dir, "a folder runs can be stored in", error) from None
         return run
 
     @classmethod
@@ -142,35 +156,36 @@ class RunDir:
     def _read_json(self, name: str) -> object:
         try:
             return json.loads((self.path / name).read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ConfigError("run", self.run_id, f"its {name} cannot be read ({type(error).__name__}: {error})") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+            raise StoreError("run", self.run_id, f"its {name} cannot be read ({type(error).__name__}: "
+                             f"{error})") from None
 
     def config(self) -> dict:
         """The run's config as stored, in today's names (a dict with at least the fields views need)."""
         config = self._read_json("config.json")
         problem = config_problem(config)
         if problem:
-            raise ConfigError("run", self.run_id, f"its config.json is not a run's config ({problem})")
+            raise StoreError("run", self.run_id, f"its config.json is not a run's config ({problem})")
         return self._in_current_names(config)
 
     def _in_current_names(self, config: dict) -> dict:
         return with_current_names(config, f"run {self.run_id}")
 
-    def _unreadable(self, name: str, error: OSError) -> ConfigError:
-        return ConfigError("run", self.run_id, f"its {name} cannot be read ({type(error).__name__}: "
-                           f"{error.strerror or error})")
+    def _unreadable(self, name: str, error: OSError) -> StoreError:
+        return StoreError("run", self.run_id, f"its {name} cannot be read ({type(error).__name__}: "
+                          f"{error.strerror or error})")
 
     @contextlib.contextmanager
     def _storing(self, name: str) -> Iterator[None]:
         """Writing the run's file `name` in the block: an OSError (a full disk, a file that is a
-        folder) becomes one ConfigError naming the runs folder, the file and why, and saying how
+        folder) becomes one StoreError naming the runs folder, the file and why, and saying how
         the run continues."""
         try:
             yield
         except OSError as error:
-            raise ConfigError("runs_dir", str(self.path.parent), f"a folder run {self.run_id}'s files can be "
-                              f"written to: writing its {name} failed: {_why(error)}; once it can be written, "
-                              f"`run --resume {self.run_id}` continues after its last completed task") from None
+            raise StoreError("runs_dir", str(self.path.parent), f"a folder run {self.run_id}'s files can be "
+                             f"written to: writing its {name} failed: {_why(error)}; once it can be written, "
+                             f"`run --resume {self.run_id}` continues after its last completed task") from None
 
     def append_event(self, event: dict) -> None:
         with self._storing("events.jsonl"), open(self.path / "events.jsonl", "a") as f:
@@ -179,7 +194,7 @@ class RunDir:
 
     def events(self) -> list[dict]:
         """Events written so far; a line still being written (not JSON yet) is skipped, and so is
-        whatever follows it. ConfigError when the file cannot be read, or holds a line that is
+        whatever follows it. StoreError when the file cannot be read, or holds a line that is
         JSON but not an event (a JSON object)."""
         try:
             data = (self.path / "events.jsonl").read_bytes()
@@ -193,9 +208,12 @@ class RunDir:
                 event = json.loads(line)
             except ValueError:  # not JSON (nor UTF-8): cut off while being written
                 break
+            except RecursionError:  # JSON nested deeper than Python reads: no line labkit wrote
+                raise StoreError("run", self.run_id, f"its events.jsonl line {n} is nested too deep to be an "
+                                 "event that labkit wrote") from None
             if not isinstance(event, dict):
-                raise ConfigError("run", self.run_id, f"its events.jsonl line {n} is not an event (a JSON object) "
-                                  "that labkit wrote")
+                raise StoreError("run", self.run_id, f"its events.jsonl line {n} is not an event (a JSON object) "
+                                 "that labkit wrote")
             out.append(event)
         return out
 
@@ -204,22 +222,22 @@ class RunDir:
             write_json_atomic(self.path / "result.json", result.to_dict())
 
     def result(self) -> RunResult | None:
-        """What the run has done (None before its first task completed or it ended)."""
+        """What the run has done (None before its first task completed or it ended); StoreError
+        naming the run when result.json cannot be read or is not a run's result."""
         if not (self.path / "result.json").exists():
             return None
+        stored = self._read_json("result.json")
         try:
-            result = RunResult.from_dict(self._read_json("result.json"))
-        except ValueError as error:
-            if isinstance(error, ConfigError):
-                raise
-            raise ConfigError("run", self.run_id, f"its result.json is not a run's result: {error}") from None
+            result = RunResult.from_dict(stored)
+        except (ValueError, RecursionError) as error:
+            raise StoreError("run", self.run_id, f"its result.json is not a run's result: {error}") from None
         problem = config_problem(result.config)
         if problem:
-            raise ConfigError("run", self.run_id, f"its result.json is not a run's result: the config it holds is "
-                              f"not a run's ({problem})")
+            raise StoreError("run", self.run_id, f"its result.json is not a run's result: the config it holds is "
+                             f"not a run's ({problem})")
         if result.tasks_done > result.config["tasks"]:
-            raise ConfigError("run", self.run_id, f"its result.json lists {result.tasks_done} completed tasks for "
-                              f"a run of {result.config['tasks']}")
+            raise StoreError("run", self.run_id, f"its result.json lists {result.tasks_done} completed tasks for "
+                             f"a run of {result.config['tasks']}")
         result.config = self._in_current_names(result.config)
         return result
 
@@ -228,17 +246,18 @@ class RunDir:
             save_torch_atomic(self.path / "checkpoint.pt", state)
 
     def load_checkpoint(self) -> dict | None:
-        """The state after the last completed task, or None when there is no checkpoint file."""
+        """The state after the last completed task, or None when there is no checkpoint file;
+        StoreError naming the run when the file cannot be read or is not a labkit run checkpoint."""
         path = self.path / "checkpoint.pt"
         if not path.exists():
             return None
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001 - any unreadable file is reported the same way
-            raise ConfigError("run", self.run_id, f"its checkpoint.pt cannot be read ({type(error).__name__}: "
-                              f"{str(error)[:200]})") from None
+            raise StoreError("run", self.run_id, f"its checkpoint.pt cannot be read ({type(error).__name__}: "
+                             f"{str(error)[:200]})") from None
         if not isinstance(state, dict) or not {"task", "model", "method", "result"} <= set(state):
-            raise ConfigError("run", self.run_id, "its checkpoint.pt is not a labkit run checkpoint")
+            raise StoreError("run", self.run_id, "its checkpoint.pt is not a labkit run checkpoint")
         if isinstance(state.get("config"), dict):
             state["config"] = self._in_current_names(state["config"])
         if isinstance(state["result"], dict) and isinstance(state["result"].get("config"), dict):
@@ -258,7 +277,7 @@ class RunDir:
                 save_torch_atomic(folder / f"task-{t}.pt", model_state)
 
     def task_models(self) -> list[dict]:
-        """The kept models after tasks 0..T-1 as checkpoints {"task": t, "model": state}; ConfigError
+        """The kept models after tasks 0..T-1 as task states {"task": t, "model": state}; StoreError
         when the folder kept none, or one of its completed tasks' models is missing or unreadable."""
         stored = self.result()
         done = stored.tasks_done if stored else 0
@@ -268,23 +287,23 @@ class RunDir:
             try:
                 out.append({"task": t, "model": torch.load(path, map_location="cpu", weights_only=True)})
             except Exception as error:  # noqa: BLE001 - missing or damaged: reported alike
-                raise ConfigError("run", self.run_id, f"its model after task {t + 1} cannot be read from {path} "
-                                  f"({type(error).__name__}); was it run with its task models kept?") from None
+                raise StoreError("run", self.run_id, f"its model after task {t + 1} cannot be read from {path} "
+                                 f"({type(error).__name__}); was it run with its task models kept?") from None
         return out
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        """Hold the folder's write lock for the block; ConfigError when another process holds it,
+        """Hold the folder's write lock for the block; StoreError when another process holds it,
         or the lock file cannot be opened (say it is a folder)."""
         try:
             lock = open(self.path / LOCK_FILE, "a+")
         except OSError as error:
-            raise ConfigError("run", self.run_id, f"its {LOCK_FILE} file cannot be opened to write the run "
-                              f"({type(error).__name__}: {error.strerror or error})") from None
+            raise StoreError("run", self.run_id, f"its {LOCK_FILE} file cannot be opened to write the run "
+                             f"({type(error).__name__}: {error.strerror or error})") from None
         with lock:
             if not lock_exclusive(lock, LOCK_WAIT_S):
-                raise ConfigError("run", self.run_id, "another process is writing this run folder now "
-                                  "(it is still running): wait for it or stop it first")
+                raise StoreError("run", self.run_id, "another process is writing this run folder now "
+                                 "(it is still running): wait for it or stop it first")
             try:
                 with self._storing(LOCK_FILE):
                     lock.seek(0), lock.truncate(), lock.write(str(os.getpid())), lock.flush()
@@ -294,7 +313,7 @@ class RunDir:
 
     def is_being_written(self) -> bool:
         """Whether a process holds the folder's write lock now (a run going, on this machine);
-        ConfigError when the lock file exists but cannot be opened (say it is a folder)."""
+        StoreError when the lock file exists but cannot be opened (say it is a folder)."""
         try:
             lock = open(self.path / LOCK_FILE)
         except FileNotFoundError:
@@ -362,7 +381,7 @@ def config_problem(config: object) -> str | None:
 
 def list_runs(runs_dir: Path = DEFAULT_RUNS_DIR) -> list[RunDir]:
     """Every run folder, oldest first (run ids start with their creation time), readable or not:
-    a folder whose files are damaged is listed too, and reading it raises ConfigError saying why."""
+    a folder whose files are damaged is listed too, and reading it raises StoreError saying why."""
     root = Path(runs_dir)
     if not root.is_dir():
         return []

@@ -1,4 +1,5 @@
-"""Losses as pure functions, and LOSSES, the registry of classification losses the runner's --loss names.
+"""Losses as pure functions, and LOSSES, the registry of classification losses the runner's --loss names
+(docs/METHODS.md, section 15; each family's formulas, defaults and use in the sections after it).
 
 Each classification loss also names the likelihood it is the negative log of, which curvature
 (Fisher) computations need: softmax CE is a categorical likelihood, MSE a unit-variance

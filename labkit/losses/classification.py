@@ -1,4 +1,4 @@
-"""Classification losses: (logits, targets) -> scalar, mean over the batch."""
+"""Classification losses: (logits, targets) -> scalar, mean over the batch (docs/METHODS.md, section 15)."""
 from __future__ import annotations
 
 import torch

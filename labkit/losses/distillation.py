@@ -1,4 +1,4 @@
-"""Distillation losses between a student's and a frozen teacher's logits."""
+"""Distillation losses between a student's and a frozen teacher's logits (docs/METHODS.md, section 18)."""
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
-"""Sparse probability maps and their Fenchel-Young losses (Blondel, Martins, Niculae 2020).
+"""Sparse probability maps and their Fenchel-Young losses (Blondel, Martins, Niculae 2020;
+docs/METHODS.md, section 16).
 
 A regulariser Omega on the simplex gives a prediction map and a loss:
 

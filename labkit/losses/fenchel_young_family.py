@@ -1,4 +1,5 @@
-"""Fenchel-Young losses written from their regulariser (Blondel, Martins, Niculae 2020).
+"""Fenchel-Young losses written from their regulariser (Blondel, Martins, Niculae 2020;
+docs/METHODS.md, section 16).
 
 A convex regulariser Omega with domain C (the simplex, a box, all of R^N) gives
 

@@ -1,4 +1,5 @@
-"""Sampled estimators of the softmax loss for many classes, and the proposals they sample from.
+"""Sampled estimators of the softmax loss for many classes, and the proposals they sample from
+(docs/METHODS.md, section 19).
 
 Full softmax CE costs O(N d) per example for N classes; these score the target and m sampled
 classes only, O((m + 1) d), at the price of bias and variance that shrink with m:

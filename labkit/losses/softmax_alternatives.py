@@ -1,4 +1,5 @@
-"""Softmax alternatives: other maps from scores to probabilities, and one-vs-all sigmoids.
+"""Softmax alternatives: other maps from scores to probabilities, and one-vs-all sigmoids
+(docs/METHODS.md, section 17).
 
 Spherical and Taylor softmax (de Brebisson & Vincent 2016) replace exp by a positive even-ish
 polynomial and are trained by their negative log-likelihood. Neither is a Fenchel-Young loss and

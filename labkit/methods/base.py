@@ -1,14 +1,23 @@
 """The method contract: a method adds terms to the training objective and does work between
 tasks; the runner owns the optimiser loop and the evaluation, so every method is measured the
-same way (the FACIL arrangement).
+same way (the FACIL arrangement; docs/METHODS.md, section 1, and a section for each method).
 
     prepare_model(model, scenario)   change the built model once, before any task (DLCFT linearises)
     before_task(ctx)            snapshot a teacher, reset buffers
     heads_grown(ctx)            task t's head exists now (DLCFT starts new units at zero)
     training_data(ctx)          the (x, y) the task trains on (joint: all tasks so far)
     training_loss(ctx, x, y)    the scalar loss of one batch
+    after_step(ctx, x, y)       the batch was trained on: store it (replay memories)
     after_task(ctx)             curvature, importance, exemplars
     state_dict() / load_state_dict(d)   what must survive a resume
+
+One training step of the runner (labkit.experiment.runner.train_task), for every method:
+  (a) training_loss(ctx, x, y): the batch's loss; a replay method draws its replay batch here,
+      from the memory as it was before this step, so a batch is never replayed in its own step;
+  (b) the optimiser step on that loss (zero_grad, backward, step);
+  (c) after_step(ctx, x, y) with the same x, y: a replay method offers the batch to its memory.
+training_loss writes nothing: the runner's validation pass calls it too (under torch.no_grad),
+and nothing there reaches the memory. This is Mammoth's order (sample, step, add_data).
 """
 from __future__ import annotations
 
@@ -35,10 +44,15 @@ class Param:
     renamed: {v: {old name: name since v}} for text values that RunConfig's config_version v
     renamed. A config written before v is read through it (labkit.config.with_current_names);
     an old name that names nothing now is refused with its new name.
+
+    source (keyword, required, not empty): where the default comes from: the paper (page,
+    section, table, equation), the authors' code (repository file and line), or "chosen here"
+    with the test or benchmark that chose or checks it (docs/METHODS.md lists them all).
     """
 
     default: Any
     doc: str
+    source: str = field(kw_only=True)
     choices: tuple | None = None
     ge: float | None = None
     gt: float | None = None
@@ -47,6 +61,8 @@ class Param:
     renamed: dict[int, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.source, str) or not self.source.strip():
+            raise ValueError(f"Param({self.default!r}, {self.doc!r}) names no source for its default")
         self.coerce("default", self.default)  # a declaration whose default it would refuse is a bug
 
     def coerce(self, field: str, value: Any) -> Any:
@@ -223,6 +239,10 @@ class Method:
 
     def training_loss(self, ctx: TaskContext, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return ctx.task_loss(ctx.model.head_logits(x), y)
+
+    def after_step(self, ctx: TaskContext, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Called once after each optimiser step with the batch that step's training_loss was
+        given (the same tensors), never after a validation pass; nothing by default."""
 
     def after_task(self, ctx: TaskContext) -> None:
         pass

@@ -1,5 +1,7 @@
-"""A fixed-size replay memory filled by reservoir sampling (Vitter's algorithm R), as ER, DER and
-DER++ use it (Mammoth's buffer).
+"""A fixed-size replay memory filled by reservoir sampling (Vitter's algorithm R), as ER, DER,
+DER++ and DLCFT use it (Mammoth's buffer; docs/METHODS.md, section 10). They draw from it
+(`sample`) in training_loss and offer the batch to it (`add`) in after_step, after the optimiser
+step (labkit.methods.base).
 
 Algorithm R over a stream: the n-th example seen (n = 1, 2, ...) goes to slot n - 1 while
 n <= capacity; after that it is kept with probability capacity / n, replacing a uniformly chosen

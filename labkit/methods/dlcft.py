@@ -1,5 +1,6 @@
 """DLCFT: Deep Linear Continual Fine-Tuning (Shon et al., ECCV 2022), and OSLA, the same
 quadratic-penalty recipe on the ordinary softmax network (the paper's ablation and baseline).
+Protocols and parameters: docs/METHODS.md, section 13 (DLCFT), and docs/METHODS.md, section 14 (OSLA).
 
 DLCFT trains the pre-trained backbone linearised around theta_0 (batch norm folded first),
 
@@ -19,7 +20,12 @@ merged over tasks as running means ((t-1)/t old, 1/t new). Which parameters R co
             Gaussian output), and a head added for a new task starts at zero and is anchored at
             zero with the old tasks' E[phi phi^T] (old data would have asked its units for 0), so
             no old data is needed for it. Plus a reservoir replay buffer:
-            R = lambda * 0.5 sum_l tr(...) + (1 - lambda) L_replay,  lambda = 1/2.
+            R = lambda * 0.5 sum_l tr(...) + (1 - lambda) L_replay,  lambda = 1/2,
+            L_replay the data term on a batch drawn from the memory (Eq. 14's E_M). The order of
+            a step is ER's (labkit.methods.base): (a) training_loss draws the replayed batch
+            from the memory as it was before the step, (b) the runner's optimiser step, (c)
+            after_step offers the batch to the reservoir; so the memory replays earlier steps'
+            samples (the paper's "samples of previous tasks"), never the batch being trained on.
 With MSE the linearised model's curvature in delta equals the ordinary network's GGN at
 theta_0 (d z / d delta = W J(x; theta_0)), so the backbone's factors are computed on the
 ordinary network at theta_0 carrying the current heads; its Gaussian Monte-Carlo targets need no
@@ -46,6 +52,7 @@ from labkit.curvature.kfac import KronFactors, kfac_factors, kfac_penalty, merge
 from labkit.losses import ClassificationLoss
 from labkit.methods.base import Method, Param, TaskContext, register
 from labkit.methods.buffer import ReservoirBuffer
+from labkit.models.eval_mode import evaluating
 from labkit.models.taylor import fold_batchnorm, linearize
 
 CURVATURES = ("kfac", "tkfac")
@@ -95,14 +102,24 @@ class DLCFT(Method):
     # (1e-4 on CIFAR-100); 1e-3 is the quick presets' rate (dlcft-digits-*, dlcft-fashion-*)
     recipe = {"loss": "mse", "optimizer": "adam", "lr": 1e-3, "pretrained": "auto"}
     params = {
-        "curvature": Param("kfac", "K-FAC, or TK-FAC (each layer's trace matched to the exact Fisher's)", CURVATURES),
-        "alpha": Param(15.0, "scale of the one-hot regression target alpha * e_y", gt=0),
+        "curvature": Param("kfac", "K-FAC, or TK-FAC (each layer's trace matched to the exact Fisher's)", CURVATURES,
+                           source="DLCFT paper Table 1 (the K-FAC rows; TK-FAC is the other) and the authors' data-IL "
+                                  "script rbu_cifar100_di.py line 64 (METHOD = 'KFAC'); their class-IL script "
+                                  "rbu_cifar100_ci.py line 67 and Table 2 use TK-FAC"),
+        "alpha": Param(15.0, "scale of the one-hot regression target alpha * e_y", gt=0,
+                       source="DLCFT paper Sec. 3.2, Eq. 5 (alpha = 15); the authors' rbu_cifar100_di.py line 255"),
         "lamb": Param(0.5, "class-IL: share of the penalty in R = lamb * penalty + (1 - lamb) * replay",
-                      ge=0, le=1),
-        "buffer_size": Param(500, "class-IL replay buffer (reservoir); 0 for none", ge=0, le=100_000),  # as ER's
+                      ge=0, le=1, source="DLCFT paper Sec. 4.1 (lambda = 1/2 in the class-IL loss, Eq. 14)"),
+        "buffer_size": Param(500, "class-IL replay buffer (reservoir); 0 for none", ge=0, le=100_000,  # as ER's
+                             source="DLCFT paper Sec. 4.1 (a buffer of 500 samples, reservoir sampling)"),
         # at most 1000 Monte-Carlo targets: a batch keeps all of its draws in memory at once
-        "mc_samples": Param(1, "Monte-Carlo targets per image for the factors G", ge=1, le=1000),
-        "fisher_images": Param(5000, "training images of a task the factors are estimated on (at most)", ge=1),
+        "mc_samples": Param(1, "Monte-Carlo targets per image for the factors G", ge=1, le=1000,
+                            source="the DLCFT authors' kfac.py line 280 (one pseudo-target drawn per image of each "
+                                   "curvature batch)"),
+        "fisher_images": Param(5000, "training images of a task the factors are estimated on (at most)", ge=1,
+                               source="chosen here: one whole task of the paper's 10-task Seq-CIFAR-100 data-IL "
+                                      "split (Sec. 4.1: 5,000 images a task; the authors draw 1,000 batches of 64 "
+                                      "from the task, rbu_cifar100_di.py line 478); nothing checks the value"),
     }
 
     def __init__(self, **params):
@@ -171,8 +188,6 @@ class DLCFT(Method):
         ctx = self.likelihood_loss(ctx)
         t = ctx.t + 1
         data = ctx.task_loss(ctx.model.head_logits(x), y)
-        if self.uses_replay(ctx) and torch.is_grad_enabled():
-            self.buffer.add(x, y)
         if t == 1:
             return data
         reg = self.penalty(ctx.model, ctx.scenario)  # holds the 0.5 of 0.5 dtheta^T H dtheta
@@ -180,6 +195,11 @@ class DLCFT(Method):
             bx, by, _, _ = self.buffer.sample(len(y))
             reg = self.lamb * reg + (1 - self.lamb) * ctx.task_loss(ctx.model.head_logits(bx), by)
         return data / t + (t - 1) / t * reg
+
+    def after_step(self, ctx: TaskContext, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Class-IL with a buffer: offer the batch just trained on to the reservoir."""
+        if self.uses_replay(ctx):
+            self.buffer.add(x, y)
 
     # ------------------------------------------------------------------ curvature after a task
     def curvature_net(self, model: nn.Module) -> tuple[nn.Module, dict[str, nn.Module]]:
@@ -201,10 +221,8 @@ class DLCFT(Method):
                                layers=layers, columns=columns, onehot_scale=self.alpha if self.linearised else 1.0,
                                mc_samples=self.mc_samples, trace_correction=self.curvature == "tkfac")
         if self.linearised and ctx.scenario.kind != "task-il":
-            with torch.no_grad():
-                was_training = ctx.model.training
-                features = ctx.model.eval().features(x)
-                ctx.model.train(was_training)
+            with torch.no_grad(), evaluating(ctx.model):
+                features = ctx.model.features(x)
             factors["heads"] = head_input_moment(features)
         if ctx.scenario.kind == "task-il":
             factors = {k: f for k, f in factors.items() if k.startswith("backbone.")}

@@ -1,4 +1,5 @@
-"""Elastic Weight Consolidation (Kirkpatrick et al. 2017) with a diagonal Fisher."""
+"""Elastic Weight Consolidation (Kirkpatrick et al. 2017) with a diagonal Fisher; formula, protocol
+and parameters (why lambda is 100 here): docs/METHODS.md, section 8."""
 from __future__ import annotations
 
 import torch
@@ -21,22 +22,22 @@ class EWC(Method):
 
     name = "ewc"
     autocast_safe = False  # the quadratic penalty's small differences need fp32
-    # lamb: SGD with rate lr and momentum beta is stable on the penalty's curvature lambda F_i only
-    # while lr * lambda * F_i < 2 (1 + beta) (76 / lambda at the defaults, SGD 0.05 and 0.9), and the
-    # argmax Fisher's largest entry on digits reaches about 1 (class-IL, mlp). FACIL's 5000 (set for its
-    # SGD 0.1 on large networks, whose Fisher entries are far smaller) diverged in 6 of seeds 0-9 at
-    # the defaults. Of 10, 30, 100, 300, 1000 and 5000 on digits class-IL (5 tasks, 5 epochs), 100 is
-    # the largest that trained on all of seeds 0-39, with a 10% validation split and without (300: 1
-    # of 40 diverged), and the best on validation among those (task-aware 61.1%; 30: 59.8, 10: 59.0).
     params = {
-        "lamb": Param(100.0, "penalty weight lambda (100: the largest stable at the default SGD rate on "
-                      "digits, chosen on validation; FACIL's 5000 diverges there, see labkit.methods.ewc)", ge=0),
-        "alpha": Param(0.5, "weight of the old Fisher when merging with the new one", ge=0, le=1),
-        # argmax: FACIL's default (its EWC takes the Fisher at the model's predicted labels)
+        "lamb": Param(100.0, "penalty weight lambda", ge=0,
+                      source="chosen here, not FACIL's 5000 (src/approach/ewc.py line 43, set for SGD 0.1 on large "
+                             "networks): the largest of 10, 30, 100, 300, 1000 and 5000 that trained digits class-IL "
+                             "at RunConfig's SGD 0.05 and momentum 0.9, on whose penalty SGD is stable only while "
+                             "lr * lamb * F_max < 2 (1 + momentum) (docs/METHODS.md, section 8); "
+                             "tests/protocols/test_defaults_learn.py::test_ewc_defaults_and_the_readme_runs_train_on_"
+                             "every_seed checks that it trains on seeds 0-9"),
+        "alpha": Param(0.5, "weight of the old Fisher when merging with the new one", ge=0, le=1,
+                       source="FACIL src/approach/ewc.py lines 45-46 (--alpha default 0.5, 'a 50-50 fusion')"),
         "fisher_labels": Param("argmax", "labels the Fisher is taken at: true (every label, weighted by the "
                                "model's predictive distribution: the true Fisher), sampled (one label drawn from "
                                "it), empirical (the dataset's labels), argmax (the model's most likely label)",
-                               FISHER_LABELS, renamed={2: FISHER_LABELS_RENAMED}),
+                               FISHER_LABELS, renamed={2: FISHER_LABELS_RENAMED},
+                               source="FACIL src/approach/ewc.py line 48 (--fi-sampling-type default 'max_pred': "
+                                      "the model's predicted label)"),
     }
 
     @classmethod

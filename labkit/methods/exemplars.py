@@ -1,4 +1,5 @@
-"""Exemplar memory with herding selection (Rebuffi et al., iCaRL, CVPR 2017), as LUCIR uses it.
+"""Exemplar memory with herding selection (Rebuffi et al., iCaRL, CVPR 2017), as LUCIR uses it
+(docs/METHODS.md, section 6).
 
 Herding picks, one at a time, the sample that brings the running mean of the chosen samples'
 L2-normalised features closest to the class mean; the chosen samples are kept in the order they

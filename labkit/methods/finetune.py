@@ -1,4 +1,5 @@
-"""Fine-tuning ("None" in the papers' tables): the lower bound every method is measured against."""
+"""Fine-tuning ("None" in the papers' tables): the lower bound every method is measured against
+(docs/METHODS.md, section 2)."""
 from labkit.methods.base import Method, register
 
 

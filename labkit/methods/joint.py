@@ -1,4 +1,4 @@
-"""Joint training: the upper bound, retraining on every task seen so far."""
+"""Joint training: the upper bound, retraining on every task seen so far (docs/METHODS.md, section 3)."""
 from __future__ import annotations
 
 import torch

@@ -1,6 +1,7 @@
 """LUCIR (Hou et al., CVPR 2019, "Learning a Unified Classifier Incrementally via Rebalancing")
 and its "Rethinking softmax" variants lucir-s, lucir-sr, lucir-br, lucir-br2, lucir-bsr
 (docs/PAPERS.md, section 1), as a table of term weights with one registered subclass per row.
+Protocol and parameters: docs/METHODS.md, section 6 (the variants: section 7).
 
     L = L_CE(sigma cos_{<=t}, y)                                          cross-entropy (ce_over)
         + lambda_adapt * ( w_lf    * mean_b (1 - cos(f_b, f^o_b))              less-forget
@@ -54,6 +55,7 @@ from labkit.losses import bce_onehot, per_task_kd
 from labkit.methods.base import Method, Param, TaskContext, frozen_copy
 from labkit.methods.exemplars import ExemplarMemory
 from labkit.methods.softmax_remedies import register_variants
+from labkit.models.eval_mode import evaluating
 
 FEATURE_BATCH = 1024
 
@@ -103,11 +105,8 @@ def margin_ranking(cosines: torch.Tensor, y: torch.Tensor, n_old: int, margin: f
 @torch.no_grad()
 def features_of(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The backbone features of x in eval mode, in batches."""
-    was_training = model.training
-    model.eval()
-    out = torch.cat([model.features(x[i:i + FEATURE_BATCH]) for i in range(0, len(x), FEATURE_BATCH)])
-    model.train(was_training)
-    return out
+    with evaluating(model):
+        return torch.cat([model.features(x[i:i + FEATURE_BATCH]) for i in range(0, len(x), FEATURE_BATCH)])
 
 
 class Lucir(Method):
@@ -127,17 +126,36 @@ class Lucir(Method):
     remedy: ClassVar[LucirRemedy] = LUCIR_REMEDIES[""]
     losses = ("ce",)
     params = {
-        "lamb_base": Param(5.0, "base weight lambda_base of the less-forget constraint", ge=0),
-        "lamb_mr": Param(1.0, "weight of the margin ranking loss", ge=0),
-        "margin": Param(0.5, "margin m of the ranking loss", ge=0),
-        "K": Param(2, "number of hardest new classes each old sample is ranked against (0: none)", ge=0),
-        "memory": Param(0, "total exemplar budget split over the classes seen (0: per_class each)", ge=0),
-        "per_class": Param(20, "exemplars kept per class when memory is 0", ge=0),
-        "gamma1": Param(0.1, "weight gamma1 of the per-task KD of the -s/-sr/-bsr variants", ge=0),
-        "T": Param(1.0, "temperature of the per-task KD", gt=0),
+        "lamb_base": Param(5.0, "base weight lambda_base of the less-forget constraint", ge=0,
+                           source="LUCIR paper Sec. 4.1 (lambda_base 5 for CIFAR-100), quoted in FACIL "
+                                  "src/approach/lucir.py lines 57-58 (--lamb default 5) and kept by the Rethinking "
+                                  "authors' src/approach/lucir-sr.py line 58"),
+        "lamb_mr": Param(1.0, "weight of the margin ranking loss", ge=0,
+                         source="FACIL src/approach/lucir.py lines 60-61 (--lamb-mr default 1, 'set to 1 in the "
+                                "original code')"),
+        "margin": Param(0.5, "margin m of the ranking loss", ge=0,
+                        source="LUCIR paper Sec. 4.1 (m = 0.5), quoted in FACIL src/approach/lucir.py lines 63-64 "
+                               "(--dist default 0.5)"),
+        "K": Param(2, "number of hardest new classes each old sample is ranked against (0: none)", ge=0,
+                   source="LUCIR paper Sec. 4.1 (K = 2), quoted in FACIL src/approach/lucir.py lines 66-67"),
+        "memory": Param(0, "total exemplar budget split over the classes seen (0: per_class each)", ge=0,
+                        source="FACIL src/datasets/exemplars_dataset.py line 25 (--num-exemplars default 0: no "
+                               "fixed total, so the per-class budget decides)"),
+        "per_class": Param(20, "exemplars kept per class when memory is 0", ge=0,
+                           source="LUCIR paper Sec. 4.1 (R_per = 20, herding), quoted in FACIL "
+                                  "src/approach/lucir.py lines 20-21; FACIL scripts/script_cifar100.sh line 51"),
+        "gamma1": Param(0.1, "weight gamma1 of the per-task KD of the -s/-sr/-bsr variants", ge=0,
+                        source="the Rethinking authors' src/approach/lucir-sr.py line 198 (per-task KD times "
+                               "lamda * 0.1); their run.sh lines 15-23 pass --gamma1 0.2-1.0, which that "
+                               "file does not read"),
+        "T": Param(1.0, "temperature of the per-task KD", gt=0,
+                   source="the Rethinking authors' src/approach/lucir-sr.py line 198 (cross_entropy at its "
+                          "default exp=1.0, line 165: T = 1)"),
         "ce_over": Param("all-heads", "what the CE's softmax spans: all-heads (the released code, LUCIR's "
                          "Eq. 1) or own-head (ctx.task_loss: each sample's own head in task-IL)",
-                         choices=("all-heads", "own-head")),
+                         choices=("all-heads", "own-head"),
+                         source="the Rethinking authors' src/approach/lucir-sr.py line 236 and FACIL "
+                                "src/approach/lucir.py line 216 (CE over every head's scaled outputs, LUCIR Eq. 1)"),
     }
 
     def __init__(self, **params):

@@ -1,5 +1,6 @@
 """Learning without Forgetting (Li & Hoiem 2016), as in FACIL, with the five softmax remedies of
-"Rethinking softmax" as variants lwf-s, lwf-sr, lwf-br, lwf-br2, lwf-bsr (softmax_remedies.py)."""
+"Rethinking softmax" as variants lwf-s, lwf-sr, lwf-br, lwf-br2, lwf-bsr (softmax_remedies.py).
+Formula, protocol and parameters: docs/METHODS.md, section 4 (the variants: section 7)."""
 from __future__ import annotations
 
 from typing import ClassVar
@@ -24,8 +25,12 @@ class LwF(Method):
     remedy: ClassVar[Remedy] = REMEDIES[""]
     losses = ("ce",)
     params = {
-        "lamb": Param(1.0, "weight lambda of the distillation terms", ge=0),
-        "T": Param(2.0, "distillation temperature", gt=0),
+        "lamb": Param(1.0, "weight lambda of the distillation terms", ge=0,
+                      source="FACIL src/approach/lwf.py line 38 (--lamb default 1); the Rethinking authors' "
+                             "src/approach/lwf-*.py line 38 keep it"),
+        "T": Param(2.0, "distillation temperature", gt=0,
+                   source="LwF paper p. 5 (T = 2 by grid search), quoted in FACIL src/approach/lwf.py lines 40-42 "
+                          "(--T default 2); the Rethinking authors' src/approach/lwf-*.py line 42 keep it"),
     }
 
     def __init__(self, **params):

@@ -1,6 +1,7 @@
 """Learning without Memorizing (Dhar et al., CVPR 2019), with the five softmax remedies of
 "Rethinking softmax" applied to its KD term as variants lwm-s, lwm-sr, lwm-br, lwm-br2, lwm-bsr
-(softmax_remedies.py; docs/PAPERS.md, section 1)."""
+(softmax_remedies.py; docs/PAPERS.md, section 1). Formula, protocol and parameters: docs/METHODS.md,
+section 5 (the variants: section 7)."""
 from __future__ import annotations
 
 import torch
@@ -57,9 +58,12 @@ class LwM(LwF):
 
     name = "lwm"
     params = {
-        "beta": Param(1.0, "weight beta of the distillation terms", ge=0),
-        "gamma": Param(1.0, "weight gamma of the attention distillation", ge=0),
-        "T": Param(2.0, "distillation temperature", gt=0),
+        "beta": Param(1.0, "weight beta of the distillation terms", ge=0,
+                      source="FACIL src/approach/lwm.py line 41 (--beta default 1)"),
+        "gamma": Param(1.0, "weight gamma of the attention distillation", ge=0,
+                       source="FACIL src/approach/lwm.py line 43 (--gamma default 1)"),
+        "T": Param(2.0, "distillation temperature", gt=0,
+                   source="FACIL src/approach/lwm.py line 189 (the KD's exp=1/2, that is T = 2, as LwF's)"),
     }
 
     @classmethod

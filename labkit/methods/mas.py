@@ -1,4 +1,5 @@
-"""Memory Aware Synapses (Aljundi et al., ECCV 2018), the global version FACIL implements."""
+"""Memory Aware Synapses (Aljundi et al., ECCV 2018), the global version FACIL implements;
+formula, protocol and parameters: docs/METHODS.md, section 9."""
 from __future__ import annotations
 
 import torch
@@ -28,8 +29,14 @@ class MAS(EWC):
 
     name = "mas"
     params = {
-        "lamb": Param(0.01, "penalty weight lambda", ge=0),
-        "alpha": Param(0.5, "weight of the old importance when merging with the new one", ge=0, le=1),
+        "lamb": Param(0.01, "penalty weight lambda", ge=0,
+                      source="chosen here, not FACIL's 1 (src/approach/mas.py line 42): labkit's Omega, a "
+                             "per-sample gradient of the squared output norm, exceeds FACIL's, the gradient of the "
+                             "batch mean of the unsquared norm (line 75), by a factor of order twice that norm "
+                             "(docs/METHODS.md, section 9); tests/methods/test_mas.py checks that at it MAS finishes "
+                             "in every scenario and holds the weights nearer their anchor than fine-tuning"),
+        "alpha": Param(0.5, "weight of the old importance when merging with the new one", ge=0, le=1,
+                       source="FACIL src/approach/mas.py line 45 (--alpha default 0.5)"),
     }
 
     @classmethod

@@ -1,5 +1,6 @@
 """The five remedies of "Rethinking softmax in incremental learning" (docs/PAPERS.md, section 1), as
-data: the weights of each distillation term, shared by LwF (and later LwM and LUCIR).
+data: the weights of each distillation term, shared by LwF and LwM (LUCIR reads them its own way,
+labkit/methods/lucir.py); docs/METHODS.md, section 7, gives where each weight was read.
 
     total = L_CE + lambda * (w_joint KD_T(joint) + w_task sum_i KD_T(z_i, z_i^o)
                              + w_bce sum_i BCE(sigma(z_i), sigma(z_i^o)))

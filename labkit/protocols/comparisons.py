@@ -39,12 +39,8 @@ TKFAC = {"method_params": {"curvature": "tkfac"}}
 # zero; docs/PAPERS.md, section 3), so each baseline is compared with DLCFT on the same network.
 # The paper's ER / DER / DER++ numbers come from Mammoth, whose one head covers every class from
 # the start: `--head-layout all-classes` runs them that way (notebook 05 does, beside the paper's
-# class-IL column: labkit.teaching.dlcft_comparison.beside_paper). Measured (Fashion-MNIST
-# class-IL, 5 tasks, mlp, SGD 0.05 without momentum, batch 32, 1 epoch, buffer 500, seeds 0-2;
-# `python -m labkit sweep mammoth-replay --dataset fashion_mnist --scenario class-il
-# --optimizer sgd --lr 0.05 --momentum 0 --epochs 1 --knn-k 0 --grid method=er,der,derpp
-# --grid head_layout=per-task,all-classes --grid seed=0-2 --finals`), final TAg accuracy
-# per-task / all-classes: ER 77.0 / 78.3, DER 71.9 / 79.4, DER++ 78.7 / 80.7.
+# class-IL column: labkit.teaching.dlcft_comparison.beside_paper). The two layouts side by side, with
+# the sweep that measures them: docs/BENCHMARKS.md, "Head layouts of ER, DER and DER++".
 SCENARIO_METHODS = {
     "data-il": ("finetune", "lwf", "ewc", "mas", "osla", "er", "der", "derpp", "dlcft", "dlcft-tkfac", "joint"),
     "task-il": ("finetune", "lwf", "ewc", "osla", "er", "der", "dlcft", "dlcft-tkfac", "joint"),

@@ -38,7 +38,7 @@ from tqdm import tqdm
 from labkit.config import RunConfig
 from labkit.experiment.result import RunResult
 from labkit.experiment.store import DEFAULT_RUNS_DIR, RunDir
-from labkit.errors import ConfigError
+from labkit.errors import ConfigError, StoreError
 from labkit.sweep.grid import Cell
 from labkit.sweep.record import SweepRecord
 
@@ -89,11 +89,11 @@ def run_cell(config: dict, run_path: str, threads: int) -> dict | None:
     with contextlib.ExitStack() as held:
         try:
             held.enter_context(run_dir.writing())
-        except ConfigError as error:  # never touch a folder this process does not hold
+        except StoreError as error:  # never touch a folder this process does not hold
             if "another process" in error.valid or _busy(run_dir):
                 return None
             return RunResult(config=config, run_id=run_dir.run_id, status="failed",
-                             failure={"kind": "error", "message": f"ConfigError: {error}"}).to_dict()
+                             failure={"kind": "error", "message": f"StoreError: {error}"}).to_dict()
         return _run_claimed(config, _HeldRunDir(run_dir.path), threads)
 
 
@@ -102,7 +102,7 @@ def _busy(run_dir: RunDir) -> bool:
     then taking the lock fails, and says why)."""
     try:
         return run_dir.is_being_written()
-    except ConfigError:
+    except StoreError:
         return False
 
 
@@ -142,15 +142,15 @@ def _stored(runs_dir: Path, run_id: str | None) -> tuple[RunDir | None, RunResul
 
 
 def _existing(runs_dir: Path, run_id: str | None) -> RunDir | None:
-    """The run folder `run_id` when it holds a config.json; ConfigError when it cannot be looked at."""
+    """The run folder `run_id` when it holds a config.json; StoreError when it cannot be looked at."""
     if run_id is None:
         return None
     path = Path(runs_dir) / run_id
     try:
         return RunDir(path) if (path / "config.json").is_file() else None
     except OSError as error:  # a folder this process may not read
-        raise ConfigError("run", run_id, f"a run folder that can be read ({type(error).__name__}: "
-                          f"{error.strerror or error})") from None
+        raise StoreError("run", run_id, f"a run folder that can be read ({type(error).__name__}: "
+                         f"{error.strerror or error})") from None
 
 
 def check_resources(cpus_per_run: int, gpus_per_run: float | None) -> None:
@@ -297,7 +297,7 @@ def _standing(cells: list[Cell], record: SweepRecord, runs_dir: Path) -> tuple[l
         run_id = record.run_id(cell)
         try:
             run_dir, stored = _stored(runs_dir, run_id)
-        except ConfigError as error:  # a damaged folder is reported, never overwritten; the rest go on
+        except StoreError as error:  # a damaged folder is reported, never overwritten; the rest go on
             outcomes.append(CellOutcome(cell, run_id, None, str(error)))
             continue
         if stored is not None and stored.status in DONE:
@@ -319,7 +319,7 @@ def stored_outcomes(name: str, runs_dir: Path = DEFAULT_RUNS_DIR) -> list[CellOu
         run_id = record.run_id(cell)
         try:
             outcomes.append(CellOutcome(cell, run_id, _stored(runs_dir, run_id)[1]))
-        except ConfigError as error:
+        except StoreError as error:
             outcomes.append(CellOutcome(cell, run_id, None, str(error)))
     return outcomes
 
@@ -419,7 +419,7 @@ def _running_text(cells: list[Cell], running: dict) -> str:
     for i, run_dir in running.values():
         try:
             stored = run_dir.result()
-        except ConfigError:
+        except StoreError:
             stored = None
         done = stored.tasks_done if stored else 0
         parts.append(f"{cells[i].label} s{cells[i].config.seed} task {min(done + 1, cells[i].config.tasks)}"

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from labkit.config import RunConfig
+from labkit.config import RunConfig, split_setting
 from labkit.methods import METHODS
 from labkit.errors import ConfigError
 from labkit.registry import parse_bool
@@ -138,18 +138,18 @@ def typed_value(key: str, text: str) -> Any:
     if key.startswith(PARAM):
         return text
     default = FIELDS[key].default
-    kind = type(default)
+    field_type = type(default)
     try:
         if isinstance(default, bool):
             return parse_bool(text)
-        if kind is int and not WHOLE.fullmatch(text):
+        if field_type is int and not WHOLE.fullmatch(text):
             raise ValueError(text)
-        if kind is float and not text.isascii():
+        if field_type is float and not text.isascii():
             raise ValueError(text)
-        return kind(text)
+        return field_type(text)
     except ValueError:
-        raise ConfigError(key, text, f"a value of type {kind.__name__}"
-                                     f"{' (ASCII digits)' if kind in (int, float) else ''}") from None
+        raise ConfigError(key, text, f"a value of type {field_type.__name__}"
+                                     f"{' (ASCII digits)' if field_type in (int, float) else ''}") from None
 
 
 def _is_range(key: str, text: str) -> bool:
@@ -169,19 +169,16 @@ def parse_axis(item: str, max_cells: int = MAX_CELLS) -> tuple[str, list[Any]]:
     """'method=lwf,lwf-bsr' -> ('method', ['lwf', 'lwf-bsr']); 'seed=0-9' -> ('seed', [0, ..., 9]).
     Whole-number ranges are inclusive, as Hydra's `range` is not (it says so: 0-9 is ten seeds);
     an axis of more than `max_cells` values is refused before its ranges are expanded."""
-    key, sep, values = item.partition("=")
-    key = key.strip()
-    if not sep or not key or not values.strip():
-        raise ConfigError("grid", item, "KEY=V1,V2,... (e.g. method=lwf,lwf-bsr, seed=0-9, param.lamb=100,1000)")
+    key, values = split_setting("grid", item, "KEY=V1,V2,... (e.g. method=lwf,lwf-bsr, seed=0-9, param.lamb=100,1000)")
     check_key(key)
-    items = [v.strip() for v in values.split(",")]
-    if "" in items:
+    texts = [v.strip() for v in values.split(",")]
+    if "" in texts:
         raise ConfigError(f"grid[{key}]", values, "comma-separated values with no empty one")
     out: list[Any] = []
-    ranges = [RANGE.fullmatch(text) if _is_range(key, text) else None for text in items]
+    ranges = [RANGE.fullmatch(text) if _is_range(key, text) else None for text in texts]
     size = sum(max(int(r[2]) - int(r[1]) + 1, 1) if r else 1 for r in ranges)
     check_size(size, max_cells, item)
-    for text, match in zip(items, ranges):
+    for text, match in zip(texts, ranges):
         if match:
             low, high = int(match[1]), int(match[2])
             if high < low:

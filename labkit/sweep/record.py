@@ -7,8 +7,10 @@ not by position: running the sweep again with more seeds reuses the cells it alr
 
 Read, a record is checked whole (check_cells): a list of cells, each an object with a key (names ->
 plain JSON values), a config (an object) and a run_id (None or a folder name directly inside the
-runs folder), no config and no run_id twice. A damaged record is refused naming the cell and
-what is wrong with it, and nothing is written, inside the runs folder or out of it.
+runs folder), no config and no run_id twice. A damaged record is refused (StoreError) naming the
+cell and what is wrong with it, and nothing is written, inside the runs folder or out of it; so is
+a cell whose config is no longer a valid run, and a lock another process holds too long. A name
+that is no sweep name, or names no stored sweep, is bad input (ConfigError).
 
 Several processes may run the same sweep at once. Every read-modify-write of the record holds its
 lock (`.NAME.sweep.lock` beside it, fcntl.flock) and reads the record again first when another
@@ -29,8 +31,8 @@ from pathlib import Path
 from typing import Iterator
 
 from labkit.config import RunConfig
-from labkit.experiment.store import DEFAULT_RUNS_DIR, is_run_id, lock_exclusive, write_json_atomic
-from labkit.errors import ConfigError, short_repr
+from labkit.experiment.store import DEFAULT_RUNS_DIR, is_run_id, lock_exclusive, runs_dir_refused, write_json_atomic
+from labkit.errors import ConfigError, StoreError, short_repr
 from labkit.sweep.grid import Cell, canonical, typed_params
 
 SUFFIX = ".sweep.json"
@@ -94,8 +96,8 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
 
 
 class SweepRecord:
-    """The record `<runs_dir>/<name>.sweep.json` (empty until saved); ConfigError naming `name`
-    when it is damaged (what and where: see check_cells)."""
+    """The record `<runs_dir>/<name>.sweep.json` (empty until saved); ConfigError when `name` is
+    no sweep name, StoreError naming `name` when its record is damaged (what and where: see check_cells)."""
 
     def __init__(self, name: str, runs_dir: Path = DEFAULT_RUNS_DIR):
         self.name = check_name(name)
@@ -123,17 +125,19 @@ class SweepRecord:
         try:
             return check_cells(json.loads(self.path.read_text()), self.runs_dir)
         except (OSError, UnicodeDecodeError, RecursionError) as error:
-            raise ConfigError("name", self.name, f"its record {self.path} cannot be read ({type(error).__name__}); "
-                              "its runs are untouched: move the file away or pick another name") from None
+            raise StoreError("name", self.name, f"its record {self.path} cannot be read ({type(error).__name__}); "
+                             "its runs are untouched: move the file away or pick another name") from None
         except ValueError as error:  # not JSON, or JSON of the wrong shape: what is damaged
             what = "it is not JSON" if isinstance(error, json.JSONDecodeError) else str(error)
-            raise ConfigError("name", self.name, f"its record {self.path} is damaged: {what}; its runs are "
-                              "untouched: move the file away or pick another name") from None
+            raise StoreError("name", self.name, f"its record {self.path} is damaged: {what}; its runs are "
+                             "untouched: move the file away or pick another name") from None
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the record's lock for a read-modify-write: the record is read again first if
-        another process changed it. ConfigError when the lock cannot be made or is held too long."""
+        another process changed it. StoreError when its lock file is a folder or another process
+        holds the lock too long; when the runs folder cannot hold the lock file, runs_dir_refused's
+        error (StoreError for a full disk, else ConfigError)."""
         if self._locks:
             self._locks += 1
             try:
@@ -143,10 +147,12 @@ class SweepRecord:
             return
         try:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
-            handle = open(self.lock_path, "a+")
+            handle = open(self.lock_path, "a+", errors="replace")  # a token; garbage reads as no token of ours
+        except IsADirectoryError:  # what is stored is damaged, not the folder given
+            raise StoreError("name", self.name, f"its record's lock {self.lock_path} is a folder, not a file; its "
+                             "runs are untouched: move the folder away or pick another name") from None
         except OSError as error:
-            raise ConfigError("runs_dir", str(self.runs_dir), f"a folder a sweep can be stored in "
-                              f"({type(error).__name__}: {error.strerror or error})") from None
+            raise runs_dir_refused(self.runs_dir, "a folder a sweep can be stored in", error) from None
         with handle:
             self._acquire(handle)
             self._lock, self._locks = handle, 1
@@ -160,8 +166,8 @@ class SweepRecord:
 
     def _acquire(self, handle) -> None:
         if not lock_exclusive(handle, LOCK_WAIT_S):
-            raise ConfigError("name", self.name, f"another process has held its record's lock "
-                              f"{self.lock_path} for {LOCK_WAIT_S:.0f} s: is it stuck? stop it, or try again")
+            raise StoreError("name", self.name, f"another process has held its record's lock "
+                             f"{self.lock_path} for {LOCK_WAIT_S:.0f} s: is it stuck? stop it, or try again")
 
     def include(self, cells: list[Cell]) -> None:
         """Add the cells the record does not hold yet (no run folder yet); saved once, if any."""
@@ -176,8 +182,9 @@ class SweepRecord:
                 self.save()
 
     def stored_cells(self) -> list[Cell]:
-        """The cells the record holds, each config checked again (ConfigError naming `name` and
-        the cell when one no longer is valid)."""
+        """The cells the record holds, each config checked again: ConfigError when there is no
+        sweep `name` (the name given names none), StoreError naming `name` and the cell when one
+        no longer is a valid run."""
         if not self.cells:
             known = ", ".join(list_sweeps(self.runs_dir)) or "none stored"
             raise ConfigError("name", self.name, f"no sweep of that name in {self.runs_dir} (stored: {known}); "
@@ -187,8 +194,8 @@ class SweepRecord:
             try:
                 cells.append(Cell(c["key"], typed_params(RunConfig.from_dict(c["config"]).validate())))
             except (ValueError, TypeError) as error:  # ConfigError, or a value of a type no field takes
-                raise ConfigError("name", self.name, f"its record {self.path}: cell {i + 1}'s config is not a "
-                                  f"valid run now ({error}); move the file away or pick another name") from None
+                raise StoreError("name", self.name, f"its record {self.path}: cell {i + 1}'s config is not a "
+                                 f"valid run now ({error}); move the file away or pick another name") from None
         return cells
 
     def run_id(self, cell: Cell) -> str | None:
@@ -212,8 +219,7 @@ class SweepRecord:
                 self._token = secrets.token_hex(8)
                 self._lock.seek(0), self._lock.truncate(), self._lock.write(self._token), self._lock.flush()
         except OSError as error:
-            raise ConfigError("runs_dir", str(self.runs_dir), f"a folder a sweep can be stored in "
-                              f"({type(error).__name__}: {error.strerror or error})") from None
+            raise runs_dir_refused(self.runs_dir, "a folder a sweep can be stored in", error) from None
         self._stamp = _stamp(self.path)
 
 

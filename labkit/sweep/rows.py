@@ -48,12 +48,12 @@ def run_rows(configs: dict[str, RunConfig], seeds: list[int], desc: str, runs_di
 def task_models(result: RunResult, runs_dir: Path) -> tuple[list[IncrementalNet], Scenario]:
     """A stored run's model after each task (in eval mode, on the CPU) and its scenario, for a run
     kept with keep_models whose method leaves the built model's shape as it is (not DLCFT's)."""
-    from labkit.experiment.checkpointed_run import model_from_checkpoint
+    from labkit.experiment.checkpointed_run import model_from_task_state
 
     config = RunConfig.from_dict(result.config)
     scenario = config_scenario(config, load_dataset(config.dataset, config.data_root))
     states = RunDir(Path(runs_dir) / result.run_id).task_models()
-    return [model_from_checkpoint(config, scenario, state) for state in states], scenario
+    return [model_from_task_state(config, scenario, state) for state in states], scenario
 
 
 def notebook_runs_dir(quick: bool) -> Path:

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labkit.config import SEED_MAX, RunConfig
+from labkit.config import SEED_MAX, RunConfig, split_setting
+from labkit.experiment.metrics import natural_kind
 from labkit.experiment.result import RunResult
-from labkit.experiment.runner import natural_kind
 from labkit.experiment.store import DEFAULT_RUNS_DIR, RunDir
 from labkit.methods import METHODS
-from labkit.errors import ConfigError
+from labkit.errors import ConfigError, StoreError
 from labkit.sweep.execute import ELSEWHERE, check_resources, ray_for, run_cell
 from labkit.sweep.grid import MAX_CELLS, PARAM, check_key, config_at, typed_value
 from labkit.sweep.record import check_name
@@ -71,49 +71,46 @@ def _value(base: RunConfig, key: str, text: str) -> Any:
     return config.method_params[key[len(PARAM):]] if key.startswith(PARAM) else getattr(config, key)
 
 
-def parse_axis(base: RunConfig, item: str) -> tuple[str, Any]:
+def parse_search_axis(base: RunConfig, item: str) -> tuple[str, Any]:
     """'param.lamb=loguniform:10,1e5' -> ('param.lamb', tune.loguniform(10.0, 100000.0)), every
     value checked against the field's or parameter's bounds."""
     from ray import tune
 
-    key, sep, spec = item.partition("=")
-    key = key.strip()
-    usage = "KEY=DIST:LOW,HIGH or KEY=V1,V2 (e.g. param.lamb=loguniform:10,100000, lr=0.01,0.05)"
-    if not sep or not key or not spec.strip():
-        raise ConfigError("search", item, usage)
+    key, value = split_setting("search", item, "KEY=DIST:LOW,HIGH or KEY=V1,V2 (e.g. param.lamb=loguniform:10,100000, "
+                                                 "lr=0.01,0.05)")
     try:
         check_key(key)
     except ConfigError as error:
         raise ConfigError("search", key, error.valid) from None
-    kind, colon, rest = spec.partition(":")
-    if not colon or kind not in DISTRIBUTIONS:
-        kind, rest = "grid", spec
+    distribution, colon, rest = value.partition(":")
+    if not colon or distribution not in DISTRIBUTIONS:
+        distribution, rest = "grid", value
     texts = [t.strip() for t in rest.split(",")]
     if "" in texts:
-        raise ConfigError(f"search[{key}]", spec, "comma-separated values with no empty one")
+        raise ConfigError(f"search[{key}]", value, "comma-separated values with no empty one")
     values = [_value(base, key, t) for t in texts]
-    if kind in ("choice", "grid"):
+    if distribution in ("choice", "grid"):
         if len(set(map(str, values))) < len(values):
-            raise ConfigError(f"search[{key}]", spec, "each value once")
-        return key, tune.choice(values) if kind == "choice" else tune.grid_search(values)
+            raise ConfigError(f"search[{key}]", value, "each value once")
+        return key, tune.choice(values) if distribution == "choice" else tune.grid_search(values)
     if len(values) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) \
             or not values[0] < values[1]:
-        raise ConfigError(f"search[{key}]", spec, f"{kind}:LOW,HIGH with two numbers, LOW < HIGH")
+        raise ConfigError(f"search[{key}]", value, f"{distribution}:LOW,HIGH with two numbers, LOW < HIGH")
     low, high = values
-    if kind == "loguniform":
+    if distribution == "loguniform":
         if low <= 0:
-            raise ConfigError(f"search[{key}]", spec, "loguniform needs LOW > 0 (use uniform for a range from 0)")
+            raise ConfigError(f"search[{key}]", value, "loguniform needs LOW > 0 (use uniform for a range from 0)")
         return key, tune.loguniform(low, high)
-    if kind == "randint":
+    if distribution == "randint":
         if not all(isinstance(v, int) for v in values):
-            raise ConfigError(f"search[{key}]", spec, "randint:LOW,HIGH with whole numbers")
+            raise ConfigError(f"search[{key}]", value, "randint:LOW,HIGH with whole numbers")
         return key, tune.randint(low, high + 1)
     return key, tune.uniform(low, high)
 
 
 def default_axes(method: str) -> list[str]:
     """The method's float parameters with a positive default, default/10 .. default*10 within
-    their bounds, as axes for parse_axis."""
+    their bounds, as axes for parse_search_axis."""
     axes = []
     for name, p in METHODS.get(method).params.items():
         if type(p.default) is not float or p.default <= 0 or p.choices is not None:
@@ -132,7 +129,7 @@ def parse_space(base: RunConfig, items: list[str]) -> dict[str, Any]:
     """--search items (default: default_axes) -> Ray Tune's param_space; each key once."""
     space: dict[str, Any] = {}
     for item in items or default_axes(base.method):
-        key, domain = parse_axis(base, item)
+        key, domain = parse_search_axis(base, item)
         if key in space:
             raise ConfigError("search", item, f"each key once: {key} is given twice")
         space[key] = domain
@@ -226,15 +223,14 @@ def run_search(name: str, base: RunConfig, items: list[str], runs_dir: Path = DE
                            tune_config=tune.TuneConfig(num_samples=samples,
                                                        search_alg=BasicVariantGenerator(random_state=seed)),
                            run_config=tune.RunConfig(name=name, storage_path=str(path.parent), verbose=verbose))
-    grid = tuner.fit()
     trials = []
-    for outcome in grid:
+    for outcome in tuner.fit():
         key = {k: _plain(outcome.config[k]) for k in space}
         run_id = (outcome.metrics or {}).get("run_id")
         run_dir = RunDir(runs_dir / run_id) if run_id else None
         try:
             result = run_dir.result() if run_dir else None
-        except ConfigError:
+        except StoreError:  # a trial folder damaged since: no result, as for a failed trial
             result = None
         trials.append(Trial(key, run_id, result, score_of(result)))
     return sorted(trials, key=lambda t: (t.score is None, -(t.score or 0.0), t.run_id or ""))

@@ -8,8 +8,8 @@ For each comparison row (one method, its own recipe) over seeds:
     final forgetting  F_T = 1/(T-1) sum_{u<T} max_{t<T} acc[t, u] - acc[T, u]
     k-NN              the k-NN probe of the backbone's features after the last task (labkit.experiment.knn_probe)
 
-each as mean and sample standard deviation over the runs that count (labkit.analysis.counted: those that
-finished; the others are named in the runs column), next to the
+each as mean and sample standard deviation over the runs that count (labkit.analysis.spread over
+labkit.analysis.counted: those that finished; the others are named in the runs column), next to the
 paper's final accuracy on Seq-CIFAR-100 with 10 tasks and a ResNet-18 pre-trained on ImageNet32
 (Shon et al., ECCV 2022; read from labkit.teaching.published, described in docs/PAPERS.md, section 3). Tables
 are in percent; paired differences (labkit.analysis.paired) in fractions.
@@ -21,18 +21,18 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 
-from labkit.analysis.chance import chance_after_each_task, final_chance
+from labkit.analysis.chance import final_chance
 from labkit.analysis.counted import counted, runs_text
 from labkit.analysis.paired import PairedDifference, paired_difference, paired_runs
-from labkit.analysis.tables import mean_spread
+from labkit.analysis.spread import mean_sd, mean_sd_text
 from labkit.config import RunConfig
 from labkit.curvature import kfac_factors
 from labkit.data import Scenario, load_dataset
 from labkit.experiment import pretrain
 from labkit.experiment.knn_probe import knn_probe
+from labkit.experiment.metrics import natural_kind
 from labkit.experiment.result import RunResult
-from labkit.experiment.runner import (build_run_model, config_scenario, grow_heads, natural_kind, pick_device,
-                                      scenario_on)
+from labkit.experiment.runner import build_run_model, config_scenario, grow_heads, pick_device, scenario_on
 from labkit.methods import METHODS
 from labkit.models import IncrementalNet
 from labkit.protocols.comparisons import SCENARIO_METHODS
@@ -47,8 +47,9 @@ from labkit.teaching.published import DLCFT, PublishedNumber, paper_protocol, pa
 SCENARIOS = ("data-il", "task-il", "class-il")
 PAPER_ROWS: dict[str, dict[str, PublishedNumber]] = {
     s: {label: e for label, e in paper_rows(DLCFT, s, 10).items() if label in SCENARIO_METHODS[s]} for s in SCENARIOS}
-PUBLISHED: dict[str, dict[str, float]] = {s: {label: round(100 * e.value, 2) for label, e in rows.items()}
-                                          for s, rows in PAPER_ROWS.items()}
+# the same numbers in percent, for the tables' published column: scenario -> row label -> percent
+PUBLISHED_PERCENT: dict[str, dict[str, float]] = {s: {label: round(100 * e.value, 2) for label, e in rows.items()}
+                                                  for s, rows in PAPER_ROWS.items()}
 
 
 def source_of(scenario: str) -> str:
@@ -72,9 +73,9 @@ MAMMOTH_ROWS = ("er", "der", "derpp")
 SCENARIO_NAMES = {"data-il": "data-IL", "task-il": "task-IL", "class-il": "class-IL"}
 
 
-def mean_sd(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for one value), in percent."""
-    mean, sd = mean_spread(values)
+def percent(mean_and_sd: tuple[float, float]) -> tuple[float, float]:
+    """A (mean, sd) of fractions (labkit.analysis.spread.mean_sd) in percent, as the tables hold them."""
+    mean, sd = mean_and_sd
     return 100 * mean, 100 * sd
 
 
@@ -127,13 +128,13 @@ def scenario_table(results: dict[str, list[RunResult]], scenario: str) -> pd.Dat
     for label, all_runs in results.items():
         runs = counted(all_runs)
         summaries = [r.summary(natural_kind(scenario)) for r in runs]
-        acc = mean_sd([s["final_average_accuracy"] for s in summaries])
-        forgetting = mean_sd([s["final_average_forgetting"] for s in summaries])
-        knn = mean_sd([r.knn_acc[-1] for r in runs]) if runs and all(r.knn_acc for r in runs) else (np.nan, np.nan)
+        acc = percent(mean_sd(s["final_average_accuracy"] for s in summaries))
+        forgetting = percent(mean_sd(s["final_average_forgetting"] for s in summaries))
+        knn = percent(mean_sd(r.knn_acc[-1] for r in runs)) if all(r.knn_acc for r in runs) else (np.nan, np.nan)
         rows[label] = {"seeds": len(all_runs), "diverged": sum(r.status == "diverged" for r in all_runs),
-                       "runs": runs_text(all_runs), "accuracy": acc[0], "accuracy sd": acc[1], "forgetting": forgetting[0],
-                       "forgetting sd": forgetting[1], "k-NN": knn[0], "k-NN sd": knn[1],
-                       "published": PUBLISHED[scenario].get(label, np.nan),
+                       "runs": runs_text(all_runs), "accuracy": acc[0], "accuracy sd": acc[1],
+                       "forgetting": forgetting[0], "forgetting sd": forgetting[1], "k-NN": knn[0], "k-NN sd": knn[1],
+                       "published": PUBLISHED_PERCENT[scenario].get(label, np.nan),
                        "head layout": all_runs[0].config.get("head_layout", "per-task") if all_runs else "per-task"}
     return pd.DataFrame.from_dict(rows, orient="index")
 
@@ -147,22 +148,24 @@ def formatted(table: pd.DataFrame, config: RunConfig) -> pd.DataFrame:
     scenario, the published column its source. A published cell of ER / DER / DER++ whose row
     does not run Mammoth's one head over every class (the paper's arrangement for them) is
     marked UNLIKE_PAPER."""
-    def cell(mean: float, sd: float | None = None) -> str:
-        if np.isnan(mean):
+    def cell(row: pd.Series, column: str) -> str:  # the table holds percent already: scale 1
+        return mean_sd_text(row[column], row[f"{column} sd"], scale=1)
+
+    def published(label: str, row: pd.Series) -> str:
+        if np.isnan(row["published"]):
             return "-"
-        return f"{mean:.1f}" if sd is None else f"{mean:.1f} ± {sd:.1f}"
+        unlike = label in MAMMOTH_ROWS and row.get("head layout", "per-task") != "all-classes"
+        return f"{row['published']:.1f}" + (f" {UNLIKE_PAPER}" if unlike else "")
 
     chance = 100 * final_chance(config)
-    knn_chance = 100 * chance_after_each_task(config, "tag")[-1]  # every class seen, global labels
+    knn_chance = 100 * final_chance(config, "tag")  # every class seen, global labels
     return pd.DataFrame({
-        f"final accuracy (chance {chance:.1f})": [cell(r["accuracy"], r["accuracy sd"]) for _, r in table.iterrows()],
-        "final forgetting": [cell(r["forgetting"], r["forgetting sd"]) for _, r in table.iterrows()],
-        f"k-NN after last task (chance {knn_chance:.1f})": [cell(r["k-NN"], r["k-NN sd"]) for _, r in table.iterrows()],
+        f"final accuracy (chance {chance:.1f})": [cell(r, "accuracy") for _, r in table.iterrows()],
+        "final forgetting": [cell(r, "forgetting") for _, r in table.iterrows()],
+        f"k-NN after last task (chance {knn_chance:.1f})": [cell(r, "k-NN") for _, r in table.iterrows()],
         "runs": list(table["runs"]),
         f"paper: Seq-CIFAR-100, 10 tasks ({PUBLISHED_SOURCE[config.scenario]})": [
-            cell(r["published"]) + (f" {UNLIKE_PAPER}" if label in MAMMOTH_ROWS and not np.isnan(r["published"])
-                                    and r.get("head layout", "per-task") != "all-classes" else "")
-            for label, r in table.iterrows()],
+            published(label, r) for label, r in table.iterrows()],
     }, index=table.index)
 
 
@@ -193,9 +196,9 @@ def ablation_table(results: dict[str, dict[str, list[RunResult]]]) -> pd.DataFra
             continue
         gain = paired(by_label["dlcft"], by_label["osla"], scenario)
         published = ABLATION_PUBLISHED.get(scenario, {})
+        ours = {label: 100 * mean_sd(final_by_seed(by_label[label], scenario).values())[0] for label in ABLATION_ROWS}
         rows[SCENARIO_NAMES[scenario]] = {
-            **{f"ours: {ABLATION_ROWS[label]}": f"{mean_sd(list(final_by_seed(by_label[label], scenario).values()))[0]:.1f}"
-               for label in ABLATION_ROWS},
+            **{f"ours: {ABLATION_ROWS[label]}": f"{ours[label]:.1f}" for label in ABLATION_ROWS},
             "ours: gain, paired by seed": gain.text() if gain else "-",
             **{f"paper (Table 3): {ABLATION_ROWS[label]}": f"{published[label]:.2f}" if published else "-"
                for label in ABLATION_ROWS},
@@ -255,7 +258,7 @@ def buffer_frame(results: dict[int, dict[str, list[RunResult]]], scenario: str) 
     for size, by_label in results.items():
         for label, runs in by_label.items():
             rows.setdefault(size, {})[(label, "mean")], rows[size][(label, "sd")] = \
-                mean_sd(list(final_by_seed(runs, scenario).values()))
+                percent(mean_sd(final_by_seed(runs, scenario).values()))
     return pd.DataFrame.from_dict(rows, orient="index").sort_index()
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from labkit.experiment.metrics import KIND_ABBREVIATIONS, natural_kind
 from labkit.experiment.result import RunResult
 from labkit.errors import ConfigError
 
@@ -76,11 +77,6 @@ class PublishedNumber:
     value: float
     method_params: dict = field(default_factory=dict)
     same_protocol: bool = True
-
-    @property
-    def table(self) -> str:
-        """The old name of `source` (kept so older callers still read it)."""
-        return self.source
 
     @property
     def protocol(self) -> str:
@@ -176,7 +172,7 @@ PUBLISHED_CHANGES: list[PublishedChange] = [
 ]
 
 # -- DLCFT (docs/PAPERS.md, section 3), every number read from the paper's text: final accuracy in
-# percent, task-aware in task-IL and task-agnostic otherwise (labkit.experiment.runner.natural_kind).
+# percent, task-aware in task-IL and task-agnostic otherwise (labkit.experiment.metrics.natural_kind).
 DLCFT_BACKBONE = "ResNet-18 pre-trained on ImageNet32"
 MIT_BACKBONE = "ResNet-18 pre-trained on ImageNet-1k"
 DLCFT_TABLES = [  # (source, dataset, tasks, backbone, scenario, metric, {row label: percent})
@@ -208,7 +204,7 @@ DLCFT_TABLES = [  # (source, dataset, tasks, backbone, scenario, metric, {row la
 DLCFT_NUMBERS: list[PublishedNumber] = [
     entry for source, dataset, tasks, backbone, scenario, metric, values in DLCFT_TABLES
     for entry in _rows(DLCFT, source, dataset, tasks, backbone, scenario, metric,
-                       "taw" if scenario == "task-il" else "tag", values, percent=True)
+                       natural_kind(scenario), values, percent=True)
 ]
 
 PUBLISHED: list[PublishedNumber] = RETHINKING_NUMBERS + DLCFT_NUMBERS
@@ -266,7 +262,6 @@ METRIC_NAMES = {"total_average_accuracy": "total average accuracy",
                 "total_average_forgetting": "total average forgetting",
                 "final_average_accuracy": "final accuracy",
                 "backward_transfer": "backward transfer"}
-KIND_NAMES = {"taw": "TAw", "tag": "TAg"}
 
 
 def method_label(entry: PublishedNumber) -> str:
@@ -277,7 +272,7 @@ def method_label(entry: PublishedNumber) -> str:
 
 def metric_label(entry: PublishedNumber) -> str:
     """'TAw total average accuracy'."""
-    return f"{KIND_NAMES[entry.kind]} {METRIC_NAMES[entry.metric]}"
+    return f"{KIND_ABBREVIATIONS[entry.kind]} {METRIC_NAMES[entry.metric]}"
 
 
 def published_table(entries: list[PublishedNumber]) -> pd.DataFrame:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
@@ -22,7 +21,7 @@ from plotly.subplots import make_subplots
 
 from labkit.analysis.model_probes import winner_agreement
 from labkit.analysis.paired import PairedDifference, paired_runs
-from labkit.experiment import metrics
+from labkit.experiment.metrics import KIND_ABBREVIATIONS, KINDS
 from labkit.experiment.result import RunResult
 from labkit.methods import lucir
 from labkit.methods.lwm import attention_distillation, grad_cam
@@ -32,38 +31,13 @@ from labkit.teaching.paper_claims import CLAIMS
 from labkit.teaching.published import RETHINKING
 from labkit.teaching.reproduce import ClaimResult, judge
 
-# label -> (kind, total metric of RunResult.summary)
-TOTALS = {"TAw acc": ("taw", "total_average_accuracy"), "TAw forg": ("taw", "total_average_forgetting"),
-          "TAg acc": ("tag", "total_average_accuracy"), "TAg forg": ("tag", "total_average_forgetting")}
-
-
-def chance_matrices(num_classes: int, num_tasks: int, scenario: str) -> tuple[np.ndarray, np.ndarray]:
-    """The accuracy matrices acc[t, u] of a uniform guess, task-aware and task-agnostic
-    (labkit.experiment.metrics.chance_levels per cell)."""
-    aware, agnostic = metrics.chance_levels(num_classes, num_tasks, scenario)
-    by_task = np.tile(np.array(aware)[None, :], (num_tasks, 1))  # cell (t, u): chance on task u
-    by_step = np.tile(np.array(agnostic)[:, None], (1, num_tasks))  # cell (t, u): chance after step t
-    return by_task, by_step
-
-
-def chance_totals(num_classes: int, num_tasks: int, scenario: str) -> tuple[float, float]:
-    """The total average accuracy (mean of the accuracy matrix's lower triangle) a uniform guess
-    scores, task-aware and task-agnostic."""
-    aware, agnostic = chance_matrices(num_classes, num_tasks, scenario)
-    return metrics.total_average_accuracy(aware), metrics.total_average_accuracy(agnostic)
-
-
-def chance_forgetting(num_classes: int, num_tasks: int, scenario: str) -> tuple[float, float]:
-    """The total average forgetting of a uniform guess, task-aware and task-agnostic. Task-aware
-    it is 0 (each task's chance stays put); task-agnostic it is not: the guess's accuracy on an
-    old task falls as classes are added (1/2 to 1/4 when a second 2-class task arrives), and
-    forgetting counts that fall."""
-    aware, agnostic = chance_matrices(num_classes, num_tasks, scenario)
-    return metrics.total_average_forgetting(aware), metrics.total_average_forgetting(agnostic)
+# column label ('TAw acc', 'TAg forg') -> (kind, total metric of RunResult.summary)
+TOTAL_COLUMNS = {f"{KIND_ABBREVIATIONS[kind]} {short}": (kind, metric) for kind in KINDS
+                 for short, metric in (("acc", "total_average_accuracy"), ("forg", "total_average_forgetting"))}
 
 
 def paired_against(results: dict[str, list[RunResult]], baseline: str,
-                   totals: dict[str, tuple[str, str]] = TOTALS) -> dict[str, dict[str, PairedDifference]]:
+                   totals: dict[str, tuple[str, str]] = TOTAL_COLUMNS) -> dict[str, dict[str, PairedDifference]]:
     """method -> total's label -> paired difference (method - baseline) over the seeds where both
     runs count (finished), for every method of `results` but the baseline."""
     return {method: {label: paired_runs(runs, results[baseline], lambda r, k=kind, m=metric: r.summary(k)[m])

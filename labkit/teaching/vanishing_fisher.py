@@ -34,7 +34,7 @@ from tqdm import tqdm
 from labkit.config import RunConfig
 from labkit.curvature import diagonal_fisher, max_fisher_eigenvalue, softmax_ce_logit_hessian
 from labkit.data import ArrayDataset, load_dataset
-from labkit.experiment.checkpointed_run import run_with_checkpoints
+from labkit.experiment.checkpointed_run import run_with_task_states
 from labkit.experiment.result import RunResult
 from labkit.losses import LOSSES, ClassificationLoss
 from labkit.models import build_model
@@ -44,7 +44,7 @@ def track_training(loss: str, *, dataset: str = "digits", steps: int = 600, ever
                    batch_size: int = 64, fisher_samples: int = 500, power_iters: int = 30, seed: int = 0,
                    data_root: str = "data", progress: bool = False, traces: bool = True) -> pd.DataFrame:
     """Train build_model("mlp") + one head on all classes of `dataset` with the registered
-    `loss` ("ce" or "mse"), SGD with momentum 0.9, and return one row per checkpoint (step 0,
+    `loss` ("ce" or "mse"), SGD with momentum 0.9, and return one row per measured step (step 0,
     every `every` steps, and the last):
 
     step, loss (mean training loss), train_accuracy, test_accuracy, p_true (mean softmax
@@ -64,7 +64,7 @@ def track_training(loss: str, *, dataset: str = "digits", steps: int = 600, ever
     rows = []
     for step in tqdm(range(steps + 1), desc=f"training with {loss}", unit="step", leave=False, disable=not progress):
         if step % every == 0 or step == steps:
-            rows.append({"step": step, **checkpoint(model, data, spec, fisher_samples, power_iters, seed, traces)})
+            rows.append({"step": step, **step_figures(model, data, spec, fisher_samples, power_iters, seed, traces)})
         if step < steps:
             batch = torch.randint(0, len(data.train_y), (batch_size,), generator=gen)
             optimizer.zero_grad()
@@ -73,7 +73,7 @@ def track_training(loss: str, *, dataset: str = "digits", steps: int = 600, ever
     return pd.DataFrame(rows).assign(loss_name=loss)
 
 
-def checkpoint(model: torch.nn.Module, data: ArrayDataset, spec: ClassificationLoss, fisher_samples: int,
+def step_figures(model: torch.nn.Module, data: ArrayDataset, spec: ClassificationLoss, fisher_samples: int,
                power_iters: int, seed: int, traces: bool = True) -> dict[str, float]:
     """The measurements of one row of track_training."""
     x, y = data.train_x[:fisher_samples], data.train_y[:fisher_samples]
@@ -147,9 +147,9 @@ def ewc_run(loss: str, *, method: str = "ewc", lamb: float = 100.0, seed: int = 
     config = RunConfig(dataset=dataset, scenario="task-il", tasks=tasks, method=method, loss=loss, epochs=epochs,
                        optimizer=optimizer, lr=lr, seed=seed, knn_k=0, data_root=data_root, method_params=params)
     states: list[dict] = []
-    keep = (lambda t, checkpoint: states.append({"model": checkpoint["model"], **checkpoint["method"]})) \
-        if method == "ewc" else (lambda t, checkpoint: None)
-    result = run_with_checkpoints(config, keep)
+    keep = (lambda t, task_state: states.append({"model": task_state["model"], **task_state["method"]})) \
+        if method == "ewc" else (lambda t, task_state: None)
+    result = run_with_task_states(config, keep)
     rows = []
     for t in range(result.tasks_done):
         row = {"task": t, "fisher_total": math.nan, "penalty": math.nan}

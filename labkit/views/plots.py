@@ -11,10 +11,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from labkit.curvature.tracking import curvature_series
+from labkit.experiment.metrics import KIND_NAMES
 from labkit.experiment.result import RunResult
 from labkit.errors import ConfigError
 
-KINDS = {"taw": "task-aware", "tag": "task-agnostic"}
 METRICS = {"average_accuracy": "average accuracy", "average_forgetting": "average forgetting"}
 # 30 different colours, strong enough on a white background: one per method (27) or loss
 RUNNER_PALETTE = tuple(dict.fromkeys(plotly.colors.qualitative.D3 + plotly.colors.qualitative.Plotly
@@ -53,9 +53,9 @@ def recolour(fig: go.Figure, colours: dict[str, str]) -> go.Figure:
 
 
 def _check_kind(kind: str) -> str:
-    if kind not in KINDS:
+    if kind not in KIND_NAMES:
         raise ConfigError("kind", kind, "choose 'taw' (task-aware) or 'tag' (task-agnostic)")
-    return KINDS[kind]
+    return KIND_NAMES[kind]
 
 
 def _percent(values) -> list[float | None]:

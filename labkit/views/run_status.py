@@ -11,7 +11,7 @@ from pathlib import Path
 from labkit.experiment.process import LOG_FILE, STOP_FILE, run_pid, run_process
 from labkit.experiment.result import RunResult
 from labkit.experiment.store import RunDir, list_runs
-from labkit.errors import ConfigError, short_repr
+from labkit.errors import StoreError, short_repr
 
 ACTIVE = ("starting", "running")
 
@@ -76,7 +76,7 @@ def run_state(run_dir: RunDir) -> RunState:
     """The state of a run from its folder (any run: started here, from the command line, or
     long finished). Completed tasks and the outcome come from result.json alone (labkit.experiment.store);
     events.jsonl adds only where training is now: the epoch losses of the task being learned
-    and the device. An unreadable folder raises ConfigError saying which file and why."""
+    and the device. An unreadable folder raises StoreError saying which file and why."""
     config = run_dir.config()
     stored = run_dir.result()
     events = run_dir.events()
@@ -104,13 +104,13 @@ def run_state(run_dir: RunDir) -> RunState:
 
 def _epoch_ended(run_dir: RunDir, event: dict, tasks: int, epochs: int) -> tuple[int, int, float | None]:
     """(task, epoch, loss) of an epoch_ended event: task and epoch whole numbers within the
-    run's config, loss a number or null; else ConfigError, the event not being labkit's."""
+    run's config, loss a number or null; else StoreError, the event not being labkit's."""
     task, epoch, loss = event.get("task"), event.get("epoch"), event.get("loss")
     if not (type(task) is int and 0 <= task < tasks and type(epoch) is int and 0 <= epoch < epochs
             and "loss" in event and (loss is None or (isinstance(loss, (int, float)) and not isinstance(loss, bool)))):
-        raise ConfigError("run", run_dir.run_id, f"its events.jsonl holds an event labkit did not write: "
-                          f"{short_repr(event, 120)} (an epoch_ended event names a task below {tasks}, an epoch "
-                          f"below {epochs} and a loss)")
+        raise StoreError("run", run_dir.run_id, f"its events.jsonl holds an event labkit did not write: "
+                         f"{short_repr(event, 120)} (an epoch_ended event names a task below {tasks}, an epoch "
+                         f"below {epochs} and a loss)")
     return task, epoch, loss
 
 
@@ -144,11 +144,11 @@ def _log_tail(run_dir: RunDir, lines: int = 20) -> str:
 
 def stored_states(runs_dir: str | Path) -> tuple[list[RunState], dict[str, str]]:
     """Every stored run's state, oldest first, and run id -> error for folders that cannot be
-    read (they are reported and skipped, never changed)."""
+    read (StoreError: they are reported and skipped, never changed)."""
     states, problems = [], {}
     for run_dir in list_runs(runs_dir):
         try:
             states.append(run_state(run_dir))
-        except ConfigError as error:
+        except StoreError as error:
             problems[run_dir.run_id] = str(error)
     return states, problems

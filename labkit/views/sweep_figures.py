@@ -7,7 +7,8 @@ import math
 
 import plotly.graph_objects as go
 
-from labkit.analysis.effects import KINDS, SHORT
+from labkit.analysis.effects import SHORT
+from labkit.experiment.metrics import KIND_ABBREVIATIONS
 
 LONG = {"total_average_accuracy": "total average accuracy", "total_average_forgetting": "total average forgetting",
         "final_average_accuracy": "final average accuracy", "final_average_forgetting": "final average forgetting"}
@@ -15,11 +16,11 @@ LONG = {"total_average_accuracy": "total average accuracy", "total_average_forge
 
 def metric_title(metric: str) -> str:
     kind, field = metric.split("_", 1)
-    return f"{KINDS[kind]} {LONG[field]}"
+    return f"{KIND_ABBREVIATIONS[kind]} {LONG[field]}"
 
 
 def group_bars(rows: list[dict], metric: str) -> go.Figure:
-    """Mean ± sample std over the seeds that finished, one bar per group (percent)."""
+    """Mean ± sample sd (labkit.analysis.spread) over the seeds that finished, one bar per group (percent)."""
     kept = [r for r in rows if not math.isnan(r["mean"][metric][0])]
     fig = go.Figure(go.Bar(x=[r["group"] for r in kept], y=[100 * r["mean"][metric][0] for r in kept],
                            error_y=dict(type="data", array=[100 * r["mean"][metric][1] for r in kept]),

@@ -117,7 +117,7 @@ def test_notebook_helpers_average_only_finished_runs():
     from labkit.teaching import dlcft_comparison, forgetting
 
     runs = {"lwf": [made(s) for s in SEEDS]}
-    frame = forgetting.final_table(runs)
+    frame = forgetting.final_frame(runs)
     assert frame.loc["lwf", ("task-aware", "accuracy (chance 50)")] == "60.0 ± 14.1"
     assert frame.loc["lwf", ("", "runs")] == NAMED
     table = dlcft_comparison.scenario_table(runs, "class-il")

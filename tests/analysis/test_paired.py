@@ -39,15 +39,6 @@ def test_a_false_claim_fails_by_default_and_is_marked_in_quick_mode(capsys):
     assert not claim(False, "LwF beats finetune", quick=True)
 
 
-def test_chance_levels_by_hand():
-    from labkit.experiment.metrics import chance_levels
-    taw, tag = chance_levels(10, 5, "class-il")
-    assert taw == [0.5] * 5 and tag == pytest.approx([1 / 2, 1 / 4, 1 / 6, 1 / 8, 1 / 10])
-    taw, tag = chance_levels(10, 3, "task-il")   # groups of 4, 3, 3
-    assert taw == pytest.approx([1 / 4, 1 / 3, 1 / 3]) and tag == pytest.approx([1 / 4, 1 / 7, 1 / 10])
-    assert chance_levels(10, 4, "data-il") == ([0.1] * 4, [0.1] * 4)
-
-
 def test_paired_runs_match_seeds_and_leave_runs_that_did_not_finish_out():
     from types import SimpleNamespace
 

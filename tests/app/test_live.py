@@ -13,7 +13,7 @@ from labkit.experiment import process
 from labkit import RunConfig, RunDir, list_runs
 from labkit.app import background
 from labkit.app import panels
-from labkit.errors import ConfigError
+from labkit.errors import ConfigError, StoreError
 from labkit.views import run_status
 
 TINY = RunConfig(dataset="digits", scenario="class-il", tasks=2, epochs=1, device="cpu")
@@ -115,11 +115,11 @@ def test_a_process_that_ends_without_a_final_event_is_reported_with_its_log(tmp_
     assert state.status == "failed" and state.error == "error: data_root='x' is not valid: no files"
 
 
-def test_an_unreadable_run_folder_raises_a_config_error_and_is_skipped(tmp_path):
+def test_an_unreadable_run_folder_raises_a_store_error_and_is_skipped(tmp_path):
     good = RunDir.create(TINY.to_dict(), tmp_path)
     bad = RunDir.create(TINY.to_dict(), tmp_path)
     (bad.path / "config.json").write_text("{not json")
-    with pytest.raises(ConfigError, match="cannot be read"):
+    with pytest.raises(StoreError, match="cannot be read"):
         run_status.run_state(bad)
     states, problems = run_status.stored_states(tmp_path)
     assert [s.run_id for s in states] == [good.run_id] and list(problems) == [bad.run_id]

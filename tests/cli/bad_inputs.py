@@ -9,8 +9,9 @@ folder, sidebar widgets set to bad values (Run, when enabled, makes the run fold
 does, after the app's own validation, but starts no process).
 
 Each input ends as one of
-  refused    a clear refusal: a message that names the field (`error: FIELD=...`, a ConfigError
-             of that field, argparse's usage error naming the option, an error on the page)
+  refused    a clear refusal: a message that names the field (`error: FIELD=...`, a LabkitError of
+             that field: ConfigError for bad input, StoreError for a stored run or record that
+             cannot be used; argparse's usage error naming the option; an error on the page)
   unclear    refused, but the message does not name the field
   traceback  any other exception (listed in full)
   hang       still going after CASE_LIMIT_S seconds of wall time (interrupted there)
@@ -41,9 +42,10 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from labkit import ConfigError, RunConfig, RunDir, run  # noqa: E402
+from labkit import RunConfig, RunDir, run  # noqa: E402
 from labkit.app import background
 from labkit.cli.main import main  # noqa: E402
+from labkit.errors import LabkitError  # noqa: E402
 
 TINY = ["--tasks", "2", "--epochs", "1", "--device", "cpu", "--knn-k", "0"]
 KINDS = ("refused", "unclear", "traceback", "hang", "completed")
@@ -427,12 +429,13 @@ def cli_cases() -> list[Case]:
 
 
 def config(label: str, field: str, make: Callable[[], RunConfig]) -> Case:
-    """Refused when building and validating the config raises a ConfigError."""
+    """Refused when building and validating the config raises a LabkitError (a ConfigError, or a
+    StoreError: either names its field)."""
 
     def attempt(runs_dir: Path, work: Path, prepared: object) -> tuple[bool, str]:
         try:
             make().validate()
-        except ConfigError as error:
+        except LabkitError as error:
             return True, f"{error.field}: {error}"
         return False, "accepted"
 
@@ -594,7 +597,7 @@ def app_starts_no_process():
 
 
 def names(message: str, field: str) -> bool:
-    """Whether a refusal names the field: `field=value is not valid: ...` (ConfigError, and so
+    """Whether a refusal names the field: `field=value is not valid: ...` (any LabkitError, and so
     `error: ...` and the page's errors) or argparse's `argument FIELD: ...` / `required: FIELD`."""
     return any(text in message for text in (f"{field}=", f"argument {field}", f"required: {field}"))
 

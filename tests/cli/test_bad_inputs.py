@@ -1,8 +1,12 @@
 """The bad-input catalogue (tests/cli/bad_inputs.py) on the command line, RunConfig and the app:
 every input refused with a message naming its field, no traceback, no orphan run folder; and
-the catalogue's own classifier tells a traceback, an unclear message and an orphan apart."""
+the catalogue's own classifier tells a traceback, an unclear message and an orphan apart, and
+counts a StoreError naming its field as refused, as it does a ConfigError."""
 import bad_inputs  # tests/cli, beside this file
 from bad_inputs import Case
+
+from labkit.config import RunConfig
+from labkit.errors import StoreError
 
 
 def test_the_catalogue_holds_over_100_inputs_on_all_three_surfaces():
@@ -60,3 +64,24 @@ def test_the_classifier_tells_tracebacks_unclear_messages_hangs_orphans_and_comp
     assert bad_inputs.counts(outcomes)["orphan folders"] == 2
     assert bad_inputs.counts(outcomes)["hang"] == 1
     assert "TRACEBACK [config] crash" in bad_inputs.report(outcomes)
+
+
+def stored_refusal():
+    raise StoreError("run", "20260101-000000-finetune-digits-abcdef", "its result.json cannot be read")
+
+
+def other_value_error():
+    raise ValueError("run is broken")
+
+
+def test_the_classifier_counts_a_store_error_naming_the_field_as_refused_as_it_does_a_config_error():
+    cases = [bad_inputs.config("a stored run", "run", stored_refusal),
+             bad_inputs.config("bad input", "tasks", lambda: RunConfig(tasks=0)),
+             bad_inputs.config("a stored run, another field", "tasks", stored_refusal),
+             bad_inputs.config("a plain ValueError", "run", other_value_error),
+             bad_inputs.cli("show of a folder whose lock is a folder", "run",
+                            bad_inputs.damaged("show", bad_inputs.replace_with_folder("lock"), run_done=False))]
+    outcomes = bad_inputs.run_catalogue(cases)
+    assert [o.kind for o in outcomes] == ["refused", "refused", "unclear", "traceback", "refused"], \
+        bad_inputs.report(outcomes)
+    assert outcomes[4].message.startswith("error: run=") and "lock" in outcomes[4].message

@@ -78,3 +78,15 @@ def test_resume_continues_an_interrupted_run(tmp_path):
     assert result.acc_taw == run(config).acc_taw
     bad = labkit("run", "--resume", "no-such-run", runs_dir=tmp_path)
     assert bad.returncode == 2 and "run_id='no-such-run'" in bad.stderr
+
+
+def test_the_app_worker_starts_the_run_stored_in_a_new_folder_at_task_1(tmp_path, capsys):
+    from labkit.cli.worker import start_stored_run
+
+    config = RunConfig(tasks=2, epochs=1, method="lwf", device="cpu")
+    run_dir = RunDir.create(config.to_dict(), tmp_path)  # as the app makes it: config.json, nothing done
+    assert run_dir.result() is None
+    assert start_stored_run(str(tmp_path), run_dir.run_id) == 0
+    result = run_dir.result()
+    assert result.finished and result.tasks_done == 2
+    assert result.acc_taw == run(config).acc_taw  # the whole run, from task 1

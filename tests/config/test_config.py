@@ -115,30 +115,30 @@ def test_a_huge_value_is_named_without_printing_all_its_digits():
 
 @pytest.mark.parametrize("value,expected", [("5", 5), (" 12 ", 12), (2.0, 2), (7, 7)])
 def test_an_int_param_takes_whole_numbers_and_their_text(value, expected):
-    out = Param(1, "an int", ge=0).coerce("method_params.k", value)
+    out = Param(1, "an int", ge=0, source="this test").coerce("method_params.k", value)
     assert out == expected and type(out) is int
 
 
 @pytest.mark.parametrize("value", ["1.5", 1.5, "2.0", "1e3", True, "inf", float("nan"), None, [1], "-1", -5])
 def test_an_int_param_refuses_fractions_non_numbers_and_out_of_range(value):
     with pytest.raises(ConfigError) as info:
-        Param(1, "an int", ge=0).coerce("method_params.k", value)
+        Param(1, "an int", ge=0, source="this test").coerce("method_params.k", value)
     assert info.value.field == "method_params.k" and "a whole number >= 0" in str(info.value)
 
 
 def test_a_float_param_keeps_its_type_and_refuses_non_finite_values():
-    p = Param(0.5, "a share", ge=0, le=1)
+    p = Param(0.5, "a share", ge=0, le=1, source="this test")
     assert p.coerce("f", "1") == 1.0 and type(p.coerce("f", 1)) is float
     for bad in ("nan", float("inf"), 10**400, 1.01, -0.0001, "x", False):
         with pytest.raises(ConfigError, match=r"a finite number >= 0 and <= 1"):
             p.coerce("f", bad)
     with pytest.raises(ConfigError, match="> 0"):
-        Param(2.0, "temperature", gt=0).coerce("T", 0.0)
+        Param(2.0, "temperature", gt=0, source="this test").coerce("T", 0.0)
 
 
 def test_a_default_outside_its_own_range_is_a_declaration_error():
     with pytest.raises(ConfigError):
-        Param(-1.0, "a weight", ge=0)
+        Param(-1.0, "a weight", ge=0, source="this test")
 
 
 @pytest.mark.parametrize("name", METHODS.names())

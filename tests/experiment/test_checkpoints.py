@@ -15,8 +15,8 @@ from labkit import RunConfig, run
 from labkit.cli.main import main
 from labkit.data import from_arrays
 from labkit.experiment.outcome import Diverged
-from labkit.experiment.pretrain import PretrainSpec, load_checkpoint, pretrain, resolve
-from labkit.errors import ConfigError
+from labkit.experiment.pretrain import PretrainSpec, load_pretrained, pretrain, resolve
+from labkit.errors import ConfigError, StoreError
 
 TINY = PretrainSpec(source="digits", backbone="mlp", holdout=0.2, epochs=2, batch_size=32)
 QUIET = dict(log=lambda line: None)
@@ -82,6 +82,7 @@ def test_a_file_that_is_not_a_fitting_checkpoint_is_refused_by_name(tmp_path, go
     with pytest.raises(ConfigError, match=message) as caught:
         resolve(str(path), "digits", "mlp", tmp_path)
     assert caught.value.field == "pretrained" and caught.value.value == str(path)
+    assert not isinstance(caught.value, StoreError)  # a file the user names is input, not a stored run
 
 
 def test_a_good_checkpoint_loads(tmp_path, good):
@@ -112,7 +113,7 @@ def test_a_crafted_checkpoint_runs_nothing(tmp_path):
     marker = tmp_path / "marker"
     torch.save({"state_dict": Payload(marker)}, tmp_path / "crafted.pt")
     with pytest.raises(ConfigError, match="torch cannot load it.*unsupported GLOBAL .*system") as caught:
-        load_checkpoint(tmp_path / "crafted.pt")
+        load_pretrained(tmp_path / "crafted.pt")
     assert "weights_only` set to `False`" not in str(caught.value)  # torch's unsafe advice is not passed on
     assert not marker.exists()
 
@@ -140,7 +141,7 @@ def test_a_damaged_cache_entry_is_rebuilt_and_says_so(tmp_path, good, damage):
     lines = []
     assert pretrain(TINY, tmp_path, log=lines.append) == path
     assert any("damaged" in line and str(path) in line and "training it again" in line for line in lines)
-    rebuilt = load_checkpoint(path, "mlp", (1, 8, 8))
+    rebuilt = load_pretrained(path, "mlp", (1, 8, 8))
     for name, value in good["state_dict"].items():  # pre-training is seeded: the same weights again
         assert torch.equal(rebuilt["state_dict"][name], value)
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no partial file left

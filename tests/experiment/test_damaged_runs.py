@@ -1,8 +1,8 @@
 """Run folders damaged in every way a reader can meet: result.json rows that parse but do not fit,
 files that are folders, run ids too long for a file name, a full disk, pid files that name
 another process; and, with hypothesis, random JSON of right and wrong shapes in result.json,
-config.json and events.jsonl. Every reader either answers or raises ConfigError naming the run,
-and nothing damaged is rewritten."""
+config.json and events.jsonl. Every reader either answers or raises StoreError naming the run,
+and nothing damaged is rewritten; a run id that names no folder is bad input (ConfigError)."""
 from __future__ import annotations
 
 import contextlib
@@ -27,7 +27,7 @@ from labkit.app import background
 from labkit.cli.main import main
 from labkit.experiment import store
 from labkit.experiment.result import RunResult
-from labkit.errors import ConfigError
+from labkit.errors import ConfigError, StoreError
 from labkit.views import run_status
 
 CONFIG = RunConfig(dataset="digits", scenario="class-il", tasks=2, epochs=1, batch_size=32, lr=0.05, device="cpu")
@@ -110,7 +110,7 @@ def test_a_ragged_result_is_named_by_every_reader_and_never_rewritten(good_run, 
         with pytest.raises(ValueError) as error:
             RunResult.from_dict(damaged)
         assert names in str(error.value)
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(StoreError) as error:
         bad.result()
     assert error.value.field == "run" and error.value.value == bad.run_id
     assert "result.json" in str(error.value) and names in str(error.value)
@@ -168,10 +168,10 @@ def test_an_events_file_that_is_a_folder_is_reported_not_raised(good_run, tmp_pa
     run_dir = copy_run(good_run, tmp_path)
     (run_dir.path / "events.jsonl").unlink()
     (run_dir.path / "events.jsonl").mkdir()
-    with pytest.raises(ConfigError, match="events.jsonl cannot be read") as error:
+    with pytest.raises(StoreError, match="events.jsonl cannot be read") as error:
         run_dir.events()
     assert error.value.value == run_dir.run_id
-    with pytest.raises(ConfigError, match="events.jsonl"):
+    with pytest.raises(StoreError, match="events.jsonl"):
         run_status.run_state(run_dir)
     states, problems = run_status.stored_states(tmp_path)
     assert not states and "events.jsonl" in problems[run_dir.run_id]
@@ -182,14 +182,14 @@ def test_an_events_file_that_is_a_folder_is_reported_not_raised(good_run, tmp_pa
 def test_an_events_line_that_is_json_but_no_event_is_reported(good_run, tmp_path):
     run_dir = copy_run(good_run, tmp_path)
     (run_dir.path / "events.jsonl").write_text('{"type": "run_started"}\n[1, 2]\n')
-    with pytest.raises(ConfigError, match="events.jsonl line 2"):
+    with pytest.raises(StoreError, match="events.jsonl line 2"):
         run_dir.events()
     (run_dir.path / "events.jsonl").write_bytes(b'{"type": "run_started"}\n\xff\xfe{half')
     assert run_dir.events() == [{"type": "run_started"}]  # a line cut while being written: skipped
     (run_dir.path / "events.jsonl").write_text('{"type": "run_started"}\n{"type": "epoch_ended", "task": 10, '
                                                '"epoch": 0, "loss": 1.0}\n')
     (run_dir.path / "result.json").unlink()
-    with pytest.raises(ConfigError, match="a task below 2"):  # never grows rows to a foreign task number
+    with pytest.raises(StoreError, match="a task below 2"):  # never grows rows to a foreign task number
         run_status.run_state(run_dir)
 
 
@@ -197,9 +197,9 @@ def test_a_lock_that_is_a_folder_is_reported_not_raised(good_run, tmp_path):
     run_dir = copy_run(good_run, tmp_path)
     (run_dir.path / "lock").unlink()
     (run_dir.path / "lock").mkdir()
-    with pytest.raises(ConfigError, match="its lock cannot be read"):
+    with pytest.raises(StoreError, match="its lock cannot be read"):
         run_dir.is_being_written()
-    with pytest.raises(ConfigError, match="lock file cannot be opened"), run_dir.writing():
+    with pytest.raises(StoreError, match="lock file cannot be opened"), run_dir.writing():
         pass
     result = stored(run_dir)
     result["status"] = "running"  # a run with no outcome: its lock is asked whether it goes on
@@ -265,7 +265,7 @@ def test_save_checkpoint_removes_its_temporary_file_and_says_the_disk_is_full(tm
             raise RuntimeError("[enforce fail at inline_container.cc] unexpected pos") from None
 
     monkeypatch.setattr(store.torch, "save", full)
-    with pytest.raises(ConfigError, match=r"checkpoint.pt failed: the disk is full \(ENOSPC") as error:
+    with pytest.raises(StoreError, match=r"checkpoint.pt failed: the disk is full \(ENOSPC") as error:
         run_dir.save_checkpoint({"task": 0})
     assert error.value.field == "runs_dir"
     assert sorted(p.name for p in run_dir.path.iterdir()) == ["config.json"]
@@ -423,10 +423,10 @@ def restore_run(good_run: Path, runs: Path) -> RunDir:
 
 
 def names_the_run(call, run_id: str = RUN_ID) -> object:
-    """call() returns, or raises ConfigError naming the run; any other exception fails."""
+    """call() returns, or raises StoreError naming the run; any other exception fails."""
     try:
         return call()
-    except ConfigError as error:
+    except StoreError as error:
         assert run_id in str(error), str(error)
         return error
 

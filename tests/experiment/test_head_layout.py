@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from labkit import RunConfig, run
 from labkit.data import load_dataset
-from labkit.experiment.checkpointed_run import run_with_checkpoints
+from labkit.experiment.checkpointed_run import run_with_task_states
 from labkit.experiment.runner import build_run_model, config_scenario, grow_heads
 from labkit.losses import LOSSES
 from labkit.methods import METHODS
@@ -35,11 +35,11 @@ def test_one_head_over_every_class_from_the_first_task_and_the_loss_over_all_of_
 
 def test_the_loss_over_all_classes_pushes_the_future_classes_logits_down():
     seen = []
-    run_with_checkpoints(BASE.replace(tasks=5, epochs=3), lambda t, c: seen.append(c) if t == 0 else None)
+    run_with_task_states(BASE.replace(tasks=5, epochs=3), lambda t, c: seen.append(c) if t == 0 else None)
     scenario = config_scenario(BASE.replace(tasks=5), load_dataset("digits", "data"))
-    from labkit.experiment.checkpointed_run import model_from_checkpoint
+    from labkit.experiment.checkpointed_run import model_from_task_state
 
-    model = model_from_checkpoint(BASE.replace(tasks=5), scenario, seen[0])
+    model = model_from_task_state(BASE.replace(tasks=5), scenario, seen[0])
     with torch.no_grad():
         logits = model(scenario.tasks[0].test_x)
     # after task 1 (classes 0-1 in incremental labels) the eight future classes sit below the two learned ones
@@ -57,6 +57,7 @@ def test_der_stores_every_class_s_logit_and_grows_no_columns():
     ctx = TaskContext(model, scenario, 0, LOSSES.get("ce"), torch.device("cpu"))
     x, y = scenario.tasks[0].train_x[:8], scenario.tasks[0].train_y[:8]
     method.training_loss(ctx, x, y)
+    method.after_step(ctx, x, y)  # the batch is stored after its step
     assert method.buffer.sample(4)[2].shape[1] == 10
     method.heads_grown(TaskContext(model, scenario, 1, LOSSES.get("ce"), torch.device("cpu")))
     assert method.buffer.sample(4)[2].shape[1] == 10

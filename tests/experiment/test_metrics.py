@@ -104,3 +104,17 @@ def test_empty_matrix_summarizes_to_nothing():
 def test_non_square_rejected():
     with pytest.raises(ValueError, match="square"):
         metrics.average_accuracy(np.zeros((2, 3)))
+
+
+def test_natural_kind_is_task_aware_only_in_task_il():
+    assert metrics.natural_kind("task-il") == "taw"
+    assert metrics.natural_kind("class-il") == metrics.natural_kind("data-il") == "tag"
+
+
+def test_every_kind_is_a_run_s_matrix_with_a_name_and_an_abbreviation():
+    from labkit.experiment.result import RunResult
+
+    result = RunResult(config={}, acc_taw=[[0.9]], acc_tag=[[0.8]])
+    assert [result.matrix(kind)[0, 0] for kind in metrics.KINDS] == [0.9, 0.8]  # taw first, then tag
+    assert list(metrics.KIND_NAMES) == list(metrics.KIND_ABBREVIATIONS) == list(metrics.KINDS)
+    assert metrics.KIND_NAMES["taw"] == "task-aware" and metrics.KIND_ABBREVIATIONS["tag"] == "TAg"

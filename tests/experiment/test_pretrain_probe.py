@@ -8,7 +8,7 @@ from labkit import RunConfig
 from labkit.cli.main import main
 from labkit.data import load_dataset, make_scenario
 from labkit.experiment.knn_probe import knn_accuracy
-from labkit.experiment.pretrain import (PretrainSpec, holdout_indices, load_checkpoint, pretrain, resolve,
+from labkit.experiment.pretrain import (PretrainSpec, holdout_indices, load_pretrained, pretrain, resolve,
                                         without_pretraining_images)
 from labkit.experiment.runner import build_run_model, run
 from labkit.methods import METHODS
@@ -47,28 +47,28 @@ def test_holdout_is_fixed_and_removed_from_the_runs_data():
     assert without_pretraining_images(data, {"source": "fashion_mnist", "holdout": 0.2}) is data
 
 
-def test_pretrain_caches_a_weights_only_checkpoint(tmp_path):
+def test_pretrain_caches_a_weights_only_pretrained_file(tmp_path):
     path = pretrain(TINY, tmp_path, log=lambda line: None)
-    checkpoint = torch.load(path, weights_only=True)
-    assert checkpoint["backbone"] == "mlp" and checkpoint["train_images"] == round(0.2 * 1437)
-    assert checkpoint["train_accuracy"] > 0.5
+    weights = torch.load(path, weights_only=True)
+    assert weights["backbone"] == "mlp" and weights["train_images"] == round(0.2 * 1437)
+    assert weights["train_accuracy"] > 0.5
     stamp = path.stat().st_mtime_ns
     assert pretrain(TINY, tmp_path, log=lambda line: None) == path and path.stat().st_mtime_ns == stamp
 
 
-def test_a_run_starts_from_the_checkpoint(tmp_path):
+def test_a_run_starts_from_the_pretrained_weights(tmp_path):
     path = pretrain(TINY, tmp_path, log=lambda line: None)
     config = RunConfig(dataset="digits", tasks=2, epochs=1, pretrained=str(path), device="cpu")
-    checkpoint = resolve(config.pretrained, "digits", "mlp", tmp_path)
-    scenario = make_scenario(without_pretraining_images(load_dataset("digits"), checkpoint), "class-il", 2, 0)
-    model = build_run_model(config, scenario, METHODS.get("finetune")(), checkpoint)
-    for name, value in load_checkpoint(path)["state_dict"].items():
+    weights = resolve(config.pretrained, "digits", "mlp", tmp_path)
+    scenario = make_scenario(without_pretraining_images(load_dataset("digits"), weights), "class-il", 2, 0)
+    model = build_run_model(config, scenario, METHODS.get("finetune")(), weights)
+    for name, value in load_pretrained(path)["state_dict"].items():
         assert torch.equal(model.backbone.state_dict()[name], value)
     assert sum(len(t.train_y) for t in scenario.tasks) == 1437 - round(0.2 * 1437)
     assert run(config).finished
 
 
-def test_bad_checkpoints_are_refused_by_name(tmp_path):
+def test_bad_pretrained_files_are_refused_by_name(tmp_path):
     with pytest.raises(ConfigError, match="pretrained"):
         resolve(str(tmp_path / "missing.pt"), "digits", "mlp", tmp_path)
     path = pretrain(TINY, tmp_path, log=lambda line: None)

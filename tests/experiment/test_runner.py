@@ -1,9 +1,11 @@
-"""The runner: determinism, events, the run store, interruption and resume."""
+"""The runner: determinism, events, the run store, interruption and resume, the order of a
+training step (Method.after_step) and the task loop (TaskRunner)."""
 import json
+import math
 
 import pytest
 import torch
-from helpers import QUICK, Stop, stop_after_task
+from helpers import QUICK, Stepper, Stop, params_vector, stop_after_task
 
 from labkit import ConfigError, RunConfig, RunDir, run
 from labkit.cli.main import main
@@ -11,6 +13,7 @@ from labkit.config import EPOCHS_MAX
 from labkit.data import load_dataset
 from labkit.experiment.pretrain import PretrainSpec, pretrain
 from labkit.experiment.runner import config_scenario, pick_device
+from labkit.methods import METHODS
 
 CONFIG = QUICK.replace(tasks=3, epochs=2, method="lwf")
 
@@ -130,3 +133,44 @@ def test_pretrain_refuses_an_empty_data_root_and_more_epochs_than_a_run_before_w
     assert refused.value.field == field and not any(tmp_path.iterdir())
     with pytest.raises(ConfigError, match=f"^{field}="):
         RunConfig(data_root=data_root, epochs=epochs).validate()  # the run's own limits, the same
+
+
+def test_after_step_follows_every_optimiser_step_with_its_batch(monkeypatch):
+    """Method.after_step: once per optimiser step, after it (the parameters have moved since the
+    step's training_loss), with the very batch of that step; never after a validation pass."""
+    calls = []
+    method = METHODS.get("finetune")
+    loss = method.training_loss
+
+    def training_loss(self, ctx, x, y):
+        calls.append(("loss", x, torch.is_grad_enabled(), params_vector(ctx.model).clone()))
+        return loss(self, ctx, x, y)
+
+    def after_step(self, ctx, x, y):
+        calls.append(("after_step", x, torch.is_grad_enabled(), params_vector(ctx.model).clone()))
+
+    monkeypatch.setattr(method, "training_loss", training_loss)
+    monkeypatch.setattr(method, "after_step", after_step)
+    config = QUICK.replace(method="finetune", tasks=2, epochs=2, val_fraction=0.2)
+    result = run(config)
+    steps = [(a, b) for a, b in zip(calls, calls[1:]) if a[0] == "loss" and a[2]]  # training losses, what follows
+    assert all(b[0] == "after_step" and b[1] is a[1] for a, b in steps)
+    assert all(not torch.equal(a[3], b[3]) for a, b in steps)  # the step came between them
+    validation = [(a, b) for a, b in zip(calls, calls[1:] + [("end",)]) if a[0] == "loss" and not a[2]]
+    assert validation and all(b[0] != "after_step" for a, b in validation)
+    scenario = config_scenario(config, load_dataset(config.dataset, config.data_root))
+    batches = sum(math.ceil(len(task.train_y) / config.batch_size) for task in scenario.tasks)
+    assert sum(c[0] == "after_step" for c in calls) == len(steps) == config.epochs * batches
+    assert result.finished
+
+
+def test_the_runner_learns_its_tasks_with_task_runner_as_stepper_does():
+    """run() loops over TaskRunner.run_task, and tests/helpers.Stepper learns through the same
+    TaskRunner: task by task it records what run() records."""
+    config = QUICK.replace(method="er", tasks=3, epochs=1, val_fraction=0.2, method_params={"buffer_size": 50})
+    reference = run(config)
+    stepper = Stepper(config)
+    for _ in range(config.tasks):
+        stepper.learn()
+    for name in ("acc_taw", "acc_tag", "val_taw", "val_tag", "epoch_losses", "knn_acc", "head_stats"):
+        assert getattr(stepper.result, name) == getattr(reference, name), name

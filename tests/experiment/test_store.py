@@ -16,7 +16,7 @@ from labkit.experiment import process
 from labkit import RunConfig, RunDir, list_runs, run
 from labkit.app import panels
 from labkit.cli.main import main
-from labkit.errors import ConfigError
+from labkit.errors import StoreError
 from labkit.views import run_status
 
 CONFIG = QUICK.replace(tasks=3, epochs=1)
@@ -69,7 +69,7 @@ def test_a_garbage_events_line_is_skipped_and_a_foreign_event_is_reported(tmp_pa
     (run_dir.path / "events.jsonl").write_text('{"type": "run_started", "device": "cpu", "start_task": 0}\n{half')
     assert run_status.run_state(run_dir).result.tasks_done == 0
     (run_dir.path / "events.jsonl").write_text('{"type": "run_started"}\n{"type": "epoch_ended", "task": "x"}\n')
-    with pytest.raises(ConfigError, match="events.jsonl"):
+    with pytest.raises(StoreError, match="events.jsonl"):
         run_status.run_state(run_dir)
 
 
@@ -126,13 +126,13 @@ def test_resume_refuses_a_run_whose_checkpoint_is_missing_unreadable_or_foreign(
     saved = checkpoint.read_bytes()
     config = RunConfig.from_dict(run_dir.config())
     checkpoint.unlink()
-    with pytest.raises(ConfigError, match="checkpoint.pt is missing"):
+    with pytest.raises(StoreError, match="checkpoint.pt is missing"):
         run(config, run_dir=run_dir)
     checkpoint.write_bytes(saved[: len(saved) // 2])
-    with pytest.raises(ConfigError, match="checkpoint.pt cannot be read"):
+    with pytest.raises(StoreError, match="checkpoint.pt cannot be read"):
         run(config, run_dir=run_dir)
     checkpoint.write_bytes(saved)
-    with pytest.raises(ConfigError, match="another config"):
+    with pytest.raises(StoreError, match="another config"):
         run(config.replace(lr=0.01), run_dir=run_dir)
     assert run_dir.result().status == "finished" and run_dir.result().tasks_done == 3  # nothing lost
 
@@ -142,7 +142,7 @@ def test_a_run_folder_has_one_writer(tmp_path):
     assert not run_dir.is_being_written()
     with run_dir.writing():
         assert run_dir.is_being_written()
-        with pytest.raises(ConfigError, match="another process is writing"):
+        with pytest.raises(StoreError, match="another process is writing"):
             run(CONFIG, run_dir=run_dir)
         state = run_status.run_state(run_dir)
         assert state.status == "starting"  # going, with no event yet

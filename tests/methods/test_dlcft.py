@@ -133,7 +133,9 @@ def test_dlcft_beats_finetuning_in_class_il():
     config = DLCFT.replace(tasks=5, epochs=4)
     dlcft = run(config).summary("tag")["final_average_accuracy"]
     finetune = run(config.replace(method="finetune", loss="ce", optimizer="sgd", lr=0.05)).summary("tag")["final_average_accuracy"]
-    assert dlcft > finetune + 0.3  # measured (seed 0): 0.88 vs 0.19
+    # measured (seed 0): 0.87 vs 0.19 (0.88 while DLCFT stored a batch before replaying, so it could
+    # replay the batch it trained on; seeds 1, 2: 0.91, 0.91)
+    assert dlcft > finetune + 0.3
 
 
 def test_resume_reproduces_the_uninterrupted_run(tmp_path):
@@ -216,9 +218,9 @@ def test_buffer_sweep_configs_and_frame():
 
 
 def test_command_line_comparison_table_states_chance():
-    from labkit.analysis.tables import final_table
+    from labkit.analysis.tables import final_markdown
 
-    table = final_table({"dlcft": [made(0, 0.8), made(1, 0.6, status="diverged")]})
+    table = final_markdown({"dlcft": [made(0, 0.8), made(1, 0.6, status="diverged")]})
     assert "final accuracy (chance 10.0)" in table.splitlines()[0]
     assert "| dlcft | 80.0 ± 0.0 |" in table and "1 of 2 (1 diverged)" in table
 

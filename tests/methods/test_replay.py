@@ -85,14 +85,15 @@ def test_reservoir_state_dict_resumes_the_same_stream(tmp_path):
         assert torch.equal(getattr(a, name), getattr(b, name))
 
 
-def test_replay_stores_only_in_training_steps():
-    s = Stepper(QUICK.replace(method="er", epochs=2, val_fraction=0.2))
+@pytest.mark.parametrize("method", ["er", "der", "derpp"])
+def test_replay_stores_only_after_optimiser_steps(method):
+    s = Stepper(QUICK.replace(method=method, epochs=2, val_fraction=0.2))
     ctx = s.begin()
     x, y = ctx.task.train_x[:16], ctx.task.train_y[:16]
-    with torch.no_grad():
-        s.method.training_loss(ctx, x, y)
+    s.method.training_loss(ctx, x, y)  # with gradients, as a training step: still nothing stored
     assert s.method.buffer.seen == 0
     s.finish(ctx)  # two epochs, each with a validation pass through training_loss
+    assert len(ctx.task.val_y) > 0  # the validation pass did run, and stored nothing
     assert s.method.buffer.seen == 2 * len(ctx.task.train_y)
 
 
@@ -119,6 +120,7 @@ def stepped_to_task_one(method, scenario="class-il", **params):
     ctx = s.begin()
     x, y = ctx.task.train_x[:32], ctx.task.train_y[:32]
     s.method.training_loss(ctx, x, y)
+    s.method.after_step(ctx, x, y)  # a step that left the model as it was
     return s, ctx, ctx.task.train_x[32:64], ctx.task.train_y[32:64]
 
 
@@ -135,7 +137,9 @@ def test_er_loss_is_task_loss_plus_task_loss_of_a_replayed_batch(scenario, hand_
     torch.manual_seed(5)
     got = s.method.training_loss(ctx, x, y)
     assert got.item() == pytest.approx(want.item(), rel=1e-6)
-    assert buffer.seen == seen + len(y)  # and the batch was offered to the memory
+    assert buffer.seen == seen  # the loss stores nothing: after_step does
+    s.method.after_step(ctx, x, y)
+    assert buffer.seen == seen + len(y)
 
 
 def stored_columns_mse(current, stored, width):
@@ -162,7 +166,9 @@ def test_der_term_is_the_mse_over_the_stored_columns():
 def test_der_term_is_zero_while_the_model_is_unchanged_since_insertion():
     s = Stepper(QUICK.replace(method="der"))
     ctx = s.begin()
-    s.method.training_loss(ctx, ctx.task.train_x[:64], ctx.task.train_y[:64])
+    x, y = ctx.task.train_x[:64], ctx.task.train_y[:64]
+    s.method.training_loss(ctx, x, y)
+    s.method.after_step(ctx, x, y)  # stores the logits training_loss computed
     assert s.method.logit_replay(ctx, 64).item() == pytest.approx(0.0, abs=1e-10)
     s.finish(ctx)  # training moves the model: the stored logits no longer match
     assert s.method.logit_replay(ctx, 64).item() > 1e-3

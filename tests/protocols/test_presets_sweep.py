@@ -1,7 +1,8 @@
 """Presets, preset overrides on the command line, and the seed table."""
 import pytest
 
-from labkit.analysis.tables import markdown_table, mean_spread, seed_table
+from labkit.analysis.spread import mean_sd
+from labkit.analysis.tables import markdown_table, seed_table
 from labkit.cli.config_flags import config_from
 from labkit.cli.main import build_parser
 from labkit.experiment.result import RunResult
@@ -28,9 +29,9 @@ def test_fields_given_beside_a_preset_override_it():
     assert config.method_params == {"lamb": "2"}
 
 
-def test_mean_spread_and_table_from_hand_made_results():
-    assert mean_spread([0.5, 0.7]) == pytest.approx((0.6, 0.141421356))
-    assert mean_spread([0.4]) == (0.4, 0.0)
+def test_mean_sd_and_table_from_hand_made_results():
+    assert mean_sd([0.5, 0.7]) == pytest.approx((0.6, 0.141421356))
+    assert mean_sd([0.4]) == (0.4, 0.0)
     # acc = [[1.0], [0.5, 0.9]]: total accuracy (1 + .5 + .9) / 3 = .8, total forgetting 1 - .5 = .5
     a = RunResult(config={}, acc_taw=[[1.0], [0.5, 0.9]], acc_tag=[[1.0], [0.5, 0.9]], status="finished")
     b = RunResult(config={}, acc_taw=[[1.0], [0.7, 0.7]], acc_tag=[[1.0], [0.7, 0.7]], status="finished")  # .8, .3

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from labkit.config import RunConfig
 from labkit.data.datasets import load_dataset
 from labkit.data.scenarios import make_scenario
-from labkit.experiment.checkpointed_run import model_from_checkpoint
+from labkit.experiment.checkpointed_run import model_from_task_state
 from labkit.experiment.runner import run
 from labkit.experiment.store import RunDir, list_runs
 from labkit.errors import ConfigError
-from labkit.sweep.search import default_axes, parse_axis, parse_space, run_search
+from labkit.sweep.search import default_axes, parse_search_axis, parse_space, run_search
 
 BASE = RunConfig(dataset="digits", scenario="task-il", tasks=2, epochs=1, device="cpu", method="ewc")
 
@@ -28,7 +28,7 @@ def test_validation_accuracy_is_the_accuracy_on_the_held_out_training_samples(tm
     result = run(config, run_dir=run_dir)
     assert [len(row) for row in result.val_taw] == [1, 2] and [len(row) for row in result.val_tag] == [1, 2]
     scenario = make_scenario(load_dataset("digits", "data"), "task-il", 2, 0, 0.2)
-    model = model_from_checkpoint(config, scenario, run_dir.load_checkpoint())
+    model = model_from_task_state(config, scenario, run_dir.load_checkpoint())
     by_hand = []
     for task in scenario.tasks:
         with torch.no_grad():
@@ -45,13 +45,13 @@ def test_a_run_without_a_validation_split_has_no_validation_score():
 
 def test_axes_become_ray_tune_distributions_within_the_bounds():
     tune = pytest.importorskip("ray.tune")
-    key, domain = parse_axis(BASE, "param.lamb=loguniform:10,1e5")
+    key, domain = parse_search_axis(BASE, "param.lamb=loguniform:10,1e5")
     assert key == "param.lamb" and isinstance(domain, tune.search.sample.Float)
     assert (domain.lower, domain.upper) == (10.0, 100000.0)
-    key, domain = parse_axis(BASE, "epochs=randint:1,3")
+    key, domain = parse_search_axis(BASE, "epochs=randint:1,3")
     assert (domain.lower, domain.upper) == (1, 4)  # HIGH included: Tune's upper bound is exclusive
-    assert parse_axis(BASE, "lr=0.01,0.1")[1] == {"grid_search": [0.01, 0.1]}
-    assert parse_axis(BASE, "param.fisher_labels=choice:argmax,sampled")[1].categories == ["argmax", "sampled"]
+    assert parse_search_axis(BASE, "lr=0.01,0.1")[1] == {"grid_search": [0.01, 0.1]}
+    assert parse_search_axis(BASE, "param.fisher_labels=choice:argmax,sampled")[1].categories == ["argmax", "sampled"]
     assert default_axes("ewc") == ["param.lamb=loguniform:10,1000", "param.alpha=loguniform:0.05,1"]
 
 
@@ -77,7 +77,7 @@ def test_bad_axes_name_the_axis_and_what_is_valid(item, field):
 def test_any_axis_text_is_read_or_refused_with_a_config_error(key, kind, values):
     pytest.importorskip("ray.tune")
     try:
-        parsed_key, _ = parse_axis(BASE, f"{key}={kind}{values}")
+        parsed_key, _ = parse_search_axis(BASE, f"{key}={kind}{values}")
     except ConfigError as error:
         assert error.field in ("search", f"search[{key}]")
     else:

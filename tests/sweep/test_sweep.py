@@ -75,7 +75,7 @@ def local_ray():
 @pytest.mark.ray
 def test_a_sweep_on_local_ray_records_failures_and_reruns_nothing(tmp_path, local_ray):
     broken = tmp_path / "broken.pt"
-    broken.write_bytes(b"not a checkpoint")
+    broken.write_bytes(b"not a pre-trained file")
     cells = grid_cells(BASE, {**GRID, "pretrained": ["", str(broken)]})
     outcomes = run_sweep("tiny", cells, tmp_path / "runs", workers=2, progress=False)
     assert {o.status for o in outcomes if o.cell.key["pretrained"] == ""} == {"finished"}

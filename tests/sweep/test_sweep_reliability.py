@@ -1,5 +1,5 @@
-"""Sweeps under damage, races and bad input: a damaged record is refused naming the cell and never
-writes outside the runs folder; two processes on one sweep run each cell once and leave a cell
+"""Sweeps under damage, races and bad input: a damaged record is refused (StoreError) naming the
+cell and never writes outside the runs folder; two processes on one sweep run each cell once and leave a cell
 another process is writing alone ("running elsewhere"); a Ray request that can never be met is
 refused before any folder is made; grids have a stated size limit and a linear record; every
 text parser and the command line answer odd input with a ConfigError, never another exception."""
@@ -24,7 +24,7 @@ from labkit.config import RunConfig
 from labkit.experiment.store import RunDir, list_runs
 from labkit.methods import METHODS
 from labkit.methods.base import Method
-from labkit.errors import ConfigError
+from labkit.errors import ConfigError, StoreError
 from labkit.sweep import execute, grid
 from labkit.sweep import record as record_module
 from labkit.sweep.execute import run_cell, run_sweep, stored_outcomes
@@ -74,10 +74,10 @@ def test_a_damaged_record_is_refused_naming_the_cell_and_nothing_is_written(tmp_
     (outside / "config.json").write_text(json.dumps(BASE.replace(seed=2).to_dict()))
     write_record(runs, "bad", {"name": "bad", "cells": cells} if cells != "cells" else {"cells": "cells"})
     before = tree(tmp_path)
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(StoreError) as error:
         SweepRecord("bad", runs)
     assert error.value.field == "name" and says in error.value.valid and "move the file away" in error.value.valid
-    with pytest.raises(ConfigError, match=says.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(StoreError, match=says.replace("[", r"\[").replace("]", r"\]")):
         stored_outcomes("bad", runs)
     assert main(["--runs-dir", str(runs), "sweep", "bad", "--workers", "0"]) == 2
     assert tree(tmp_path) == before
@@ -85,7 +85,7 @@ def test_a_damaged_record_is_refused_naming_the_cell_and_nothing_is_written(tmp_
 
 def test_a_record_whose_config_is_no_longer_valid_names_the_cell(tmp_path, capsys):
     write_record(tmp_path, "old", {"cells": [good_cell(0), {**good_cell(1), "config": {"tasks": "x"}}]})
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(StoreError) as error:
         stored_outcomes("old", tmp_path)
     assert error.value.field == "name" and "cell 2's config is not a valid run now" in error.value.valid
     assert main(["--runs-dir", str(tmp_path), "sweep", "old"]) == 2
@@ -122,12 +122,14 @@ def test_any_record_is_read_or_refused_naming_the_field_and_never_writes_outside
     outside = tree(top / "x") | {"listing": "\n".join(sorted(p.name for p in top.iterdir())).encode()}
     try:
         SweepRecord("p", runs)
-    except ConfigError as error:
+    except StoreError as error:  # "p" is a sweep name: only what is stored can be refused
         assert error.field == "name"
     try:
         stored_outcomes("p", runs)
-    except ConfigError as error:
+    except StoreError as error:
         assert error.field == "name"
+    except ConfigError as error:  # a record of no cells: no sweep of that name to show
+        assert error.field == "name" and "no sweep of that name" in error.valid
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(execute, "run_cell", lambda *args: None)  # nothing trains: the cells "run elsewhere"
         code = main(["--runs-dir", str(runs), "sweep", "p", "--workers", "0"])

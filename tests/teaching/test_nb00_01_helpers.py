@@ -8,10 +8,11 @@ import torch
 
 from labkit import ConfigError, RunConfig, run
 from labkit.analysis.model_probes import head_scores, head_splits, inspected_run, winner_agreement
+from labkit.analysis.paired import paired_runs
 from labkit.data import load_dataset, make_scenario
 from labkit.experiment.result import RunResult
 from labkit.losses import bce_kd, joint_kd, per_task_kd
-from labkit.teaching.forgetting import final_chance, final_table, paired_by_seed, split_frame
+from labkit.teaching.forgetting import final_frame, split_frame
 from labkit.teaching.non_identifiability import bias_sums_under_sgd, task_masses, within_task_kd
 
 
@@ -142,11 +143,11 @@ def result_of(seed, taw_rows, tag_rows, dataset="digits", tasks=2, scenario="cla
                      acc_taw=taw_rows, acc_tag=tag_rows, status="finished")
 
 
-def test_final_table_gives_chance_in_the_headers_and_mean_sd_cells():
+def test_final_frame_gives_chance_in_the_headers_and_mean_sd_cells():
     runs = [result_of(0, [[1.0], [0.5, 0.9]], [[1.0], [0.0, 0.9]]),
             result_of(1, [[1.0], [0.7, 0.9]], [[1.0], [0.0, 0.8]])]
-    table = final_table({"finetune": runs})
-    assert final_chance(runs[0].config) == pytest.approx({"taw": 0.2, "tag": 0.1})  # digits in 2 tasks of 5 classes
+    table = final_frame({"finetune": runs})
+    # digits in 2 tasks of 5 classes: task-aware chance 1/5, task-agnostic 1/10 after the last task
     assert ("task-aware", "accuracy (chance 20)") in table.columns
     assert ("task-agnostic", "accuracy (chance 10)") in table.columns
     assert table.loc["finetune", ("task-aware", "accuracy (chance 20)")] == "75.0 ± 7.1"
@@ -160,9 +161,9 @@ def test_split_frame_one_row_per_cell():
     assert frame.loc[(2, 1)].tolist() == [25.0, 25.0, 75.0]
 
 
-def test_paired_by_seed_drops_a_seed_missing_on_one_side():
+def test_paired_runs_drop_a_seed_missing_on_one_side():
     a = [result_of(s, [[1.0], [0.6 + s / 10, 0.9]], [[1.0], [0.0, 0.9]]) for s in (0, 1, 2)]
     b = [result_of(s, [[1.0], [0.5, 0.9]], [[1.0], [0.0, 0.9]]) for s in (0, 2)]
-    difference = paired_by_seed(a, b, lambda r: r.acc_taw[-1][0])
+    difference = paired_runs(a, b, lambda r: r.acc_taw[-1][0])
     assert difference.n == 2
     assert difference.mean == pytest.approx((0.1 + 0.3) / 2)
