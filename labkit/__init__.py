@@ -29,7 +29,7 @@ _HOMES = {
     "DATASETS": "labkit.data", "LOSSES": "labkit.losses", "METHODS": "labkit.methods",
     "PRESETS": "labkit.protocols.presets", "RunConfig": "labkit.config", "RunDir": "labkit.experiment.store",
     "RunResult": "labkit.experiment.result", "SCENARIOS": "labkit.data", "list_runs": "labkit.experiment.store",
-    "run": "labkit.experiment.runner",
+    "run": "labkit.experiment.runner", "runs_frame": "labkit.analysis.frames",
 }
 __all__ = sorted(_HOMES)
 

@@ -8,7 +8,9 @@ which int() then refuses with a traceback."""
 from __future__ import annotations
 
 import argparse
+import os
 import re
+from pathlib import Path
 
 from labkit.config import SEED_MAX
 from labkit.errors import ConfigError
@@ -66,3 +68,18 @@ def parse_names(text: str, registry: Registry, field: str) -> list[str]:
         if name not in registry:
             raise ConfigError(field, name, f"comma-separated names from: {', '.join(registry.names())}")
     return names
+
+
+def check_csv(path: Path | None) -> None:
+    """--csv: a file (not a folder) in an existing folder this process can write, checked before
+    anything runs (a sweep's table is written after the whole sweep)."""
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ConfigError("csv", str(path), "a file to write the table to: this is a folder")
+    if not folder.is_dir():
+        raise ConfigError("csv", str(path), f"a file in an existing folder: {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError("csv", str(path), f"a file this process may write: {path if path.exists() else folder} "
+                          "is not writable")

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 from labkit.analysis.counted import left_out, left_out_text
+from labkit.analysis.frames import runs_frame
 from labkit.cli.config_flags import config_from, given_fields
+from labkit.cli.option_values import check_csv
 from labkit.config import RunConfig
 from labkit.experiment.metrics import KIND_NAMES, natural_kind
 from labkit.experiment.result import RunResult
@@ -91,7 +93,9 @@ def diverged_code(results: dict[str, list[RunResult]]) -> int:
 def cmd_runs(args: argparse.Namespace) -> None:
     """One line per stored run; a run whose files are damaged (StoreError) is named with what is
     wrong ("unreadable: ..."), and the listing goes on: the exit code stays 0, the listing itself
-    having worked."""
+    having worked. With --csv, the runs as rows (runs_frame) written to that file, checked before
+    anything is read."""
+    check_csv(args.csv)
     runs = list_runs(args.runs_dir)
     if not runs:
         print(f"no runs stored in {args.runs_dir}")
@@ -100,6 +104,11 @@ def cmd_runs(args: argparse.Namespace) -> None:
             print(run_line(r))
         except StoreError as error:
             print(f"{r.run_id:<48} unreadable: {error.valid}")
+    if args.csv is not None:
+        frame = runs_frame(args.runs_dir)
+        frame.to_csv(args.csv, index=False)
+        print(f"{len(frame)} runs written to {args.csv}" + (f" (left out, unreadable: {', '.join(frame.attrs['left_out'])})"
+                                                               if frame.attrs["left_out"] else ""))
 
 
 def run_line(r: RunDir) -> str:
@@ -148,7 +157,10 @@ def add_commands(sub, add_config_args) -> None:
     add_config_args(p_run)
     p_run.add_argument("--resume", metavar="RUN_ID", help="continue a stored run after its last completed task")
     p_run.set_defaults(func=cmd_run)
-    sub.add_parser("runs", help="stored runs").set_defaults(func=cmd_runs)
+    p_runs = sub.add_parser("runs", help="stored runs")
+    p_runs.add_argument("--csv", type=Path, help="also write one row per run (config, status, metrics, sweep and "
+                                                 "cell: labkit.analysis.frames.runs_frame) as CSV to this file")
+    p_runs.set_defaults(func=cmd_runs)
     p_show = sub.add_parser("show", help="a stored run's matrix and metrics")
     p_show.add_argument("run_id")
     p_show.set_defaults(func=cmd_show)

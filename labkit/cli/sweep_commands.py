@@ -6,14 +6,13 @@ stored runs and prints at once."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from labkit.analysis import effects, tables
 from labkit.analysis.counted import run_of
 from labkit.cli.config_flags import config_from
-from labkit.cli.option_values import parse_names, parse_seeds, real_number, whole_number
+from labkit.cli.option_values import check_csv, parse_names, parse_seeds, real_number, whole_number
 from labkit.data import DATASETS
 from labkit.experiment import pretrain
 from labkit.experiment.metrics import KIND_ABBREVIATIONS, natural_kind
@@ -106,21 +105,6 @@ def parse_baseline(text: str | None, cells: list[Cell] | None = None) -> dict | 
             raise ConfigError("baseline", text, f"one of the grid's groups: {shown}" if groups else
                               "nothing: this grid has no axis besides seed to compare against")
     return {key: values[0]}
-
-
-def check_csv(path: Path | None) -> None:
-    """--csv: a file (not a folder) in an existing folder this process can write, checked before
-    anything runs (the table is written after the whole sweep)."""
-    if path is None:
-        return
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise ConfigError("csv", str(path), "a file to write the table to: this is a folder")
-    if not folder.is_dir():
-        raise ConfigError("csv", str(path), f"a file in an existing folder: {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ConfigError("csv", str(path), f"a file this process may write: {path if path.exists() else folder} "
-                          "is not writable")
 
 
 def check_pretrained_files(cells: list[Cell]) -> None:

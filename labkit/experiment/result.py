@@ -93,6 +93,17 @@ class RunResult:
         """Average accuracy and forgetting after each task and their totals (metrics.summarize)."""
         return metrics.summarize(self.matrix(kind))
 
+    def to_frame(self):
+        """The accuracy matrices in long form, the shape plotly express and seaborn take: a pandas
+        DataFrame with one row per entry acc[t, u] the run completed, columns after_task (t, from
+        1), task (u <= t, from 1), kind (taw, tag) and accuracy (a fraction)."""
+        import pandas as pd  # only here: nothing else of a run needs pandas
+
+        rows = [{"after_task": t + 1, "task": u + 1, "kind": kind, "accuracy": accuracy}
+                for kind in metrics.KINDS for t, row in enumerate(getattr(self, f"acc_{kind}"))
+                for u, accuracy in enumerate(row)]
+        return pd.DataFrame(rows, columns=["after_task", "task", "kind", "accuracy"])
+
     def to_dict(self) -> dict:
         return asdict(self)
 

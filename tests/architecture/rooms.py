@@ -27,9 +27,9 @@ LAYERS: list[dict[str, str]] = [
 ]
 
 ROOMS = {room: layer for layer, rooms in enumerate(LAYERS) for room in rooms}
-# the package itself: its public API reaches down to the run (labkit.run, RunDir, PRESETS, ...),
-# and `python -m labkit` is the command line
-TOP = {"labkit": ROOMS["experiment"], "labkit.__main__": ROOMS["cli"]}
+# the package itself: its public API reaches up to analysis (labkit.run, RunDir, PRESETS,
+# runs_frame, ...), and `python -m labkit` is the command line
+TOP = {"labkit": ROOMS["analysis"], "labkit.__main__": ROOMS["cli"]}
 
 
 def room_of(module: str) -> str:
