@@ -22,6 +22,9 @@ from labkit.sweep.record import SweepRecord, list_sweeps
 
 METRICS = ("final_average_accuracy", "final_average_forgetting", "total_average_accuracy",
            "total_average_forgetting")
+# the columns of every row whatever its config: an empty runs folder gives a frame of these
+BASE_COLUMNS = ["run_id", "status", "tasks_done", *(f"{m}_{kind}" for kind in KINDS for m in METRICS), *METRICS,
+                "sweep", "cell"]
 
 
 def run_row(result: RunResult) -> dict:
@@ -70,6 +73,7 @@ def runs_frame(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> pd.DataFrame:
             continue
         sweep, cell = cells.get(run_dir.run_id, ("", ""))
         rows.append({**run_row(result), "sweep": sweep, "cell": cell})
-    frame = pd.DataFrame(rows)
+    # an empty folder gives the columns every frame has, so frame[frame.status == "finished"] works
+    frame = pd.DataFrame(rows, columns=None if rows else BASE_COLUMNS)
     frame.attrs["left_out"] = left_out
     return frame

@@ -68,3 +68,10 @@ def test_runs_csv_writes_the_frame_and_refuses_a_folder_before_reading(tmp_path,
     assert "1 runs written to" in capsys.readouterr().out
     assert main(["--runs-dir", str(runs), "runs", "--csv", str(tmp_path)]) == 2
     assert "csv=" in capsys.readouterr().err
+
+
+def test_an_empty_runs_folder_gives_an_empty_frame_with_the_usual_columns(tmp_path):
+    frame = runs_frame(tmp_path)
+    assert len(frame) == 0 and frame.attrs["left_out"] == {}
+    assert {"run_id", "status", "final_average_accuracy", "final_average_accuracy_tag", "sweep"} <= set(frame.columns)
+    assert len(frame[frame.status == "finished"]) == 0
