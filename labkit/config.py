@@ -4,6 +4,7 @@ the method's own parameters), before anything is loaded or run."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ HEAD_LAYOUTS = ("per-task", "all-classes")
 # the methods Mammoth runs with one head over all classes, whose losses read that head as a whole
 ALL_CLASSES_METHODS = ("finetune", "joint", "er", "der", "derpp")
 DEVICES = ("auto", "cpu", "cuda")
+LOGS = ("tensorboard", "mlflow")  # RunConfig.log: the tools a run can log to (comma-separated)
 SEED_MAX = 2**32 - 1  # numpy's seeds are 0 .. 2**32 - 1
 EPOCHS_MAX = 10_000  # the most epochs of a task, and of a pre-training (labkit.pretrain): typos, not plans
 # whole-number fields: (lowest, highest) allowed (None: no upper bound)
@@ -72,6 +74,11 @@ class RunConfig:
     the training step on CUDA, for methods whose terms it keeps correct), channels_last (conv
     tensors in NHWC) and compile (torch.compile the backbone).
 
+    log: where else the run writes its scalars besides its own files, comma-separated: "" (nowhere),
+    "tensorboard" (event files in <run folder>/tensorboard, labkit.experiment.tensorboard_log),
+    "mlflow" (a SQLite tracking store beside the run folders, labkit.experiment.mlflow_log; the
+    optional extra) or both; it needs a run folder. Logging changes nothing about training.
+
     config_version: the names the config is written in (CONFIG_VERSION; every config.json
     carries it). A stored config of an older version, or without the field, is read by
     from_dict in today's names, with a RenamedValueWarning for each value read under a new one.
@@ -107,6 +114,7 @@ class RunConfig:
     amp: bool = False
     channels_last: bool = False
     compile: bool = False
+    log: str = ""
     method_params: dict[str, Any] = field(default_factory=dict)
     config_version: int = CONFIG_VERSION
 
@@ -145,6 +153,7 @@ class RunConfig:
         for name in ("freeze_old_heads", "track_curvature", "augment", "amp", "channels_last", "compile"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, getattr(self, name), "True or False")
+        check_log(self.log)
         if self.head_layout == "all-classes":
             for name, ok, valid in (("scenario", self.scenario == "class-il", "class-il"),
                                     ("method", self.method in ALL_CLASSES_METHODS, ", ".join(ALL_CLASSES_METHODS)),
@@ -229,6 +238,19 @@ def split_setting(option: str, item: str, form: str) -> tuple[str, str]:
     if not sep or not key or not value.strip():
         raise ConfigError(option, item, form)
     return key, value
+
+
+def check_log(value: Any) -> None:
+    """RunConfig.log: "" or LOGS' names, comma-separated, each once; "mlflow" only where MLflow is installed."""
+    valid = f"'' (no logging), or comma-separated, each once: {', '.join(LOGS)}"
+    if not isinstance(value, str):
+        raise ConfigError("log", value, valid)
+    names = value.split(",") if value else []
+    if any(n not in LOGS for n in names) or len(set(names)) != len(names):
+        raise ConfigError("log", value, valid)
+    if "mlflow" in names and importlib.util.find_spec("mlflow") is None:
+        raise ConfigError("log", value, "mlflow installed first: pip install -e '.[mlflow]' (the optional extra), or "
+                          "log to tensorboard")
 
 
 def _choice(name: str, value: Any, valid: tuple[str, ...]) -> None:

@@ -2,10 +2,12 @@
 starts it together with Streamlit's (what `make app` runs).
 
     python labkit/app/launcher.py [streamlit run options]     # or: python -m labkit.app.launcher ...
+    labkit app [--port N]                                     # the same, where labkit is installed
 
 The launcher starts the fork server (python -m labkit.cli.worker, which imports torch,
 scikit-learn and labkit, about 3 s of CPU) first, then runs Streamlit's own command line,
-`streamlit run app.py [options]`, in this same process. app.py's background.warm_up() finds that fork
+`streamlit run labkit/app/page.py [options]` (the page app.py runs), in this same process. The page's
+background.warm_up() finds that fork
 server already started (same process, same module) and, since it has been importing while
 Streamlit started and the first page loaded, the first Run of the first page starts its run as
 fast as any later Run. Run by its path, the launcher starts the fork server before this process
@@ -20,8 +22,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-CHECKOUT = Path(__file__).resolve().parents[2]
-APP = CHECKOUT / "app.py"
+CHECKOUT = Path(__file__).resolve().parents[2]  # the checkout, or site-packages where labkit is installed
+PAGE = Path(__file__).resolve().with_name("page.py")  # the app's page (app.py runs it in a checkout)
 
 if __name__ == "__main__" and not __package__:  # run by path: Python put labkit/app/ first on sys.path
     sys.path[0] = str(CHECKOUT)
@@ -45,7 +47,7 @@ def main(options: list[str]) -> None:
     warm_charts()
     from streamlit.web import cli
 
-    sys.argv = ["streamlit", "run", str(APP), *options]
+    sys.argv = ["streamlit", "run", str(PAGE), *options]
     cli.main(prog_name="streamlit")  # returns only by sys.exit, when Streamlit stops
 
 

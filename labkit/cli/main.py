@@ -1,10 +1,10 @@
 """Command line: python -m labkit run | list | runs | show | sweep | table | compare | tune | reproduce | demo |
-pretrain.
+pretrain | app (`labkit` where the package is installed).
 
 The parser and what the commands share (the exit codes of a refusal and Ctrl-C: a LabkitError, bad
 input or stored state that cannot be used, is one `error: ...` line and exit code 2); the commands
 themselves: labkit.cli.run_commands (single runs), labkit.cli.sweep_commands (grids and searches),
-labkit.cli.reproduce_command, and here `list` and `pretrain`."""
+labkit.cli.reproduce_command, labkit.cli.app_command, and here `list` and `pretrain`."""
 from __future__ import annotations
 
 import argparse
@@ -13,7 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from labkit.cli import reproduce_command, run_commands, sweep_commands
+from labkit.cli import app_command, reproduce_command, run_commands, sweep_commands
 from labkit.cli.config_flags import add_config_args
 from labkit.data import DATASETS, SCENARIOS
 from labkit.experiment import pretrain
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="datasets, scenarios, backbones, losses and methods").set_defaults(func=cmd_list)
     sweep_commands.add_commands(sub, add_config_args)
     reproduce_command.add_command(sub)
+    app_command.add_command(sub)
     p_pre = sub.add_parser("pretrain", help="pre-train and cache a backbone checkpoint (DLCFT starts from one)")
     p_pre.add_argument("--dataset", default="fashion_mnist", help="the dataset to pre-train on")
     p_pre.add_argument("--backbone", default="mlp-leaky")

@@ -26,6 +26,7 @@ from labkit.experiment.metrics import natural_kind
 from labkit.experiment.outcome import Diverged, divergence, parameter_norm, weight_divergence
 from labkit.experiment.result import PER_TASK, RunResult
 from labkit.experiment.store import RunDir
+from labkit.experiment.tensorboard_log import TensorBoardLog
 from labkit.losses import LOSSES, ClassificationLoss
 from labkit.methods import METHODS, Method, TaskContext
 from labkit.models import IncrementalNet, build_model
@@ -359,22 +360,38 @@ class TaskRunner:
 
 
 def run(config: RunConfig, on_event: Callable[[Event], None] | None = None, *,
-        run_dir: RunDir | None = None) -> RunResult:
+        run_dir: RunDir | None = None, experiment: str | None = None) -> RunResult:
     """Run an experiment. With `run_dir`, events, the result after each task and a checkpoint
-    are written there, and a run_dir holding a checkpoint is resumed after its last task.
+    are written there, and a run_dir holding a checkpoint is resumed after its last task; with
+    config.log, the loggers write there too (`experiment`: MLflow's experiment, a sweep's name).
 
     The result's status says how it ended: "finished"; "diverged" (returned, not raised: the
     completed tasks are kept and result.failure says where and why, labkit.experiment.outcome); "stopped"
     (KeyboardInterrupt, re-raised) or "failed" (any other error, re-raised; with a run_dir the
     traceback is kept in result.json)."""
     config.validate()
+    if config.log and run_dir is None:
+        raise ConfigError("log", config.log, "a run folder to write the log into: run(config, run_dir=RunDir(...)), "
+                          "or log '' (the command line's `run` always has one)")
     if run_dir is None:
-        return _run(config, on_event, None)
+        return _run(config, on_event, None, experiment)
     with run_dir.writing():  # one writer per folder: a second --resume of a live run is refused
-        return _run(config, on_event, run_dir)
+        return _run(config, on_event, run_dir, experiment)
 
 
-def _run(config: RunConfig, on_event: Callable[[Event], None] | None, run_dir: RunDir | None) -> RunResult:
+def loggers(config: RunConfig, run_dir: RunDir | None, result: RunResult, experiment: str | None) -> list:
+    """The loggers config.log names (labkit.experiment.tensorboard_log, .mlflow_log), each called with every event."""
+    names = config.log.split(",") if config.log else []
+    made = [TensorBoardLog(run_dir.path, result)] if "tensorboard" in names else []
+    if "mlflow" in names:
+        from labkit.experiment.mlflow_log import MlflowLog  # the optional extra
+
+        made.append(MlflowLog(run_dir.path, result, experiment))
+    return made
+
+
+def _run(config: RunConfig, on_event: Callable[[Event], None] | None, run_dir: RunDir | None,
+         experiment: str | None = None) -> RunResult:
     device = pick_device(config.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed image shapes: let cuDNN pick its fastest kernels
@@ -390,15 +407,19 @@ def _run(config: RunConfig, on_event: Callable[[Event], None] | None, run_dir: R
     model = build_run_model(config, scenario, method, checkpoint).to(device)
     run_id = run_dir.run_id if run_dir else None
 
-    def emit(event: Event) -> None:
-        if run_dir is not None:
-            run_dir.append_event(event.to_dict())
-        if on_event is not None:
-            on_event(event)
-
     checkpoint = resumable_checkpoint(run_dir, config) if run_dir else None
     result = (restore(checkpoint, model, method, scenario, config.head_layout) if checkpoint
               else RunResult(config=config.to_dict(), run_id=run_id, device=str(device)))
+    logs = loggers(config, run_dir, result, experiment)
+
+    def emit(event: Event) -> None:
+        if run_dir is not None:
+            run_dir.append_event(event.to_dict())
+        for log in logs:
+            log(event)
+        if on_event is not None:
+            on_event(event)
+
     result.device, result.status, result.failure = str(device), "running", None
     emit(RunStarted(run_id, config.to_dict(), str(device), config.tasks, result.tasks_done))
     tasks = TaskRunner(config, scenario, method, model, device, result, emit, run_dir)

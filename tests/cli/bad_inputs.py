@@ -456,7 +456,7 @@ CONFIG_VALUES = [  # (field, bad value)
     ("method_params", "x"), ("method_params", None), ("method_params", {1: 2}), ("method_params", ["lamb"]),
     ("class_order", "random"), ("class_order", "1,2,3"), ("class_order", "0,0,1,2,3,4,5,6,7,8"),
     ("class_order", 7), ("val_split", "per-class"), ("val_split", None), ("head_layout", "one"),
-    ("track_curvature", "yes"),
+    ("track_curvature", "yes"), ("log", "wandb"), ("log", 1), ("log", None),
 ]
 CONFIG_COMBINATIONS = [  # (label, field named, RunConfig fields)
     ("all-classes in task-IL", "scenario", dict(head_layout="all-classes", scenario="task-il")),

@@ -88,6 +88,7 @@ SPEC = {
     "amp": lambda v: isinstance(v, bool),
     "channels_last": lambda v: isinstance(v, bool),
     "compile": lambda v: isinstance(v, bool),
+    "log": lambda v: v in ("", "tensorboard"),
     "method_params": lambda v: v == {},  # the default method, finetune, takes none
     "config_version": lambda v: is_int(v) and v == CONFIG_VERSION,  # from_dict reads older ones
 }
