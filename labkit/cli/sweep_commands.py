@@ -6,10 +6,12 @@ stored runs and prints at once."""
 from __future__ import annotations
 
 import argparse
+import collections
 import sys
 from pathlib import Path
 
 from labkit.analysis import effects, tables
+from labkit.analysis.multiplicity import multiplicity_note
 from labkit.analysis.counted import run_of
 from labkit.cli.config_flags import config_from
 from labkit.cli.option_values import check_csv, parse_names, parse_seeds, real_number, whole_number
@@ -18,10 +20,10 @@ from labkit.experiment import pretrain
 from labkit.experiment.metrics import KIND_ABBREVIATIONS, natural_kind
 from labkit.methods import METHODS
 from labkit.protocols import comparisons
-from labkit.errors import ConfigError
-from labkit.sweep.execute import CellOutcome, run_sweep
+from labkit.errors import ConfigError, StoreError
+from labkit.sweep.execute import CellOutcome, run_sweep, standing_outcomes, stored_outcomes
 from labkit.sweep.grid import MAX_CELLS, Cell, check_max_cells, grid_cells, parse_axis, parse_grid, typed_params
-from labkit.sweep.record import SweepRecord, auto_name
+from labkit.sweep.record import SweepRecord, auto_name, list_sweeps
 from labkit.sweep.search import DEFAULT_VAL_FRACTION, Trial, run_search
 from labkit.views import report
 
@@ -43,10 +45,19 @@ def add_execution_args(parser: argparse.ArgumentParser) -> None:
                         help="fraction of a GPU each run reserves (default 0.25 where there are GPUs, else 0)")
 
 
+def add_attempt_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cell-timeout", type=real_number, default=None, metavar="SECONDS",
+                        help="on Ray: stop a cell that runs longer and record it failed (timed out)")
+    parser.add_argument("--retries", type=whole_number, default=0,
+                        help="on Ray: start a cell whose worker died or timed out again, up to this many times; it "
+                             "resumes after its last completed task (default 0)")
+
+
 def _execute(name: str, cells: list[Cell], args: argparse.Namespace) -> list[CellOutcome]:
     try:
         return run_sweep(name, cells, args.runs_dir, workers=args.workers, address=args.address,
-                         cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
+                         cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
+                         cell_timeout=args.cell_timeout, retries=args.retries)
     except KeyboardInterrupt:
         raise SweepStopped(f"the finished cells are kept; `python -m labkit --runs-dir {args.runs_dir} sweep {name}` "
                            "resumes the others") from None
@@ -82,6 +93,9 @@ def print_effects(outcomes: list[CellOutcome], baseline: dict | None, metrics: t
     if any(r["vs"] for r in rows):
         print(f"Δ: paired by seed against {', '.join(f'{k}={v}' for k, v in baseline.items())}, in points, "
               "[95% interval], seeds where it is positive; n.s.: the interval holds 0 (not separated)")
+        note = multiplicity_note([d for r in rows for d in r["vs"].values()])
+        if note:
+            print(note)
     if csv_path is not None:
         effects.to_csv(rows, metrics, csv_path)
         print(f"written to {csv_path}")
@@ -136,11 +150,50 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     baseline = parse_baseline(args.baseline, cells)
     check_csv(args.csv)
     check_pretrained_files(cells)
+    if args.dry_run:
+        return print_dry_run(args.name, cells, args.runs_dir)
     metrics = effects.FINAL_METRICS if args.finals else effects.TOTAL_METRICS
     outcomes = _execute(args.name, cells, args)
     print(f"sweep {args.name}: {len(cells)} runs stored in {args.runs_dir}")
     print_effects(outcomes, baseline, metrics, args.csv)
     return outcomes_code(outcomes)
+
+
+def print_dry_run(name: str, cells: list[Cell], runs_dir: Path) -> int:
+    """--dry-run: each cell with what a run would do to it (run, resume, keep), nothing run or written."""
+    stored = {id(o.cell): o for o in standing_outcomes(name, cells, runs_dir)}
+    print(f"sweep {name}: {len(cells)} cells (dry run: nothing is run or written)")
+    print("| # | cell | seed | stored | would |")
+    print("|---|---|---|---|---|")
+    for n, cell in enumerate(cells, 1):
+        o = stored[id(cell)]
+        would = "keep" if o.status in ("finished", "diverged") else "leave (running elsewhere)" if o.elsewhere \
+            else "run" if o.run_id is None else "resume"
+        print(f"| {n} | {cell.label} | {cell.config.seed} | {o.status} | {would} |")
+    return 0
+
+
+def cmd_sweeps(args: argparse.Namespace) -> int:
+    """Every stored sweep in the runs folder with its progress: cells by status."""
+    names = list_sweeps(args.runs_dir)
+    if not names:
+        print(f"no sweeps stored in {args.runs_dir}")
+        return 0
+    print("| sweep | cells | done | finished | diverged | failed | running | stopped | pending |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    damaged = 0
+    for name in names:
+        try:
+            outcomes = stored_outcomes(name, args.runs_dir)
+        except StoreError as error:
+            print(f"| {name} | unreadable: {error} | | | | | | | |")
+            damaged += 1
+            continue
+        count = collections.Counter(o.status for o in outcomes)
+        done = count["finished"] + count["diverged"]
+        print(f"| {name} | {len(outcomes)} | {done}/{len(outcomes)} | " + " | ".join(
+            str(count[s]) for s in ("finished", "diverged", "failed", "running", "stopped", "pending")) + " |")
+    return 2 if damaged else 0
 
 
 def cmd_table(args: argparse.Namespace) -> int:
@@ -233,13 +286,19 @@ def add_commands(sub, add_config_args) -> None:
     p_sweep.add_argument("--csv", type=Path, help="also write the table as CSV to this file")
     p_sweep.add_argument("--max-cells", type=whole_number, default=MAX_CELLS,
                          help=f"refuse a grid of more cells than this (default {MAX_CELLS:,})")
+    p_sweep.add_argument("--dry-run", action="store_true",
+                         help="print the cells and what a run would do to each (run, resume, keep); run nothing")
     add_execution_args(p_sweep)
+    add_attempt_args(p_sweep)
     p_sweep.set_defaults(func=cmd_sweep)
+    sub.add_parser("sweeps", help="the stored sweeps with their progress (cells by status)").set_defaults(
+        func=cmd_sweeps)
     p_table = sub.add_parser("table", help="several methods over several seeds: mean and spread of the totals")
     add_config_args(p_table)
     p_table.add_argument("--methods", required=True, help="comma-separated, e.g. lwf,lwf-s,lwf-bsr")
     p_table.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     add_execution_args(p_table)
+    add_attempt_args(p_table)
     p_table.set_defaults(func=cmd_table)
     p_cmp = sub.add_parser("compare", help="a named comparison of methods over seeds (see `list`)")
     p_cmp.add_argument("name", help=f"one of: {', '.join(comparisons.COMPARISONS)}")
@@ -248,6 +307,7 @@ def add_commands(sub, add_config_args) -> None:
     p_cmp.add_argument("--device")
     p_cmp.add_argument("--data-root")
     add_execution_args(p_cmp)
+    add_attempt_args(p_cmp)
     p_cmp.set_defaults(func=cmd_compare)
     p_tune = sub.add_parser("tune", help="a hyper-parameter search on Ray Tune, selecting on validation accuracy")
     p_tune.add_argument("name", help="the search's name; Tune's record is RUNS_DIR/.tune/NAME")

@@ -28,7 +28,9 @@ import importlib.util
 import ipaddress
 import os
 import socket
+import time
 import traceback
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -46,6 +48,8 @@ DONE = ("finished", "diverged")  # what re-running a sweep keeps; any other stat
 POLL_S = 0.5
 ELSEWHERE = "running elsewhere"  # a cell whose folder another process is writing now
 CONNECT_S = 5.0  # how long an address may take to answer
+CELL_LOG = "cell.log"  # what a cell's run printed (stdout and stderr), in its run folder, on whichever node
+VISIBLE_S = 60.0  # how long each node may take to say whether it sees the runs folder
 
 
 @dataclass
@@ -77,11 +81,11 @@ class _HeldRunDir(RunDir):
         yield
 
 
-def run_cell(config: dict, run_path: str, threads: int) -> dict | None:
+def run_cell(config: dict, run_path: str, threads: int, sweep: str | None = None) -> dict | None:
     """One cell into its run folder, on whichever process runs it (a Ray worker or this one), with
     torch limited to `threads` threads; returns the result as stored. The folder's write lock is
     taken first: None when another process holds it (nothing is run or written: the cell is
-    running elsewhere); a lock that cannot be taken otherwise (its file damaged) is a failed
+    running elsewhere); what the run prints goes to CELL_LOG in its folder; a lock that cannot be taken otherwise (its file damaged) is a failed
     result, not written either. A result found done there is returned as it is, not run again.
     An error is recorded in result.json as a failed run (the runner does so once it has started;
     here before that)."""
@@ -94,7 +98,10 @@ def run_cell(config: dict, run_path: str, threads: int) -> dict | None:
                 return None
             return RunResult(config=config, run_id=run_dir.run_id, status="failed",
                              failure={"kind": "error", "message": f"StoreError: {error}"}).to_dict()
-        return _run_claimed(config, _HeldRunDir(run_dir.path), threads)
+        log = held.enter_context(open(run_dir.path / CELL_LOG, "a", encoding="utf-8"))
+        held.enter_context(contextlib.redirect_stdout(log))
+        held.enter_context(contextlib.redirect_stderr(log))
+        return _run_claimed(config, _HeldRunDir(run_dir.path), threads, sweep)
 
 
 def _busy(run_dir: RunDir) -> bool:
@@ -106,7 +113,7 @@ def _busy(run_dir: RunDir) -> bool:
         return False
 
 
-def _run_claimed(config: dict, run_dir: RunDir, threads: int) -> dict:
+def _run_claimed(config: dict, run_dir: RunDir, threads: int, sweep: str | None = None) -> dict:
     """run_cell's work, in a folder this process holds the write lock of."""
     import torch
 
@@ -117,7 +124,7 @@ def _run_claimed(config: dict, run_dir: RunDir, threads: int) -> dict:
         stored = run_dir.result()
         if stored is not None and stored.status in DONE:  # another process ran it to its end meanwhile
             return stored.to_dict()
-        return run(RunConfig.from_dict(config), run_dir=run_dir).to_dict()
+        return run(RunConfig.from_dict(config), run_dir=run_dir, experiment=sweep).to_dict()
     except KeyboardInterrupt:
         stored = run_dir.result()
         if stored is None:
@@ -159,6 +166,20 @@ def check_resources(cpus_per_run: int, gpus_per_run: float | None) -> None:
         raise ConfigError("cpus_per_run", cpus_per_run, "a whole number >= 1")
     if gpus_per_run is not None and not (isinstance(gpus_per_run, (int, float)) and 0 <= gpus_per_run <= 1):
         raise ConfigError("gpus_per_run", gpus_per_run, "a fraction of one GPU, from 0 to 1")
+
+
+def check_attempts(cell_timeout: float | None, retries: int, workers: int | None) -> None:
+    """A cell's time limit (seconds > 0, or None) and retries (a whole number >= 0), both on Ray
+    only: a cell run in this process (workers 0) cannot be stopped or restarted from outside."""
+    if cell_timeout is not None:
+        if isinstance(cell_timeout, bool) or not isinstance(cell_timeout, (int, float)) or not 0 < cell_timeout < 1e9:
+            raise ConfigError("cell_timeout", cell_timeout, "seconds > 0 (or none: no limit)")
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 100:
+        raise ConfigError("retries", retries, "a whole number from 0 to 100")
+    if workers == 0 and (cell_timeout is not None or retries):
+        field, value = ("cell_timeout", cell_timeout) if cell_timeout is not None else ("retries", retries)
+        raise ConfigError(field, value, "none with workers 0: a cell run in this process cannot be stopped or "
+                          "restarted from outside (run it on Ray: workers >= 1)")
 
 
 def _host_port(address: str) -> tuple[str, int] | None:
@@ -232,6 +253,41 @@ def fit_request(nodes: list[dict], cpus_per_run: int, gpus_per_run: float | None
     return gpus_per_run
 
 
+def sees(marker: str) -> bool:
+    """On a node: whether the file the driver just wrote is there (the runs folder is shared)."""
+    return os.path.isfile(marker)
+
+
+def check_visible(ray, runs_dir: Path) -> None:
+    """Every live node of the cluster sees `runs_dir` (a file written here is there), checked
+    before any cell starts: on a node that does not, every cell would fail. ConfigError naming the
+    nodes that do not."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    marker = Path(runs_dir) / f".visible-{uuid.uuid4().hex}"
+    marker.write_text("written by the sweep's driver: each node looks for it, then it is removed\n")
+    try:
+        probe = ray.remote(sees)
+        refs = {n.get("NodeManagerAddress", n["NodeID"]): probe.options(
+            num_cpus=0, max_retries=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+        ).remote(str(marker)) for n in nodes}
+        blind = []
+        for where, ref in refs.items():
+            try:
+                seen = ray.get(ref, timeout=VISIBLE_S)
+            except ray.exceptions.RayError as error:  # the node did not answer
+                seen, where = False, f"{where} ({type(error).__name__})"
+            if not seen:
+                blind.append(where)
+    finally:
+        marker.unlink(missing_ok=True)
+    if blind:
+        raise ConfigError("runs_dir", str(runs_dir), f"a folder every node of the cluster sees (a shared filesystem, "
+                          f"mounted at the same path): {len(blind)} of {len(nodes)} node(s) do not see it: "
+                          + ", ".join(blind))
+
+
 def local_gpus() -> int:
     """The GPUs a local Ray's runs can use: those torch sees here (a CPU build of torch sees none)."""
     import torch
@@ -254,7 +310,8 @@ def ray_for(workers: int | None, address: str | None, cpus_per_run: int, gpus_pe
 
 def run_sweep(name: str, cells: list[Cell], runs_dir: Path = DEFAULT_RUNS_DIR, *, workers: int | None = None,
               address: str | None = None, cpus_per_run: int = 1, gpus_per_run: float | None = None,
-              progress: bool = True, keep_models: Callable[[Cell], bool] | None = None) -> list[CellOutcome]:
+              progress: bool = True, keep_models: Callable[[Cell], bool] | None = None,
+              cell_timeout: float | None = None, retries: int = 0) -> list[CellOutcome]:
     """Run every cell not already done (see the module's docstring); one outcome per cell, in order.
 
     workers: 0 runs the cells one after another in this process; None (default) or N starts Ray on
@@ -262,10 +319,15 @@ def run_sweep(name: str, cells: list[Cell], runs_dir: Path = DEFAULT_RUNS_DIR, *
     "ray://HOST:PORT"). cpus_per_run: CPUs (and torch threads) each run gets. gpus_per_run: the
     fraction of a GPU each run reserves (several small runs share one GPU); default 0.25 where the
     cluster has GPUs, else 0. keep_models: the cells whose new run folders keep the model after
-    every task (RunDir.keep_task_models), not only the last checkpoint."""
+    every task (RunDir.keep_task_models), not only the last checkpoint. cell_timeout: on Ray, the
+    seconds a cell may run before it is stopped and recorded failed ("timed out"); retries: on Ray,
+    how many more times a cell whose worker died or timed out is started again (it resumes after
+    its last completed task). `runs_dir` is made absolute here, as every worker must read it."""
     if workers is not None and (not isinstance(workers, int) or workers < 0):
         raise ConfigError("workers", workers, "0 (one run at a time in this process) or a number of CPUs >= 1")
     check_resources(cpus_per_run, gpus_per_run)
+    check_attempts(cell_timeout, retries, workers)
+    runs_dir = Path(runs_dir).absolute()  # a worker's working directory is not this one's
     record = SweepRecord(name, runs_dir)
     outcomes, todo = _standing(cells, record, runs_dir)
     if not todo:  # every cell done (or running elsewhere): no Ray, nothing written
@@ -280,9 +342,11 @@ def run_sweep(name: str, cells: list[Cell], runs_dir: Path = DEFAULT_RUNS_DIR, *
             return _folder(cell, record, runs_dir, keep_models)
 
         if ray is None:
-            _run_here(cells, todo, outcomes, folder, cpus_per_run, bar)
+            _run_here(name, cells, todo, outcomes, folder, cpus_per_run, bar)
         else:
-            _run_on_ray(ray, cells, todo, outcomes, folder, cpus_per_run, gpus_per_run, bar)
+            check_visible(ray, runs_dir)
+            _run_on_ray(ray, name, cells, todo, outcomes, folder, cpus_per_run, gpus_per_run, bar, cell_timeout,
+                        retries)
     finally:
         bar.close()
     return outcomes  # type: ignore[return-value]
@@ -308,6 +372,15 @@ def _standing(cells: list[Cell], record: SweepRecord, runs_dir: Path) -> tuple[l
             outcomes.append(None)
             todo.append(i)
     return outcomes, todo
+
+
+def standing_outcomes(name: str, cells: list[Cell], runs_dir: Path = DEFAULT_RUNS_DIR) -> list[CellOutcome]:
+    """Each of `cells` as it stands in sweep `name`'s record, reading only (a dry run): done, being
+    written elsewhere, or to run ("pending"; with its folder's run_id when it has one, to resume)."""
+    record = SweepRecord(name, runs_dir)
+    standing, _ = _standing(cells, record, runs_dir)
+    return [o if o is not None else CellOutcome(cell, record.run_id(cell), _stored(runs_dir, record.run_id(cell))[1])
+            for o, cell in zip(standing, cells)]
 
 
 def stored_outcomes(name: str, runs_dir: Path = DEFAULT_RUNS_DIR) -> list[CellOutcome]:
@@ -348,12 +421,11 @@ def _finish(outcomes: list, i: int, cell: Cell, run_dir: RunDir, result: dict | 
     bar.update(1)
 
 
-def _run_here(cells, todo, outcomes, folder, threads, bar) -> None:
+def _run_here(name, cells, todo, outcomes, folder, threads, bar) -> None:
     for i in todo:
         run_dir = folder(cells[i])
         bar.set_postfix_str(f"{cells[i].label}, seed {cells[i].config.seed}")
-        result = None if _busy(run_dir) else run_cell(cells[i].config.to_dict(), str(run_dir.path),
-                                                                   threads)
+        result = None if _busy(run_dir) else run_cell(cells[i].config.to_dict(), str(run_dir.path), threads, name)
         _finish(outcomes, i, cells[i], run_dir, result, None, bar)
         if result is not None and result["status"] == "stopped":  # Ctrl-C in the cell: stop, keep what finished
             raise KeyboardInterrupt
@@ -370,9 +442,11 @@ def start_ray(workers: int | None, address: str | None):
         if address:
             try:
                 ray.init(address=address, runtime_env={"py_modules": [labkit], "env_vars": env}, log_to_driver=False)
-            except (ConnectionError, TimeoutError, ModuleNotFoundError) as error:
+            except Exception as error:  # noqa: BLE001 - Ray's many ways to refuse a driver, token auth's included
+                hint = (" (Ray's token authentication: set RAY_AUTH_TOKEN to the cluster's token, or RAY_AUTH_MODE="
+                        "disabled on every node and here)") if "auth" in str(error).lower() else ""
                 raise ConfigError("address", address, f"a Ray cluster this process can join ({type(error).__name__}: "
-                                  f"{str(error)[:300]})") from None
+                                  f"{str(error)[:300]}){hint}") from None
         else:
             env["PYTHONPATH"] = str(Path(labkit.__file__).resolve().parent.parent)
             ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, log_to_driver=False,
@@ -380,13 +454,15 @@ def start_ray(workers: int | None, address: str | None):
     return ray
 
 
-def _run_on_ray(ray, cells, todo, outcomes, folder, cpus_per_run, gpus_per_run, bar) -> None:
+def _run_on_ray(ray, name, cells, todo, outcomes, folder, cpus_per_run, gpus_per_run, bar, cell_timeout=None,
+                retries=0) -> None:
     resources = ray.cluster_resources()
     remote = ray.remote(run_cell).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)
     slots = max(1, int(resources.get("CPU", 1) // cpus_per_run))
     if gpus_per_run:
         slots = min(slots, max(1, int(resources.get("GPU", 0) / gpus_per_run)))
     pending, running, shown = collections.deque(todo), {}, ""
+    attempts = collections.Counter()
     try:
         while pending or running:
             while pending and len(running) < slots:
@@ -395,14 +471,30 @@ def _run_on_ray(ray, cells, todo, outcomes, folder, cpus_per_run, gpus_per_run, 
                 if _busy(run_dir):  # another process runs this cell: leave it alone
                     _finish(outcomes, i, cells[i], run_dir, None, None, bar)
                     continue
-                running[remote.remote(cells[i].config.to_dict(), str(run_dir.path), cpus_per_run)] = (i, run_dir)
+                attempts[i] += 1
+                ref = remote.remote(cells[i].config.to_dict(), str(run_dir.path), cpus_per_run, name)
+                running[ref] = (i, run_dir, time.monotonic())
             done, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
+            lost = [(ref, f"timed out after {cell_timeout:g} s (cell_timeout)") for ref, (_, _, started) in
+                    running.items() if cell_timeout is not None and ref not in done
+                    and time.monotonic() - started > cell_timeout]
+            for ref, _ in lost:
+                ray.cancel(ref, force=True)  # kills the worker: the run stops where it is
             for ref in done:
-                i, run_dir = running.pop(ref)
+                i, run_dir, _ = running.pop(ref)
                 try:
                     _finish(outcomes, i, cells[i], run_dir, ray.get(ref), None, bar)
                 except ray.exceptions.RayError as error:  # the worker died (out of memory, node lost)
-                    _finish(outcomes, i, cells[i], run_dir, None, f"{type(error).__name__}: {error}", bar)
+                    lost.append((ref, f"its worker died ({type(error).__name__}: {str(error).splitlines()[0][:300]})"))
+                    running[ref] = (i, run_dir, 0.0)
+            for ref, why in lost:
+                i, run_dir, _ = running.pop(ref)
+                with contextlib.suppress(Exception):
+                    ray.wait([ref], timeout=10)  # the killed worker lets go of the folder's lock
+                if attempts[i] <= retries:
+                    pending.append(i)  # started again, it resumes after the last completed task
+                    continue
+                _finish(outcomes, i, cells[i], run_dir, record_lost(run_dir, cells[i], why, attempts[i]), None, bar)
             text = _running_text(cells, running)
             if text != shown:
                 bar.set_postfix_str(shown := text)
@@ -413,10 +505,29 @@ def _run_on_ray(ray, cells, todo, outcomes, folder, cpus_per_run, gpus_per_run, 
         raise
 
 
+def record_lost(run_dir: RunDir, cell: Cell, why: str, attempts: int) -> dict:
+    """A cell whose worker died or was stopped, in its folder as a failed run with the reason (the
+    completed tasks stay), so neither its folder nor `runs` says "running" for ever."""
+    reason = f"{why}; {attempts} attempt(s)"
+    try:
+        with run_dir.writing():
+            stored = run_dir.result()
+            if stored is not None and stored.status in DONE:
+                return stored.to_dict()
+            stored = stored or RunResult(config=cell.config.to_dict(), run_id=run_dir.run_id)
+            stored.status, stored.failure = "failed", {"kind": "error", "message": f"the cell {reason}"}
+            run_dir.write_result(stored)
+            return stored.to_dict()
+    except StoreError as error:  # still held (a worker the cluster has not reaped yet): say so, write nothing
+        return RunResult(config=cell.config.to_dict(), run_id=run_dir.run_id, status="failed",
+                         failure={"kind": "error", "message": f"the cell {reason}; its folder could not be "
+                                                              f"updated: {error}"}).to_dict()
+
+
 def _running_text(cells: list[Cell], running: dict) -> str:
     """Each running cell and the task it is on: 'method=lwf s1 task 3/5; ...'."""
     parts = []
-    for i, run_dir in running.values():
+    for i, run_dir, _ in running.values():
         try:
             stored = run_dir.result()
         except StoreError:

@@ -155,7 +155,8 @@ def test_a_sweep_joins_a_ray_cluster_by_address(tmp_path):
                             stderr=open(tmp_path / "head.log", "w"))
     try:
         runs = tmp_path / "runs"
-        argv = [sys.executable, "-m", "labkit", "--runs-dir", str(runs), "sweep", "cluster", "--dataset", "digits",
+        # a relative runs folder (the default data/runs is one): the sweep makes it absolute for the workers
+        argv = [sys.executable, "-m", "labkit", "--runs-dir", "runs", "sweep", "cluster", "--dataset", "digits",
                 "--scenario", "task-il", "--tasks", "2", "--epochs", "1", "--device", "cpu",
                 "--grid", "method=finetune,lwf", "--grid", "seed=0", "--baseline", "method=finetune",
                 "--address", f"127.0.0.1:{port}"]
@@ -163,7 +164,7 @@ def test_a_sweep_joins_a_ray_cluster_by_address(tmp_path):
         while not listening(port):  # the head takes a while to start (a driver that comes too early hangs)
             assert time.monotonic() < deadline and head.poll() is None, (tmp_path / "head.log").read_text()[-2000:]
             time.sleep(1)
-        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=240,
+        done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=240,
                               env={**os.environ, "PYTHONPATH": str(ROOT), "RAY_AUTH_MODE": "disabled"})
         assert done.returncode == 0, done.stderr[-2000:]
         assert "| lwf |" in done.stdout and "(1 seed)" in done.stdout

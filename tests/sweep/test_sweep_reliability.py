@@ -205,10 +205,10 @@ def test_a_folder_taken_between_the_claim_and_the_run_is_left_alone(tmp_path, mo
     holders = []
     plain = execute.run_cell
 
-    def taken_first(config, path, threads):
+    def taken_first(config, path, threads, sweep=None):
         if config["seed"] == 0:
             holders.append(hold_folder(Path(path)))
-        return plain(config, path, threads)
+        return plain(config, path, threads, sweep)
 
     monkeypatch.setattr(execute, "run_cell", taken_first)
     try:
