@@ -17,7 +17,7 @@ PORT ?= 8501
 # Child processes (notebook kernels, the app's background runs) inherit it.
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: demo test test-fast lab app env clean-runs
+.PHONY: demo test test-fast lab app book solutions env clean-runs
 
 # no prerequisites: the hash in VENV's name already says which pins it holds
 $(STAMP):
@@ -47,3 +47,12 @@ lab: $(STAMP)
 app: $(STAMP)
 	$(PY) labkit/app/launcher.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false --client.toolbarMode viewer
+
+## The course as a static site in build/book/ (open build/book/index.html; works offline): every
+## notebook executed in default mode, its times in the index (tools/book.py --quick for a smoke build).
+book: $(STAMP)
+	$(PY) tools/book.py --out build/book
+
+## The notebooks with the exercises' reference solutions filled in, for instructors, in build/solutions/.
+solutions: $(STAMP)
+	$(PY) -m labkit.teaching.exercises.solved_notebooks build/solutions
