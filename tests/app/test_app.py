@@ -569,3 +569,15 @@ def test_the_rerun_that_starts_a_run_draws_its_first_chart_once_task_1_is_evalua
     specs = [c.proto.spec for c in at.tabs[0].get("plotly_chart")]
     assert any("Accuracy on each task" in spec for spec in specs)
     assert not any("Learning task 1" in i.value for i in at.info)
+
+
+def test_log_to_tensorboard_writes_the_runs_event_files(runs_dir):
+    at = app()
+    at.sidebar.number_input(key="tasks").set_value(2)
+    at.sidebar.number_input(key="epochs").set_value(1)
+    at.sidebar.checkbox(key="log").check().run()
+    assert next_run_config(at).log == "tensorboard"  # the command line says so too
+    at.button(key="run").click().run()
+    wait_until_finished(at)
+    run_dir = RunDir(runs_dir / at.session_state.run_id)
+    assert run_dir.result().status == "finished" and list((run_dir.path / "tensorboard").glob("events.out.tfevents.*"))
