@@ -29,7 +29,10 @@ from browser import CHROMIUM, FLAGS, free_port, needs_chromium, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = "01_softmax_non_identifiability.ipynb"
-SLIDER_CELL = 6  # the "shift c" slider's cell, an index among all the notebook's cells
+# the "shift c" slider's cell, an index among all the notebook's cells (found by its source, so that a cell
+# added above it moves it without breaking the test)
+SLIDER_CELL = next(i for i, c in enumerate(json.loads((ROOT / "notebooks" / NOTEBOOK).read_text())["cells"])
+                   if "shift_slider = widgets.FloatSlider" in "".join(c["source"]))
 # Generous for a slow, shared 2-core machine; every wait ends as soon as its condition holds.
 START_MS = 180_000  # the server up, the lab loaded, the notebook's kernel started and idle
 RUN_ALL_MS = 300_000  # the run of all cells (nbmake's --nbmake-timeout for the same notebook)

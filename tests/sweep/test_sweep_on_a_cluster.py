@@ -43,12 +43,13 @@ def test_a_relative_runs_folder_is_made_absolute_for_the_workers(tmp_path, monke
 def test_each_cell_keeps_what_it_printed_in_its_folder(tmp_path, monkeypatch):
     plain = runner_module.run
 
-    def talkative(config, on_event=None, *, run_dir=None):
+    def talkative(config, on_event=None, **where):
         print(f"hello from {config.method} seed {config.seed}")
-        return plain(config, on_event, run_dir=run_dir)
+        return plain(config, on_event, **where)
 
     monkeypatch.setattr(runner_module, "run", talkative)
     outcomes = run_sweep("talk", grid_cells(BASE, GRID), tmp_path, workers=0, progress=False)
+    assert [o.status for o in outcomes] == ["finished"] * 4
     for o in outcomes:
         log = (tmp_path / o.run_id / CELL_LOG).read_text()
         assert f"hello from {o.cell.config.method} seed {o.cell.config.seed}" in log
