@@ -5,13 +5,13 @@ starts it together with Streamlit's (what `make app` runs).
     labkit app [--port N]                                     # the same, where labkit is installed
 
 The launcher starts the fork server (python -m labkit.cli.worker, which imports torch,
-scikit-learn and labkit, about 3 s of CPU) first, then runs Streamlit's own command line,
+scikit-learn and labkit, seconds of CPU) first, then runs Streamlit's own command line,
 `streamlit run labkit/app/page.py [options]` (the page app.py runs), in this same process. The page's
 background.warm_up() finds that fork
 server already started (same process, same module) and, since it has been importing while
 Streamlit started and the first page loaded, the first Run of the first page starts its run as
 fast as any later Run. Run by its path, the launcher starts the fork server before this process
-imports labkit (torch, 1.5 s more), so both import at once on two cores; `-m labkit.app.launcher`
+imports labkit (torch first), so both import at once on two cores; `-m labkit.app.launcher`
 has Python import the labkit package first. Plain `streamlit run app.py` still works: its fork
 server starts when the first page loads.
 
@@ -33,7 +33,7 @@ from labkit.app.fork_server import start_fork_server  # noqa: E402 - the standar
 
 def warm_charts() -> None:
     """Build and encode one small plotly figure, so plotly's lazy imports and the template load are
-    paid now and not when the first run's charts are drawn (about 40 ms)."""
+    paid now and not when the first run's charts are drawn."""
     import plotly.graph_objects as go
 
     go.Figure([go.Scatter(x=[1], y=[1]), go.Heatmap(z=[[1]])], layout={"template": "plotly_white"}).to_json()

@@ -1,7 +1,8 @@
 """A fork server for background runs (python -m labkit.cli.worker).
 
-It pays the slow imports every run needs once (measured on a 2-core machine: torch ~1.1 s,
-scikit-learn for digits ~0.9 s, torch._dynamo, which the first optimiser imports, ~1.2 s), then
+It pays the slow imports every run needs once (torch, scikit-learn for digits, and torch._dynamo,
+which the first optimiser imports: seconds each on a 2-core machine, as `python -X importtime -m
+labkit.cli.worker < /dev/null` shows), then
 reads one request a line on stdin, "RUNS_DIR<TAB>RUN_ID<TAB>LOG_PATH" (RUN_ID: a run folder the
 app has just made, config.json and nothing done yet), forks a process for it that starts the run
 stored there (`start_stored_run`) in a session of its own with its output in LOG_PATH, and
