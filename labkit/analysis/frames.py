@@ -17,6 +17,7 @@ import pandas as pd
 from labkit.errors import StoreError
 from labkit.experiment.metrics import KINDS, natural_kind
 from labkit.experiment.result import RunResult
+from labkit.experiment.run_scalars import flat_config
 from labkit.experiment.store import DEFAULT_RUNS_DIR, list_runs
 from labkit.sweep.record import SweepRecord, list_sweeps
 
@@ -31,14 +32,12 @@ def run_row(result: RunResult) -> dict:
     """One run as a flat row: run_id, status, tasks_done, its config's fields (method parameters
     as param.NAME), and each metric of METRICS in both kinds (e.g. final_average_accuracy_tag) and
     in the scenario's own kind (final_average_accuracy)."""
-    config = dict(result.config)
-    params = config.pop("method_params", None) or {}
-    row = {"run_id": result.run_id, "status": result.status, "tasks_done": result.tasks_done, **config,
-           **{f"param.{k}": v for k, v in params.items()}}
+    row = {"run_id": result.run_id, "status": result.status, "tasks_done": result.tasks_done,
+           **flat_config(result.config)}
     for kind in KINDS:
         summary = result.summary(kind) if result.tasks_done else {}
         row.update({f"{m}_{kind}": summary.get(m) for m in METRICS})
-    own = natural_kind(config["scenario"])
+    own = natural_kind(result.config["scenario"])
     row.update({m: row[f"{m}_{own}"] for m in METRICS})
     return row
 

@@ -19,6 +19,7 @@ from labkit.experiment.result import RunResult
 from labkit.experiment.runner import run
 from labkit.experiment.store import RunDir, list_runs
 from labkit.errors import ConfigError, StoreError
+from labkit.experiment.outcome import status_text
 from labkit.views import report
 from labkit.views.progress import ProgressBar
 
@@ -50,7 +51,7 @@ def print_result(run_id: str, result: RunResult) -> None:
     name = KIND_NAMES[kind]
     c = result.config
     print(f"\n{c['method']} on {c['dataset']} {c['scenario']}, {c['tasks']} tasks, loss {c['loss']} "
-          f"[{run_id}] {report.status_text(result)}")
+          f"[{run_id}] {status_text(result)}")
     if result.tasks_done:
         print(f"accuracy matrix ({name}, %):\n{report.matrix_table(result, kind)}")
         print(report.summary_line(result, kind))
@@ -60,7 +61,7 @@ def outcome_code(run_id: str, result: RunResult) -> int:
     """0 for a finished run; for a diverged one, one line on stderr and 3."""
     if result.status != "diverged":
         return 0
-    print(f"error: run {run_id} {report.status_text(result)}; its {result.tasks_done} completed task(s) are kept",
+    print(f"error: run {run_id} {status_text(result)}; its {result.tasks_done} completed task(s) are kept",
           file=sys.stderr)
     return 3
 

@@ -25,7 +25,7 @@ from labkit.sweep.execute import CellOutcome, run_sweep, standing_outcomes, stor
 from labkit.sweep.grid import MAX_CELLS, Cell, check_max_cells, grid_cells, parse_axis, parse_grid, typed_params
 from labkit.sweep.record import SweepRecord, auto_name, list_sweeps
 from labkit.sweep.search import DEFAULT_VAL_FRACTION, Trial, run_search
-from labkit.views import report
+from labkit.experiment.outcome import status_text
 
 
 class SweepStopped(KeyboardInterrupt):
@@ -72,7 +72,7 @@ def outcomes_code(outcomes: list[CellOutcome]) -> int:
     failed = [o for o in outcomes if o.status not in ("finished", "diverged") and not o.elsewhere]
     diverged = [o for o in outcomes if o.status == "diverged"]
     for o in diverged + failed:
-        text = o.error or report.status_text(o.result)
+        text = o.error or status_text(o.result)
         print(f"error: {o.cell.label} seed {o.cell.config.seed}: {text} [{o.run_id}]", file=sys.stderr)
     for o in elsewhere:
         print(f"note: {o.cell.label} seed {o.cell.config.seed}: running in another process, left alone "

@@ -14,9 +14,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from labkit.experiment.outcome import status_text
 from labkit.experiment.events import EpochEnded, Event, RunDiverged, RunFailed, RunFinished, RunStarted, TaskEvaluated
 from labkit.experiment.result import RunResult
-from labkit.experiment.run_scalars import epoch_scalars, final_scalars, hparams_of, status_text, task_scalars
+from labkit.experiment.run_scalars import epoch_scalars, final_scalars, hparams_of, task_scalars
 
 DATABASE = "mlflow.db"
 DEFAULT_EXPERIMENT = "labkit"
@@ -56,8 +57,7 @@ class MlflowLog:
         elif isinstance(event, (RunFinished, RunDiverged, RunFailed)):
             result = self.result
             self.metrics(max(result.tasks_done, 1), final_scalars(result))
-            self.client.set_tag(self.run_id, "labkit.status",
-                                status_text(result, result.tasks_done, getattr(event, "error", None)))
+            self.client.set_tag(self.run_id, "labkit.status", status_text(result))
             self.client.set_terminated(self.run_id, "FINISHED" if isinstance(event, RunFinished) else "FAILED")
 
     def metrics(self, step: int, values: dict[str, float]) -> None:

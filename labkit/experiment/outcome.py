@@ -89,3 +89,16 @@ class Diverged(RuntimeError):
     def to_dict(self) -> dict:
         return {"kind": "diverged", "task": self.task, "epoch": self.epoch, "reason": self.reason,
                 "last_finite_loss": self.last_finite_loss, "message": str(self)}
+
+
+def status_text(result) -> str:
+    """How a run (a RunResult) stands, in words, in every view and log: "finished", "diverged in task 2, epoch 3: ...", "stopped",
+    "failed: ...", or "(unfinished)" for a run still going or killed."""
+    failure = result.failure or {}
+    if result.status == "diverged":
+        return failure.get("message", "diverged")
+    if result.status == "failed":
+        return f"failed: {failure.get('message', 'an error')}"
+    if result.status in ("finished", "stopped"):
+        return result.status
+    return "(unfinished)"

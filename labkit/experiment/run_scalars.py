@@ -49,20 +49,13 @@ def final_scalars(result: RunResult) -> dict[str, float]:
     return {**finals, "final/tasks_done": float(result.tasks_done)}
 
 
-def hparams_of(config: dict) -> dict:
-    """The config's fields a tracker can show as parameters (numbers, strings, booleans), the
-    method's parameters as param.NAME."""
+def flat_config(config: dict) -> dict:
+    """A stored config in one level: its fields, the method's parameters as param.NAME."""
     flat = {k: v for k, v in config.items() if k != "method_params"}
     flat.update({f"param.{k}": v for k, v in (config.get("method_params") or {}).items()})
-    return {k: v for k, v in flat.items() if isinstance(v, (bool, int, float, str))}
+    return flat
 
 
-def status_text(result: RunResult, tasks_done: int, error: str | None = None) -> str:
-    """How the run ended, in words: finished, diverged (where and why) or failed (with the error)."""
-    if result.status == "finished":
-        return "finished"
-    if result.status == "diverged" and result.failure:
-        failure = result.failure
-        return (f"diverged in task {failure.get('task', 0) + 1}, epoch {failure.get('epoch', 0) + 1}: "
-                f"{failure.get('reason')}; {tasks_done} task(s) completed")
-    return f"{result.status} after {tasks_done} task(s)" + (f": {error}" if error else "")
+def hparams_of(config: dict) -> dict:
+    """The config's fields a tracker can show as parameters (numbers, strings, booleans), flat_config's."""
+    return {k: v for k, v in flat_config(config).items() if isinstance(v, (bool, int, float, str))}

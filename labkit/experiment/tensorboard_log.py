@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from labkit.experiment.outcome import status_text
 from labkit.experiment.events import EpochEnded, Event, RunDiverged, RunFailed, RunFinished, RunStarted, TaskEvaluated
 from labkit.experiment.result import RunResult
-from labkit.experiment.run_scalars import epoch_scalars, final_scalars, hparams_of, status_text, task_scalars
+from labkit.experiment.run_scalars import epoch_scalars, final_scalars, hparams_of, task_scalars
 
 FOLDER = "tensorboard"
 
@@ -49,7 +50,7 @@ class TensorBoardLog:
 
     def end(self, event: Event) -> None:
         result = self.result
-        self.writer.add_text("run/status", status_text(result, result.tasks_done, getattr(event, "error", None)))
+        self.writer.add_text("run/status", status_text(result))
         self.writer.add_scalar("run/finished", float(isinstance(event, RunFinished)), max(result.tasks_done, 1))
         self.writer.add_hparams(hparams_of(result.config), final_scalars(result), run_name=".")
         self.writer.close()

@@ -475,20 +475,19 @@ def _run_on_ray(ray, name, cells, todo, outcomes, folder, cpus_per_run, gpus_per
                 ref = remote.remote(cells[i].config.to_dict(), str(run_dir.path), cpus_per_run, name)
                 running[ref] = (i, run_dir, time.monotonic())
             done, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
-            lost = [(ref, f"timed out after {cell_timeout:g} s (cell_timeout)") for ref, (_, _, started) in
-                    running.items() if cell_timeout is not None and ref not in done
-                    and time.monotonic() - started > cell_timeout]
-            for ref, _ in lost:
-                ray.cancel(ref, force=True)  # kills the worker: the run stops where it is
+            lost = []  # (ref, i, run_dir, why): cells whose worker died or ran out of time
             for ref in done:
                 i, run_dir, _ = running.pop(ref)
                 try:
                     _finish(outcomes, i, cells[i], run_dir, ray.get(ref), None, bar)
                 except ray.exceptions.RayError as error:  # the worker died (out of memory, node lost)
-                    lost.append((ref, f"its worker died ({type(error).__name__}: {str(error).splitlines()[0][:300]})"))
-                    running[ref] = (i, run_dir, 0.0)
-            for ref, why in lost:
-                i, run_dir, _ = running.pop(ref)
+                    lost.append((ref, i, run_dir, f"its worker died ({type(error).__name__}: "
+                                                  f"{str(error).splitlines()[0][:300]})"))
+            if cell_timeout is not None:
+                for ref in [r for r, (_, _, started) in running.items() if time.monotonic() - started > cell_timeout]:
+                    ray.cancel(ref, force=True)  # kills the worker: the run stops where it is
+                    lost.append((ref, *running.pop(ref)[:2], f"timed out after {cell_timeout:g} s (cell_timeout)"))
+            for ref, i, run_dir, why in lost:
                 with contextlib.suppress(Exception):
                     ray.wait([ref], timeout=10)  # the killed worker lets go of the folder's lock
                 if attempts[i] <= retries:

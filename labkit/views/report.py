@@ -10,19 +10,6 @@ def _pct(value: float | None) -> str:
     return "  -  " if value is None or math.isnan(value) else f"{100 * value:5.1f}"
 
 
-def status_text(result: RunResult) -> str:
-    """How a run stands, in words: "finished", "diverged in task 2, epoch 3: ...", "stopped",
-    "failed: ...", or "(unfinished)" for a run still going or killed."""
-    failure = result.failure or {}
-    if result.status == "diverged":
-        return failure.get("message", "diverged")
-    if result.status == "failed":
-        return f"failed: {failure.get('message', 'an error')}"
-    if result.status in ("finished", "stopped"):
-        return result.status
-    return "(unfinished)"
-
-
 def matrix_table(result: RunResult, kind: str) -> str:
     """The accuracy matrix in percent: row t = after learning task t, column u = task u."""
     acc = result.matrix(kind)

@@ -17,11 +17,11 @@ LAYERS: list[dict[str, str]] = [
     {"methods": "one file per method: its loss terms and its work between tasks"},
     {"config": "RunConfig, one frozen dataclass for a whole experiment, validated"},
     {"protocols": "named starting points: presets, recipes, named comparisons"},
-    {"experiment": "one run: runner, result, metrics, events, run folder, pre-training"},
+    {"experiment": "one run: runner, result, metrics, events, run folder, loggers, pre-training"},
     {"sweep": "many runs: grids, sweep records, Ray execution, Tune, a table's rows"},
     {"analysis": "numbers over results: counted runs, mean ± sd, paired effects, chance"},
     {"views": "what a surface shows: figures, text tables, progress, a run's state"},
-    {"teaching": "the notebooks' studies, the papers' numbers and claims, reproduce"},
+    {"teaching": "the notebooks' studies and exercises, the papers' numbers and claims, reproduce"},
     {"cli": "the command line (python -m labkit), the fork server runs start from",
      "app": "the Streamlit app's parts, background runs, races, its launcher"},
 ]

@@ -85,6 +85,9 @@ def judge_prediction(exercise_id: str, prediction: Any, *, up: str, down: str, m
     word = prediction.strip().lower() if isinstance(prediction, str) else prediction
     if word not in (up.lower(), down.lower()):
         return Feedback(exercise_id, WRONG, f"`prediction` is {prediction!r}: write {up!r} or {down!r}.")
+    if measured is None:
+        return Feedback(exercise_id, UNDECIDED, f"This run has no measurement of {what}, so there is nothing to judge "
+                                                f"your prediction against. {why}")
     mean = getattr(measured, "mean", measured)
     low, high = getattr(measured, "low", mean), getattr(measured, "high", mean)
     shown = measured.text() if hasattr(measured, "text") else f"{100 * mean:+.1f} points (one run: no interval)"

@@ -17,7 +17,7 @@ from labkit.losses import mse_onehot
 from labkit.methods.dlcft import gaussian_nll
 from labkit.teaching.exercises.catalogue import exercise
 from labkit.teaching.exercises.checking import returned_tensor, close, matching_mistake, shape_problem, show
-from labkit.teaching.exercises.feedback import UNDECIDED, Feedback, judge_prediction, judged
+from labkit.teaching.exercises.feedback import Feedback, judge_prediction, judged
 from labkit.teaching.exercises.notebook03 import labkit_factors, linear_layer_samples
 
 STUB = "Replace `raise NotImplementedError` with your code and run the cell again."
@@ -108,17 +108,6 @@ FINETUNE_WHY = (
 def check_finetune_change(prediction: Any, measured: Any = None) -> Feedback:
     """prediction: "rise" or "fall"; measured: this run's accuracy_change(RESULTS["data-il"]["finetune"],
     "data-il"), a PairedDifference (None when no run counts)."""
-    answered = isinstance(prediction, str) and prediction.strip().lower() in (RISE, FALL)
-    if not answered:  # not attempted, or not one of the two words: judged before `measured` is looked at
-        return judge_prediction("05.2", prediction, up=RISE, down=FALL, measured=measured, what=FINETUNE_CHANGE,
-                                why=FINETUNE_WHY)
-    if measured is None:
-        return Feedback("05.2", UNDECIDED, "This run has no finished `finetune` run in data-IL, so there is nothing "
-                                           f"to judge your prediction against. {FINETUNE_WHY}")
-    if measured.n < 2:
-        return Feedback("05.2", UNDECIDED,
-                        f"This run has one seed, so its measurement of {FINETUNE_CHANGE}, {measured.text()}, has no "
-                        f"interval and does not decide the sign (the default run has three seeds). {FINETUNE_WHY}")
     return judge_prediction("05.2", prediction, up=RISE, down=FALL, measured=measured, what=FINETUNE_CHANGE,
                             why=FINETUNE_WHY)
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from labkit.losses import cross_entropy, entmax15, entmax15_loss, sparsemax, sparsemax_loss
 from labkit.teaching.exercises.catalogue import exercise
 from labkit.teaching.exercises.checking import returned_tensor, as_tensor, close, matching_mistake, shape_problem, show
-from labkit.teaching.exercises.feedback import UNDECIDED, Feedback, call, judge_prediction, judged
+from labkit.teaching.exercises.feedback import Feedback, call, judge_prediction, judged
 
 STUB = "Replace `raise NotImplementedError` with your code and run the cell again."
 
@@ -147,9 +147,5 @@ def check_sparsemax_lead(prediction, measured: Any = None) -> Feedback:
     in_logits = measured if not hasattr(measured, "text") else SimpleNamespace(  # a PairedDifference, read in logits
         mean=measured.mean, low=measured.low, high=measured.high,
         text=lambda: measured.text(scale=1, unit=" logits", digits=2))
-    feedback = judge_prediction("06.3", prediction, up="larger", down="smaller", measured=in_logits, what=what,
-                                why=WHY_LEAD)
-    if feedback.verdict == UNDECIDED and getattr(measured, "n", 2) < 2:  # no interval: one seed decides nothing
-        return Feedback("06.3", UNDECIDED, f"This run measures {what} at {in_logits.text()}: one seed decides neither "
-                                           f"'smaller' nor 'larger' (the default mode runs five). {WHY_LEAD}")
-    return feedback
+    return judge_prediction("06.3", prediction, up="larger", down="smaller", measured=in_logits, what=what,
+                            why=WHY_LEAD)
